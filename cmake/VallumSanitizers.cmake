@@ -1,0 +1,5 @@
+set(VALLUM_SANITIZE "" CACHE STRING "Comma-separated -fsanitize= list (asan preset: address,undefined)")
+if(VALLUM_SANITIZE)
+  add_compile_options(-fsanitize=${VALLUM_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${VALLUM_SANITIZE})
+endif()

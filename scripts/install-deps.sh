@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Vallum needs to build, test and benchmark.
+# Idempotent: safe to run again; apt-get skips what is already installed.
+# The list follows ARCHITECTURE.md §7. Run as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ cmake ninja-build pkg-config git ca-certificates openssl curl
+  # libraries (ARCHITECTURE.md §7)
+  libboost1.81-dev libboost-url1.81-dev node-llhttp libnghttp2-dev libssl-dev libcjose-dev
+  libre2-dev libxxhash-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  prometheus-cpp-dev libcli11-dev libsqlite3-dev libpq-dev
+  # tests
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest python3-httpx python3-h2
+  python3-websockets nghttp2-client
+  # benchmarks: peers, load generator, instruction counts, CPU pinning
+  wrk nginx-light haproxy valgrind util-linux procps
+)
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO="sudo"
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# nginx/haproxy packages start system services on install; benchmarks run their own instances.
+for svc in nginx haproxy; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" || true
+  fi
+done
+echo "install-deps: done"

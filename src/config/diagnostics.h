@@ -1,0 +1,53 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vallum::config {
+
+/// Where a value came from. line/column are 1-based (yaml-cpp marks + 1); 0 means unknown.
+/// For values taken from an environment variable, file is "$NAME" (e.g. "$POLICY") and the
+/// position is inside the variable's (decoded) text.
+struct SourcePos {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+enum class Severity { Warning, Error };
+
+/// One problem found while loading or compiling a config (spec pomerium-routes.md §1.1).
+struct Diagnostic {
+  Severity severity = Severity::Error;
+  SourcePos pos;
+  /// YAML path with 0-based indices: "routes[3].to", "policy[0].allowed_users[2]", "address".
+  std::string key;
+  std::string message;
+
+  /// "FILE:LINE:COL: error: KEY: message" (or "warning"), the `vallum check` line format.
+  std::string format() const;
+};
+
+/// Collects every problem (loading never stops at the first one). Order is insertion order,
+/// which the loader keeps equal to file order.
+class Diagnostics {
+ public:
+  void error(SourcePos pos, std::string key, std::string message);
+  void warning(SourcePos pos, std::string key, std::string message);
+  void add(Diagnostic d);
+  void append(const Diagnostics& other);
+
+  bool hasErrors() const { return error_count_ > 0; }
+  size_t errorCount() const { return error_count_; }
+  size_t warningCount() const { return items_.size() - error_count_; }
+  const std::vector<Diagnostic>& items() const { return items_; }
+
+  /// All lines joined with '\n' (no trailing newline).
+  std::string formatAll() const;
+
+ private:
+  std::vector<Diagnostic> items_;
+  size_t error_count_ = 0;
+};
+
+}  // namespace vallum::config

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/diagnostics.h"
+#include "config/options.h"
+
+namespace vallum::config {
+
+/// Looks up an environment variable; nullopt when unset. Production code passes
+/// processEnvironment(); tests pass a map.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// Reads the real process environment (getenv).
+EnvLookup processEnvironment();
+/// An environment with no variables.
+EnvLookup emptyEnvironment();
+
+/// The outcome of loading: `options` is set when there are no errors (warnings allowed).
+/// `diagnostics` holds every problem found, in file order.
+struct LoadResult {
+  std::optional<Options> options;
+  Diagnostics diagnostics;
+};
+
+/// Loads and validates a config file (YAML; JSON is YAML too). Never throws.
+///
+/// Rules (spec pomerium-routes.md §1, §1.1, §2, §6; issue #2 item 4):
+/// * Every top-level key may be overridden by the environment variable named as the key in
+///   upper case (ADDRESS, INSECURE_SERVER, CERTIFICATE, ...). `POLICY` holds a base64-encoded
+///   YAML list of routes that replaces the file's `policy:`. Values from the environment are
+///   parsed as YAML scalars/flow collections; a plain string for a list-typed key is split on
+///   commas. `${VAR}` text in any value is never expanded.
+/// * Routes = `policy:` entries then `routes:` entries, in file order.
+/// * Every route key of spec §2 and every global of §6 is recognized and type-checked.
+///   A route key that is implemented later is an error "not supported yet" unless its value
+///   is the key's default/empty value (false, "", [], {}), which asks for nothing. A global
+///   key not implemented yet is a warning "not supported yet; ignored". Out-of-scope features
+///   (ssh:// routes and ssh_* options, udp+https routes, route `mcp`) are errors "not
+///   supported". Removed Pomerium options that stop Pomerium from starting are errors; other
+///   retired ones, and unknown keys, are warnings. `policy_file` is an error.
+/// * Positions are those of the offending node (the value for bad values, the key for
+///   unknown/unsupported keys); YAML syntax errors are reported with key "yaml".
+LoadResult loadFile(const std::string& path, const EnvLookup& env);
+
+/// Same as loadFile for in-memory text; `file_label` is used in positions.
+LoadResult loadString(std::string_view text, const std::string& file_label, const EnvLookup& env);
+
+}  // namespace vallum::config
