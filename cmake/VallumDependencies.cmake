@@ -1,5 +1,5 @@
 # Debian 12 packages only (ARCHITECTURE.md §7), installed by scripts/install-deps.sh.
-find_package(Boost 1.81 EXACT REQUIRED CONFIG COMPONENTS url)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS url)
 find_package(OpenSSL 3 REQUIRED)
 find_package(yaml-cpp REQUIRED CONFIG)
 find_package(spdlog REQUIRED CONFIG)
