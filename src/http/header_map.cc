@@ -1,0 +1,156 @@
+#include "http/header_map.h"
+
+#include "common/strings.h"
+
+namespace vallum::http {
+
+using strings::iequals;
+
+HeaderId classifyHeader(std::string_view n) {
+  switch (n.size()) {
+    case 2:
+      if (iequals(n, "te")) return HeaderId::Te;
+      break;
+    case 4:
+      if (iequals(n, "host")) return HeaderId::Host;
+      break;
+    case 6:
+      if (iequals(n, "expect")) return HeaderId::Expect;
+      if (iequals(n, "accept")) return HeaderId::Accept;
+      break;
+    case 7:
+      if (iequals(n, "upgrade")) return HeaderId::Upgrade;
+      if (iequals(n, "trailer")) return HeaderId::Trailer;
+      break;
+    case 10:
+      if (iequals(n, "connection")) return HeaderId::Connection;
+      if (iequals(n, "keep-alive")) return HeaderId::KeepAlive;
+      break;
+    case 12:
+      if (iequals(n, "x-request-id")) return HeaderId::XRequestId;
+      break;
+    case 14:
+      if (iequals(n, "content-length")) return HeaderId::ContentLength;
+      break;
+    case 15:
+      if (iequals(n, "x-forwarded-for")) return HeaderId::XForwardedFor;
+      break;
+    case 16:
+      if (iequals(n, "proxy-connection")) return HeaderId::ProxyConnection;
+      if (iequals(n, "x-forwarded-host")) return HeaderId::XForwardedHost;
+      break;
+    case 17:
+      if (iequals(n, "transfer-encoding")) return HeaderId::TransferEncoding;
+      if (iequals(n, "x-forwarded-proto")) return HeaderId::XForwardedProto;
+      break;
+    default:
+      break;
+  }
+  return HeaderId::Other;
+}
+
+void HeaderMap::clear() {
+  storage_.clear();
+  fields_.clear();
+  byte_size_ = 0;
+  in_value_ = false;
+  pending_name_offset_ = 0;
+  pending_value_offset_ = 0;
+}
+
+void HeaderMap::add(std::string_view name, std::string_view value) {
+  Field f{};
+  f.name_offset = uint32_t(storage_.size());
+  f.name_size = uint32_t(name.size());
+  storage_.append(name);
+  f.value_offset = uint32_t(storage_.size());
+  f.value_size = uint32_t(value.size());
+  storage_.append(value);
+  f.id = classifyHeader(name);
+  f.removed = false;
+  fields_.push_back(f);
+  byte_size_ += name.size() + value.size();
+  pending_name_offset_ = uint32_t(storage_.size());
+}
+
+void HeaderMap::appendNamePiece(std::string_view piece) {
+  if (in_value_) {
+    // A name after a value without finishField(): finish the previous field first.
+    finishField();
+  }
+  storage_.append(piece);
+  pending_value_offset_ = uint32_t(storage_.size());
+}
+
+void HeaderMap::appendValuePiece(std::string_view piece) {
+  in_value_ = true;
+  storage_.append(piece);
+}
+
+void HeaderMap::finishField() {
+  Field f{};
+  f.name_offset = pending_name_offset_;
+  f.name_size = pending_value_offset_ - pending_name_offset_;
+  std::string_view value(storage_.data() + pending_value_offset_,
+                         storage_.size() - pending_value_offset_);
+  std::string_view trimmed = strings::trimOws(value);
+  f.value_offset = uint32_t(trimmed.data() - storage_.data());
+  f.value_size = uint32_t(trimmed.size());
+  f.id = classifyHeader(std::string_view(storage_.data() + f.name_offset, f.name_size));
+  f.removed = false;
+  fields_.push_back(f);
+  byte_size_ += f.name_size + f.value_size;
+  pending_name_offset_ = uint32_t(storage_.size());
+  pending_value_offset_ = pending_name_offset_;
+  in_value_ = false;
+}
+
+std::optional<std::string_view> HeaderMap::get(HeaderId header) const {
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (fields_[i].id == header && !fields_[i].removed) {
+      return value(i);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> HeaderMap::get(std::string_view header_name) const {
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (!fields_[i].removed && iequals(name(i), header_name)) {
+      return value(i);
+    }
+  }
+  return std::nullopt;
+}
+
+size_t HeaderMap::count(HeaderId header) const {
+  size_t n = 0;
+  for (const Field& f : fields_) {
+    n += (f.id == header && !f.removed) ? 1 : 0;
+  }
+  return n;
+}
+
+size_t HeaderMap::removeAll(HeaderId header) {
+  size_t n = 0;
+  for (Field& f : fields_) {
+    if (f.id == header && !f.removed) {
+      f.removed = true;
+      ++n;
+    }
+  }
+  return n;
+}
+
+size_t HeaderMap::removeAll(std::string_view header_name) {
+  size_t n = 0;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (!fields_[i].removed && iequals(name(i), header_name)) {
+      fields_[i].removed = true;
+      ++n;
+    }
+  }
+  return n;
+}
+
+}  // namespace vallum::http

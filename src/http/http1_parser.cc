@@ -1,0 +1,471 @@
+#include "http/http1_parser.h"
+
+#include <llhttp.h>
+
+#include "common/strings.h"
+
+namespace vallum::http {
+
+namespace {
+
+/// Connection-option tokens of one message (RFC 9112 §9.3, §9.6).
+struct ConnectionTokens {
+  bool close = false;
+  bool keep_alive = false;
+};
+
+ConnectionTokens scanConnection(const HeaderMap& headers) {
+  ConnectionTokens t;
+  for (size_t i = 0; i < headers.fieldCount(); ++i) {
+    if (headers.id(i) != HeaderId::Connection) {
+      continue;
+    }
+    strings::forEachListElement(headers.value(i), [&](std::string_view token) {
+      if (strings::iequals(token, "close")) {
+        t.close = true;
+      } else if (strings::iequals(token, "keep-alive")) {
+        t.keep_alive = true;
+      }
+      return true;
+    });
+  }
+  return t;
+}
+
+bool computeKeepAlive(uint8_t major, uint8_t minor, const HeaderMap& headers) {
+  ConnectionTokens t = scanConnection(headers);
+  if (t.close) {
+    return false;
+  }
+  if (major == 1 && minor == 0) {
+    return t.keep_alive;
+  }
+  return true;
+}
+
+/// obs-fold (RFC 9112 §5.2): a value piece that starts right after a line break is a
+/// continuation line. llhttp 8 accepts folding, so we detect it: a genuine value piece starts
+/// after ':'/OWS or, when split across reads, right after another value byte.
+bool startsAfterLineBreak(const char* at, const char* exec_begin, char prev_last_byte) {
+  char before = (at > exec_begin) ? at[-1] : prev_last_byte;
+  return before == '\n';
+}
+
+bool validHeaderName(std::string_view name) { return strings::isToken(name); }
+
+}  // namespace
+
+void RequestHead::clear() {
+  method.clear();
+  target.clear();
+  version_major = 1;
+  version_minor = 1;
+  headers.clear();
+  framing = BodyFraming::None;
+  content_length = 0;
+  keep_alive = true;
+  expect_continue = false;
+}
+
+void ResponseHead::clear() {
+  status = 0;
+  reason.clear();
+  version_major = 1;
+  version_minor = 1;
+  headers.clear();
+  framing = BodyFraming::None;
+  content_length = 0;
+  keep_alive = true;
+}
+
+// ------------------------------------------------------------------------------ requests
+
+struct RequestCallbacks {
+  static RequestParser& self(llhttp_t* p) { return *static_cast<RequestParser*>(p->data); }
+
+  static int fail(llhttp_t* p, int status, const char* reason) {
+    RequestParser& s = self(p);
+    s.error_status_ = status;
+    s.error_reason_ = reason;
+    llhttp_set_error_reason(p, reason);
+    return -1;
+  }
+
+  static int onMessageBegin(llhttp_t* p) {
+    self(p).started_ = true;
+    return 0;
+  }
+
+  static int onUrl(llhttp_t* p, const char* at, size_t n) {
+    RequestParser& s = self(p);
+    if (s.head_.target.size() + n > s.limits_.max_target_size) {
+      return fail(p, 414, "request-target too long");
+    }
+    s.head_.target.append(at, n);
+    return 0;
+  }
+
+  static int onHeaderField(llhttp_t* p, const char* at, size_t n) {
+    RequestParser& s = self(p);
+    HeaderMap& h = s.head_.headers;
+    if (h.fieldCount() >= s.limits_.max_header_count) {
+      return fail(p, 431, "too many header fields");
+    }
+    if (h.byteSize() + n > s.limits_.max_header_bytes) {
+      return fail(p, 431, "header block too large");
+    }
+    h.appendNamePiece({at, n});
+    return 0;
+  }
+
+  static int onHeaderFieldComplete(llhttp_t* p) {
+    RequestParser& s = self(p);
+    // The pending name is the tail of the storage; validated when the field finishes.
+    (void)s;
+    return 0;
+  }
+
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t n) {
+    RequestParser& s = self(p);
+    if (startsAfterLineBreak(at, s.exec_begin_, s.prev_last_byte_)) {
+      return fail(p, 400, "obsolete line folding in header value");
+    }
+    HeaderMap& h = s.head_.headers;
+    // Memory bound while a value is pending; the exact limit is checked when it completes.
+    if (h.byteSize() + n > size_t(s.limits_.max_header_bytes) + 4096) {
+      return fail(p, 431, "header block too large");
+    }
+    h.appendValuePiece({at, n});
+    return 0;
+  }
+
+  static int onHeaderValueComplete(llhttp_t* p) {
+    RequestParser& s = self(p);
+    HeaderMap& h = s.head_.headers;
+    h.finishField();
+    size_t last = h.fieldCount() - 1;
+    if (!validHeaderName(h.name(last))) {
+      return fail(p, 400, "invalid header field name");
+    }
+    if (h.byteSize() > s.limits_.max_header_bytes) {
+      return fail(p, 431, "header block too large");
+    }
+    return 0;
+  }
+
+  static int onHeadersComplete(llhttp_t* p) {
+    RequestParser& s = self(p);
+    RequestHead& head = s.head_;
+    head.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+    head.version_major = p->http_major;
+    head.version_minor = p->http_minor;
+    if (head.target.empty()) {
+      return fail(p, 400, "empty request-target");
+    }
+    bool has_te = (p->flags & F_TRANSFER_ENCODING) != 0;
+    if (has_te) {
+      // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+      if (head.version_major == 1 && head.version_minor == 0) {
+        return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+      }
+      // Only "chunked" is implemented; llhttp accepts e.g. "gzip, chunked" (RFC 9112 §6.1:
+      // 501 for a transfer coding the server does not understand).
+      for (size_t i = 0; i < head.headers.fieldCount(); ++i) {
+        if (head.headers.id(i) != HeaderId::TransferEncoding) {
+          continue;
+        }
+        bool only_chunked = true;
+        strings::forEachListElement(head.headers.value(i), [&](std::string_view coding) {
+          only_chunked = only_chunked && strings::iequals(coding, "chunked");
+          return true;
+        });
+        if (!only_chunked) {
+          return fail(p, 501, "unsupported transfer coding");
+        }
+      }
+      if (head.headers.count(HeaderId::TransferEncoding) > 1) {
+        return fail(p, 400, "repeated Transfer-Encoding");
+      }
+    }
+    if (p->flags & F_CHUNKED) {
+      head.framing = BodyFraming::Chunked;
+    } else if (p->flags & F_CONTENT_LENGTH) {
+      head.content_length = p->content_length;
+      head.framing = head.content_length > 0 ? BodyFraming::ContentLength : BodyFraming::None;
+    } else {
+      head.framing = BodyFraming::None;
+    }
+    head.keep_alive = computeKeepAlive(head.version_major, head.version_minor, head.headers);
+    if (auto expect = head.headers.get(HeaderId::Expect)) {
+      head.expect_continue = strings::iequals(*expect, "100-continue");
+    }
+    s.headers_complete_ = true;
+    s.new_headers_complete_ = true;
+    return 0;
+  }
+
+  static int onBody(llhttp_t* p, const char* at, size_t n) {
+    self(p).body_->emplace_back(at, n);
+    return 0;
+  }
+
+  static int onMessageComplete(llhttp_t* p) {
+    self(p).message_complete_ = true;
+    return HPE_PAUSED;  // stop at the message boundary: the rest is the next request
+  }
+
+  static const llhttp_settings_t& settings() {
+    static const llhttp_settings_t s = [] {
+      llhttp_settings_t st;
+      llhttp_settings_init(&st);
+      st.on_message_begin = onMessageBegin;
+      st.on_url = onUrl;
+      st.on_header_field = onHeaderField;
+      st.on_header_field_complete = onHeaderFieldComplete;
+      st.on_header_value = onHeaderValue;
+      st.on_header_value_complete = onHeaderValueComplete;
+      st.on_headers_complete = onHeadersComplete;
+      st.on_body = onBody;
+      st.on_message_complete = onMessageComplete;
+      return st;
+    }();
+    return s;
+  }
+};
+
+RequestParser::RequestParser(const ParserLimits& limits)
+    : limits_(limits), parser_(std::make_unique<llhttp_t>()) {
+  llhttp_init(parser_.get(), HTTP_REQUEST, &RequestCallbacks::settings());
+  parser_->data = this;
+}
+
+RequestParser::~RequestParser() = default;
+
+void RequestParser::reset() {
+  llhttp_reset(parser_.get());
+  parser_->data = this;
+  head_.clear();
+  started_ = false;
+  headers_complete_ = false;
+  message_complete_ = false;
+  error_status_ = 0;
+  error_reason_ = "";
+  prev_last_byte_ = '\n';
+}
+
+ParseEvents RequestParser::execute(std::string_view data, std::vector<std::string_view>& body) {
+  ParseEvents ev;
+  if (data.empty()) {
+    return ev;
+  }
+  body_ = &body;
+  exec_begin_ = data.data();
+  new_headers_complete_ = false;
+  llhttp_errno_t err = llhttp_execute(parser_.get(), data.data(), data.size());
+  if (err == HPE_OK) {
+    ev.consumed = data.size();
+  } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+    ev.consumed = size_t(llhttp_get_error_pos(parser_.get()) - data.data());
+  } else {
+    ev.consumed = data.size();
+    ev.error_status = error_status_ != 0 ? error_status_ : 400;
+    ev.error_reason = error_status_ != 0 ? error_reason_ : llhttp_get_error_reason(parser_.get());
+    if (ev.error_reason == nullptr) {
+      ev.error_reason = "malformed request";
+    }
+  }
+  prev_last_byte_ = data[ev.consumed > 0 ? ev.consumed - 1 : 0];
+  ev.headers_complete = new_headers_complete_;
+  ev.message_complete = message_complete_;
+  return ev;
+}
+
+// ----------------------------------------------------------------------------- responses
+
+namespace {
+constexpr uint32_t kMaxResponseHeaderBytes = 128 * 1024;
+constexpr uint32_t kMaxResponseHeaderCount = 1000;
+}  // namespace
+
+struct ResponseCallbacks {
+  static ResponseParser& self(llhttp_t* p) { return *static_cast<ResponseParser*>(p->data); }
+
+  static int fail(llhttp_t* p, const char* reason) {
+    self(p).error_reason_ = reason;
+    llhttp_set_error_reason(p, reason);
+    return -1;
+  }
+
+  static int onMessageBegin(llhttp_t* p) {
+    ResponseParser& s = self(p);
+    s.started_ = true;
+    s.head_.clear();  // after a skipped 1xx response
+    return 0;
+  }
+
+  static int onStatus(llhttp_t* p, const char* at, size_t n) {
+    self(p).head_.reason.append(at, n);
+    return 0;
+  }
+
+  static int onHeaderField(llhttp_t* p, const char* at, size_t n) {
+    HeaderMap& h = self(p).head_.headers;
+    if (h.fieldCount() >= kMaxResponseHeaderCount || h.byteSize() + n > kMaxResponseHeaderBytes) {
+      return fail(p, "upstream response head too large");
+    }
+    h.appendNamePiece({at, n});
+    return 0;
+  }
+
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t n) {
+    ResponseParser& s = self(p);
+    if (startsAfterLineBreak(at, s.exec_begin_, s.prev_last_byte_)) {
+      return fail(p, "obsolete line folding in upstream response");
+    }
+    if (s.head_.headers.byteSize() + n > kMaxResponseHeaderBytes + 4096) {
+      return fail(p, "upstream response head too large");
+    }
+    s.head_.headers.appendValuePiece({at, n});
+    return 0;
+  }
+
+  static int onHeaderValueComplete(llhttp_t* p) {
+    HeaderMap& h = self(p).head_.headers;
+    h.finishField();
+    if (!validHeaderName(h.name(h.fieldCount() - 1))) {
+      return fail(p, "invalid header field name in upstream response");
+    }
+    return 0;
+  }
+
+  static int onHeadersComplete(llhttp_t* p) {
+    ResponseParser& s = self(p);
+    ResponseHead& head = s.head_;
+    head.status = p->status_code;
+    head.version_major = p->http_major;
+    head.version_minor = p->http_minor;
+    if (head.status < 100 || head.status > 999) {
+      return fail(p, "invalid status code");
+    }
+    if (head.status == 101) {
+      return fail(p, "unexpected 101 Switching Protocols");
+    }
+    if (head.status < 200) {
+      return 0;  // informational: skipped in onMessageComplete
+    }
+    bool no_body = s.head_request_ || head.status == 204 || head.status == 304;
+    if (no_body) {
+      head.framing = BodyFraming::None;
+      if (p->flags & F_CONTENT_LENGTH) {
+        head.content_length = p->content_length;
+      }
+    } else if (p->flags & F_CHUNKED) {
+      head.framing = BodyFraming::Chunked;
+    } else if (p->flags & F_CONTENT_LENGTH) {
+      head.content_length = p->content_length;
+      head.framing =
+          head.content_length > 0 ? BodyFraming::ContentLength : BodyFraming::None;
+    } else {
+      head.framing = BodyFraming::CloseDelimited;
+    }
+    head.keep_alive = head.framing != BodyFraming::CloseDelimited &&
+                      computeKeepAlive(head.version_major, head.version_minor, head.headers);
+    s.headers_complete_ = true;
+    s.new_headers_complete_ = true;
+    return no_body ? 1 : 0;
+  }
+
+  static int onBody(llhttp_t* p, const char* at, size_t n) {
+    self(p).body_->emplace_back(at, n);
+    return 0;
+  }
+
+  static int onMessageComplete(llhttp_t* p) {
+    ResponseParser& s = self(p);
+    if (s.head_.status < 200) {
+      return 0;  // 1xx: keep parsing for the final response
+    }
+    s.message_complete_ = true;
+    return HPE_PAUSED;
+  }
+
+  static const llhttp_settings_t& settings() {
+    static const llhttp_settings_t s = [] {
+      llhttp_settings_t st;
+      llhttp_settings_init(&st);
+      st.on_message_begin = onMessageBegin;
+      st.on_status = onStatus;
+      st.on_header_field = onHeaderField;
+      st.on_header_value = onHeaderValue;
+      st.on_header_value_complete = onHeaderValueComplete;
+      st.on_headers_complete = onHeadersComplete;
+      st.on_body = onBody;
+      st.on_message_complete = onMessageComplete;
+      return st;
+    }();
+    return s;
+  }
+};
+
+ResponseParser::ResponseParser() : parser_(std::make_unique<llhttp_t>()) {
+  llhttp_init(parser_.get(), HTTP_RESPONSE, &ResponseCallbacks::settings());
+  parser_->data = this;
+}
+
+ResponseParser::~ResponseParser() = default;
+
+void ResponseParser::reset(bool head_request) {
+  llhttp_reset(parser_.get());
+  parser_->data = this;
+  head_.clear();
+  head_request_ = head_request;
+  started_ = false;
+  headers_complete_ = false;
+  message_complete_ = false;
+  error_reason_ = "";
+  prev_last_byte_ = '\n';
+}
+
+ParseEvents ResponseParser::execute(std::string_view data, std::vector<std::string_view>& body) {
+  ParseEvents ev;
+  if (data.empty()) {
+    return ev;
+  }
+  body_ = &body;
+  exec_begin_ = data.data();
+  new_headers_complete_ = false;
+  llhttp_errno_t err = llhttp_execute(parser_.get(), data.data(), data.size());
+  if (err == HPE_OK) {
+    ev.consumed = data.size();
+  } else if (err == HPE_PAUSED) {
+    ev.consumed = size_t(llhttp_get_error_pos(parser_.get()) - data.data());
+  } else {
+    ev.consumed = data.size();
+    ev.error_status = 502;
+    ev.error_reason = *error_reason_ != '\0' ? error_reason_
+                                             : llhttp_get_error_reason(parser_.get());
+    if (ev.error_reason == nullptr) {
+      ev.error_reason = "malformed upstream response";
+    }
+  }
+  prev_last_byte_ = data[ev.consumed > 0 ? ev.consumed - 1 : 0];
+  ev.headers_complete = new_headers_complete_;
+  ev.message_complete = message_complete_;
+  return ev;
+}
+
+bool ResponseParser::finish() {
+  if (message_complete_) {
+    return true;
+  }
+  if (!headers_complete_ || head_.framing != BodyFraming::CloseDelimited) {
+    return false;
+  }
+  llhttp_errno_t err = llhttp_finish(parser_.get());
+  if (err == HPE_OK || err == HPE_PAUSED) {
+    message_complete_ = true;
+  }
+  return message_complete_;
+}
+
+}  // namespace vallum::http

@@ -1,0 +1,229 @@
+#include "proxy/local_reply.h"
+
+#include <array>
+
+#include "common/strings.h"
+#include "http/status.h"
+
+namespace vallum::proxy {
+
+namespace {
+
+struct MediaRange {
+  std::string_view type;
+  std::string_view subtype;
+  double q = 1.0;
+};
+
+bool parseMediaRange(std::string_view element, MediaRange& out) {
+  std::string_view range = element;
+  std::string_view params;
+  if (size_t semi = element.find(';'); semi != std::string_view::npos) {
+    range = strings::trimOws(element.substr(0, semi));
+    params = element.substr(semi + 1);
+  }
+  size_t slash = range.find('/');
+  if (slash == std::string_view::npos) {
+    return false;
+  }
+  out.type = range.substr(0, slash);
+  out.subtype = range.substr(slash + 1);
+  out.q = 1.0;
+  while (!params.empty()) {
+    size_t next = params.find(';');
+    std::string_view param = strings::trimOws(params.substr(0, next));
+    if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+      std::string value(param.substr(2));
+      char* end = nullptr;
+      double q = std::strtod(value.c_str(), &end);
+      if (end == value.c_str() || q < 0 || q > 1) {
+        return false;
+      }
+      out.q = q;
+    }
+    if (next == std::string_view::npos) {
+      break;
+    }
+    params.remove_prefix(next + 1);
+  }
+  return !out.type.empty() && !out.subtype.empty();
+}
+
+}  // namespace
+
+ReplyFormat negotiateReplyFormat(std::optional<std::string_view> accept) {
+  if (!accept || strings::trimOws(*accept).empty()) {
+    return ReplyFormat::Html;
+  }
+  struct Candidate {
+    std::string_view type;
+    std::string_view subtype;
+    ReplyFormat format;
+    double q = -1;        // best q found
+    int specificity = -1;  // of the range that set q
+  };
+  std::array<Candidate, 3> candidates{{{"text", "html", ReplyFormat::Html},
+                                       {"application", "json", ReplyFormat::Json},
+                                       {"text", "plain", ReplyFormat::Plain}}};
+  bool any = false;
+  bool bad = false;
+  strings::forEachListElement(*accept, [&](std::string_view element) {
+    MediaRange range;
+    if (!parseMediaRange(element, range)) {
+      bad = true;
+      return false;
+    }
+    any = true;
+    for (Candidate& c : candidates) {
+      int specificity = -1;
+      if (strings::iequals(range.type, c.type) && strings::iequals(range.subtype, c.subtype)) {
+        specificity = 2;
+      } else if (strings::iequals(range.type, c.type) && range.subtype == "*") {
+        specificity = 1;
+      } else if (range.type == "*" && range.subtype == "*") {
+        specificity = 0;
+      }
+      if (specificity > c.specificity) {
+        c.specificity = specificity;
+        c.q = range.q;
+      }
+    }
+    return true;
+  });
+  if (bad || !any) {
+    return ReplyFormat::Html;
+  }
+  const Candidate* best = nullptr;
+  for (const Candidate& c : candidates) {
+    if (c.q > 0 && (best == nullptr || c.q > best->q)) {
+      best = &c;
+    }
+  }
+  return best == nullptr ? ReplyFormat::Html : best->format;
+}
+
+namespace {
+
+void appendHead(int status, std::string_view content_type, size_t content_length, bool close,
+                std::string_view date, std::string& out) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += http::reasonPhrase(status);
+  out += "\r\ncontent-type: ";
+  out += content_type;
+  out += "\r\ncontent-length: ";
+  out += std::to_string(content_length);
+  out += "\r\ndate: ";
+  out += date;
+  out += "\r\n";
+  if (close) {
+    out += "connection: close\r\n";
+  }
+}
+
+void renderHtml(const LocalReply& r, std::string& body) {
+  std::string_view text = http::reasonPhrase(r.status);
+  body += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+  body += std::to_string(r.status);
+  body += ' ';
+  body += text;
+  body += "</title>\n<style>body{font-family:system-ui,-apple-system,sans-serif;background:#f6f7f9;"
+          "color:#1f2933;margin:0;display:flex;min-height:100vh;align-items:center;"
+          "justify-content:center}main{background:#fff;border-radius:8px;padding:2rem 2.5rem;"
+          "box-shadow:0 1px 4px rgba(0,0,0,.12);max-width:36rem}h1{margin:0;font-size:3rem}"
+          "h2{margin:.25rem 0 1rem;font-weight:500}p{margin:.5rem 0}.id{color:#616e7c;"
+          "font-size:.85rem}</style>\n</head>\n<body>\n<main>\n<h1>";
+  body += std::to_string(r.status);
+  body += "</h1>\n<h2>";
+  body += text;
+  body += "</h2>\n";
+  if (!r.details.empty()) {
+    body += "<p>";
+    strings::appendHtmlEscaped(body, r.details);
+    body += "</p>\n";
+  }
+  body += "<p class=\"id\">Request ID: ";
+  strings::appendHtmlEscaped(body, r.request_id);
+  body += "</p>\n</main>\n</body>\n</html>\n";
+}
+
+void renderJson(const LocalReply& r, std::string& body) {
+  body += "{\"requestId\":\"";
+  strings::appendJsonEscaped(body, r.request_id);
+  body += "\",\"status\":\"";
+  body += std::to_string(r.status);
+  body += "\",\"statusText\":\"";
+  strings::appendJsonEscaped(body, http::reasonPhrase(r.status));
+  body += "\"}\n";
+}
+
+void renderPlain(const LocalReply& r, std::string& body) {
+  body += std::to_string(r.status);
+  body += ' ';
+  body += http::reasonPhrase(r.status);
+  body += '\n';
+  if (!r.details.empty()) {
+    body += r.details;
+    body += '\n';
+  }
+  body += "request id: ";
+  body += r.request_id;
+  body += '\n';
+}
+
+}  // namespace
+
+void renderLocalReply(const LocalReply& reply, ReplyFormat format, std::string_view date,
+                      std::string& out) {
+  std::string body;
+  std::string_view content_type;
+  switch (format) {
+    case ReplyFormat::Html:
+      renderHtml(reply, body);
+      content_type = "text/html; charset=utf-8";
+      break;
+    case ReplyFormat::Json:
+      renderJson(reply, body);
+      content_type = "application/json";
+      break;
+    case ReplyFormat::Plain:
+      renderPlain(reply, body);
+      content_type = "text/plain; charset=utf-8";
+      break;
+  }
+  appendHead(reply.status, content_type, body.size(), reply.close, date, out);
+  out += "x-pomerium-intercepted-response: true\r\n";
+  if (!reply.request_id.empty()) {
+    out += "x-request-id: ";
+    out += reply.request_id;
+    out += "\r\n";
+  }
+  if (!reply.allow.empty()) {
+    out += "allow: ";
+    out += reply.allow;
+    out += "\r\n";
+  }
+  if (!reply.location.empty()) {
+    out += "location: ";
+    out += reply.location;
+    out += "\r\n";
+  }
+  out += "\r\n";
+  if (!reply.head_request) {
+    out += body;
+  }
+}
+
+void renderSimpleResponse(int status, std::string_view content_type, std::string_view body,
+                          bool head_request, bool close, std::string_view date,
+                          std::string& out) {
+  appendHead(status, content_type, body.size(), close, date, out);
+  out += "\r\n";
+  if (!head_request) {
+    out += body;
+  }
+}
+
+}  // namespace vallum::proxy

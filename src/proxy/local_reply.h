@@ -1,0 +1,44 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+/// Responses the proxy writes itself (errors, denials, internal endpoints), rendered the way
+/// Pomerium's local-reply templates are: an HTML page by default, JSON
+/// {"requestId","status","statusText"} (status as a string) when the client prefers
+/// application/json, plain text when it prefers text/plain (spec pomerium-routes.md §3.1).
+namespace vallum::proxy {
+
+enum class ReplyFormat { Html, Json, Plain };
+
+/// The best of text/html, application/json and text/plain for an Accept header (RFC 9110
+/// §12.5.1: q-values, most specific range wins; ties go to that order). Missing or
+/// unparsable → Html.
+ReplyFormat negotiateReplyFormat(std::optional<std::string_view> accept);
+
+struct LocalReply {
+  int status = 500;
+  /// Why, shown on the page and in plain text ("upstream request timeout").
+  std::string_view details;
+  std::string_view request_id;
+  /// Adds "Connection: close" (the connection closes after this reply).
+  bool close = false;
+  /// HEAD request: headers only (Content-Length still describes the body).
+  bool head_request = false;
+  /// Allow header value for 405.
+  std::string_view allow;
+  /// Location header value for redirects.
+  std::string_view location;
+};
+
+/// Appends the whole response (status line, headers, body) to `out`. `date` is an IMF-fixdate.
+void renderLocalReply(const LocalReply& reply, ReplyFormat format, std::string_view date,
+                      std::string& out);
+
+/// Appends a non-error response with a fixed body (e.g. /ping's "OK\n").
+void renderSimpleResponse(int status, std::string_view content_type, std::string_view body,
+                          bool head_request, bool close, std::string_view date,
+                          std::string& out);
+
+}  // namespace vallum::proxy

@@ -1,0 +1,109 @@
+#include "proxy/worker.h"
+
+#include <unistd.h>
+
+#include "common/logging.h"
+#include "proxy/http1_connection.h"
+
+namespace vallum::proxy {
+
+namespace {
+constexpr auto kTick = std::chrono::milliseconds(100);
+constexpr auto kPoolSweepEvery = std::chrono::seconds(5);
+/// Idle upstream keep-alive connections are closed after this (Envoy's upstream idle_timeout
+/// is 1 h; a shorter one keeps file descriptors in check and stays below common origin
+/// keep-alive timeouts such as nginx's 75 s only if origins are generous, so requests on a
+/// connection the origin just closed are retried once — see Http1Connection).
+constexpr auto kUpstreamIdleTimeout = std::chrono::seconds(60);
+}  // namespace
+
+Worker::Worker(size_t index)
+    : index_(index), io_(1), registry_(io_, kTick), access_log_(STDOUT_FILENO) {
+  registry_.setTickHook([this] { onTick(); });
+}
+
+Worker::~Worker() = default;
+
+void Worker::install(SnapshotConstSharedPtr snapshot) {
+  auto ws = std::make_shared<WorkerSnapshot>();
+  ws->balancers.reserve(snapshot->routes.size());
+  ws->pools.reserve(snapshot->routes.size());
+  for (const RouteRuntime& route : snapshot->routes) {
+    ws->balancers.emplace_back(route.cluster, random_.next());
+    auto& pools = ws->pools.emplace_back();
+    pools.reserve(route.cluster.endpoints.size());
+    for (const upstream::Endpoint& ep : route.cluster.endpoints) {
+      pools.push_back(&pools_.forKey(ep.pool_key));
+    }
+  }
+  ws->snapshot = std::move(snapshot);
+  current_ = std::move(ws);
+}
+
+void Worker::startAccepting(boost::asio::ip::tcp::acceptor acceptor) {
+  acceptor_.emplace(std::move(acceptor));
+  acceptNext();
+}
+
+void Worker::acceptNext() {
+  if (!acceptor_ || !acceptor_->is_open()) {
+    return;
+  }
+  acceptor_->async_accept([this](const boost::system::error_code& ec,
+                                 boost::asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (ec == boost::asio::error::operation_aborted || draining_) {
+        return;
+      }
+      // EMFILE/ENFILE/ENOBUFS: back off briefly instead of spinning.
+      VALLUM_LOG_WARN("worker {}: accept failed: {}", index_, ec.message());
+      auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(50));
+      timer->async_wait([this, timer](const boost::system::error_code&) { acceptNext(); });
+      return;
+    }
+    startHttp1Connection(*this, std::move(socket));
+    acceptNext();
+  });
+}
+
+void Worker::drain(std::function<void()> on_idle) {
+  draining_ = true;
+  on_idle_ = std::move(on_idle);
+  if (acceptor_) {
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);
+  }
+  registry_.drainAll();
+  if (registry_.size() == 0 && on_idle_) {
+    auto cb = std::move(on_idle_);
+    on_idle_ = nullptr;
+    cb();
+  }
+}
+
+void Worker::connectionClosed() {
+  if (draining_ && registry_.size() == 0 && on_idle_) {
+    auto cb = std::move(on_idle_);
+    on_idle_ = nullptr;
+    cb();
+  }
+}
+
+void Worker::onTick() {
+  access_log_.flush();
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_sweep_ >= kPoolSweepEvery) {
+    last_sweep_ = now;
+    pools_.sweep(now, kUpstreamIdleTimeout);
+  }
+}
+
+void Worker::run() {
+  auto guard = boost::asio::make_work_guard(io_);
+  io_.run();
+  access_log_.flush();
+}
+
+void Worker::stop() { io_.stop(); }
+
+}  // namespace vallum::proxy

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/random.h"
+#include "network/connection_registry.h"
+#include "proxy/access_log.h"
+#include "proxy/snapshot.h"
+#include "upstream/lb/round_robin.h"
+#include "upstream/pool/connection_pool.h"
+
+namespace vallum::proxy {
+
+/// A snapshot as one worker uses it: the shared immutable Snapshot plus this worker's own
+/// mutable per-route state (load-balancer cursors) and its pool lookups, resolved once.
+struct WorkerSnapshot {
+  SnapshotConstSharedPtr snapshot;
+  std::vector<upstream::lb::RoundRobinLoadBalancer> balancers;  ///< per route
+  std::vector<std::vector<upstream::pool::EndpointPool*>> pools;  ///< per route, per endpoint
+};
+using WorkerSnapshotSharedPtr = std::shared_ptr<WorkerSnapshot>;
+
+/// One worker thread's world (ARCHITECTURE.md §1): its io_context (concurrency hint 1), its
+/// own SO_REUSEPORT acceptor, downstream connections, upstream pools, balancer state and
+/// access-log buffer. Everything here is touched by the worker thread only; the control
+/// thread talks to it by posting to io().
+class Worker {
+ public:
+  explicit Worker(size_t index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  boost::asio::io_context& io() { return io_; }
+  size_t index() const { return index_; }
+
+  /// Replaces the current snapshot (call on the worker thread; the server posts it). Requests
+  /// in flight keep the one they started with.
+  void install(SnapshotConstSharedPtr snapshot);
+  const WorkerSnapshotSharedPtr& current() const { return current_; }
+
+  /// Starts accepting on `acceptor` (already bound and listening; moved in). Worker thread.
+  void startAccepting(boost::asio::ip::tcp::acceptor acceptor);
+
+  /// Stops accepting, asks every connection to finish its request and close, and calls
+  /// `on_idle` (on the worker thread) once no connection is left. Worker thread.
+  void drain(std::function<void()> on_idle);
+  bool draining() const { return draining_; }
+  /// Live downstream connections (worker thread).
+  size_t connectionCount() const { return registry_.size(); }
+
+  /// Runs the event loop until stopped (call on the worker thread).
+  void run();
+  void stop();
+
+  // Used by connections (worker thread only).
+  network::ConnectionRegistry& registry() { return registry_; }
+  upstream::pool::ConnectionPools& pools() { return pools_; }
+  FastRandom& random() { return random_; }
+  AccessLog& accessLog() { return access_log_; }
+  DateCache& dates() { return dates_; }
+  /// Called by a connection when it ends (for drain bookkeeping).
+  void connectionClosed();
+
+ private:
+  void acceptNext();
+  void onTick();
+
+  size_t index_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  WorkerSnapshotSharedPtr current_;
+  network::ConnectionRegistry registry_;
+  upstream::pool::ConnectionPools pools_;
+  FastRandom random_;
+  AccessLog access_log_;
+  DateCache dates_;
+  bool draining_ = false;
+  std::function<void()> on_idle_;
+  std::chrono::steady_clock::time_point last_sweep_{};
+};
+
+}  // namespace vallum::proxy

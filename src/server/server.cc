@@ -1,0 +1,290 @@
+#include "server/server.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/logging.h"
+#include "config/loader.h"
+#include "network/listener.h"
+#include "proxy/snapshot.h"
+#include "proxy/worker.h"
+
+namespace vallum::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto kConfigPollInterval = std::chrono::milliseconds(500);
+
+/// Identity of the config file's current content, for change detection (editors often
+/// replace the file, which changes the inode).
+struct FileStamp {
+  ino_t inode = 0;
+  off_t size = -1;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  bool exists = false;
+
+  static FileStamp of(const std::string& path) {
+    FileStamp s;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      s.exists = true;
+      s.inode = st.st_ino;
+      s.size = st.st_size;
+      s.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      s.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    }
+    return s;
+  }
+  bool operator==(const FileStamp&) const = default;
+};
+
+void logDiagnostics(const config::Diagnostics& diagnostics) {
+  for (const config::Diagnostic& d : diagnostics.items()) {
+    if (d.severity == config::Severity::Error) {
+      VALLUM_LOG_ERROR("{}", d.format());
+    } else {
+      VALLUM_LOG_WARN("{}", d.format());
+    }
+  }
+}
+
+/// Loads and compiles the config; null (with problems logged) when it is invalid.
+proxy::SnapshotConstSharedPtr loadSnapshot(const std::string& path, uint64_t generation) {
+  config::LoadResult loaded = config::loadFile(path, config::processEnvironment());
+  if (!loaded.options) {
+    logDiagnostics(loaded.diagnostics);
+    return nullptr;
+  }
+  proxy::SnapshotBuildOptions build;
+  build.generation = generation;
+  proxy::SnapshotConstSharedPtr snapshot =
+      proxy::buildSnapshot(std::move(*loaded.options), build, loaded.diagnostics);
+  logDiagnostics(loaded.diagnostics);
+  return snapshot;
+}
+
+class Server {
+ public:
+  explicit Server(const ServeOptions& options) : options_(options) {}
+
+  int run() {
+    snapshot_ = loadSnapshot(options_.config_path, ++generation_);
+    if (!snapshot_) {
+      VALLUM_LOG_ERROR("{}: invalid config, not starting", options_.config_path);
+      return 1;
+    }
+    applyLogLevel(*snapshot_);
+    stamp_ = FileStamp::of(options_.config_path);
+
+    size_t n = options_.concurrency;
+    if (n == 0) {
+      n = std::max<size_t>(1, std::thread::hardware_concurrency());
+    }
+    auto endpoint = network::resolveListenAddress(snapshot_->options.address);
+    if (!endpoint) {
+      VALLUM_LOG_ERROR("{}", endpoint.error().detail());
+      return 1;
+    }
+    listen_address_ = snapshot_->options.address.toString();
+    insecure_ = snapshot_->options.insecure_server;
+    for (size_t i = 0; i < n; ++i) {
+      workers_.push_back(std::make_unique<proxy::Worker>(i));
+    }
+    // The first bind may pick a free port (port 0); the other workers bind the same one.
+    tcp::endpoint bound = *endpoint;
+    for (auto& worker : workers_) {
+      auto acceptor = network::openListener(worker->io(), bound);
+      if (!acceptor) {
+        VALLUM_LOG_ERROR("{}", acceptor.error().detail());
+        return 1;
+      }
+      bound = acceptor->local_endpoint();
+      worker->install(snapshot_);
+      worker->startAccepting(std::move(*acceptor));
+    }
+    if (snapshot_->tls && snapshot_->tls->selfSigned()) {
+      VALLUM_LOG_WARN(
+          "no certificate configured: serving a generated self-signed certificate "
+          "(set `certificates` or `certificate_file`/`certificate_key_file`)");
+    }
+    VALLUM_LOG_INFO("listening on {} ({}), {} worker{}, {} route{}", network::formatEndpoint(bound),
+                    insecure_ ? "http" : "https", n, n == 1 ? "" : "s",
+                    snapshot_->routes.size(), snapshot_->routes.size() == 1 ? "" : "s");
+
+    for (auto& worker : workers_) {
+      proxy::Worker* w = worker.get();
+      threads_.emplace_back([w] { w->run(); });
+    }
+
+    asio::signal_set signals(control_, SIGHUP, SIGTERM, SIGINT);
+    waitSignal(signals);
+    asio::steady_timer poll(control_);
+    pollConfig(poll);
+    control_.run();
+
+    for (auto& worker : workers_) {
+      worker->stop();
+    }
+    for (auto& t : threads_) {
+      t.join();
+    }
+    VALLUM_LOG_INFO("stopped");
+    return 0;
+  }
+
+ private:
+  void applyLogLevel(const proxy::Snapshot& snapshot) {
+    const std::string& level = options_.log_level.empty() ? snapshot.options.log_level
+                                                          : options_.log_level;
+    spdlog::set_level(spdlog::level::from_str(level));
+  }
+
+  void waitSignal(asio::signal_set& signals) {
+    signals.async_wait([this, &signals](const boost::system::error_code& ec, int signo) {
+      if (ec) {
+        return;
+      }
+      if (signo == SIGHUP) {
+        VALLUM_LOG_INFO("SIGHUP: reloading {}", options_.config_path);
+        reload();
+        waitSignal(signals);
+        return;
+      }
+      if (draining_) {
+        VALLUM_LOG_WARN("second stop signal: exiting without waiting for the drain");
+        control_.stop();
+        return;
+      }
+      beginDrain();
+      waitSignal(signals);
+    });
+  }
+
+  void pollConfig(asio::steady_timer& timer) {
+    timer.expires_after(kConfigPollInterval);
+    timer.async_wait([this, &timer](const boost::system::error_code& ec) {
+      if (ec || draining_) {
+        return;
+      }
+      FileStamp now = FileStamp::of(options_.config_path);
+      if (!(now == stamp_) && now.exists) {
+        VALLUM_LOG_INFO("{} changed: reloading", options_.config_path);
+        reload();
+      }
+      pollConfig(timer);
+    });
+  }
+
+  void reload() {
+    stamp_ = FileStamp::of(options_.config_path);
+    proxy::SnapshotConstSharedPtr next = loadSnapshot(options_.config_path, generation_ + 1);
+    if (!next) {
+      VALLUM_LOG_ERROR("{}: reload failed; keeping the running config (generation {})",
+                       options_.config_path, generation_);
+      return;
+    }
+    ++generation_;
+    if (next->options.address.toString() != listen_address_ ||
+        next->options.insecure_server != insecure_) {
+      VALLUM_LOG_WARN(
+          "address/insecure_server changed: the listener keeps {} until restart",
+          listen_address_);
+    }
+    if (next->options.insecure_server != insecure_) {
+      VALLUM_LOG_ERROR("insecure_server cannot change on reload; keeping the running config");
+      return;
+    }
+    applyLogLevel(*next);
+    snapshot_ = next;
+    for (auto& worker : workers_) {
+      proxy::Worker* w = worker.get();
+      asio::post(w->io(), [w, next] { w->install(next); });
+    }
+    VALLUM_LOG_INFO("config reloaded (generation {}, {} routes)", generation_,
+                    next->routes.size());
+  }
+
+  void beginDrain() {
+    draining_ = true;
+    VALLUM_LOG_INFO("draining: waiting up to {}s for in-flight requests",
+                    options_.drain_timeout.count());
+    remaining_ = workers_.size();
+    for (auto& worker : workers_) {
+      proxy::Worker* w = worker.get();
+      asio::post(w->io(), [this, w] {
+        w->drain([this] {
+          asio::post(control_, [this] {
+            if (--remaining_ == 0) {
+              VALLUM_LOG_INFO("drained");
+              control_.stop();
+            }
+          });
+        });
+      });
+    }
+    drain_timer_.expires_after(options_.drain_timeout);
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) {
+        VALLUM_LOG_WARN("drain timeout: closing remaining connections");
+        control_.stop();
+      }
+    });
+  }
+
+  ServeOptions options_;
+  asio::io_context control_{1};
+  asio::steady_timer drain_timer_{control_};
+  std::vector<std::unique_ptr<proxy::Worker>> workers_;
+  std::vector<std::thread> threads_;
+  proxy::SnapshotConstSharedPtr snapshot_;
+  uint64_t generation_ = 0;
+  FileStamp stamp_;
+  std::string listen_address_;
+  bool insecure_ = false;
+  bool draining_ = false;
+  size_t remaining_ = 0;
+};
+
+}  // namespace
+
+int serve(const ServeOptions& options) {
+  Server server(options);
+  return server.run();
+}
+
+int check(const std::string& config_path, std::ostream& out) {
+  config::LoadResult loaded = config::loadFile(config_path, config::processEnvironment());
+  size_t routes = 0;
+  if (loaded.options) {
+    routes = loaded.options->routes.size();
+    proxy::SnapshotBuildOptions build;
+    build.resolve_dns = false;
+    proxy::buildSnapshot(std::move(*loaded.options), build, loaded.diagnostics);
+  }
+  for (const config::Diagnostic& d : loaded.diagnostics.items()) {
+    out << d.format() << '\n';
+  }
+  if (loaded.diagnostics.hasErrors()) {
+    return 1;
+  }
+  out << "OK: " << routes << " route" << (routes == 1 ? "" : "s") << ", "
+      << loaded.diagnostics.warningCount() << " warning"
+      << (loaded.diagnostics.warningCount() == 1 ? "" : "s") << '\n';
+  return 0;
+}
+
+}  // namespace vallum::server

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <iosfwd>
+#include <string>
+
+namespace vallum::server {
+
+struct ServeOptions {
+  std::string config_path;
+  /// Worker threads; 0 = one per core.
+  size_t concurrency = 0;
+  /// How long SIGTERM waits for in-flight requests before closing what is left.
+  std::chrono::seconds drain_timeout{30};
+  /// Overrides the config's log_level when not empty.
+  std::string log_level;
+};
+
+/// Runs the proxy until SIGTERM/SIGINT (ARCHITECTURE.md §1): loads and compiles the config
+/// (exit 1 with every problem printed when it is invalid), starts the workers on their
+/// SO_REUSEPORT listeners, logs "listening on ADDRESS (https|http), N workers", reloads on
+/// SIGHUP and when the config file changes (a bad file keeps the running snapshot and logs its
+/// problems with positions), and on SIGTERM drains in-flight requests, then returns 0.
+int serve(const ServeOptions& options);
+
+/// `vallum check`: validates a config the way serve() would (without DNS lookups) and prints
+/// each problem as "FILE:LINE:COL: error|warning: KEY: message" on `out`, then
+/// "OK: N routes, M warnings". Returns 1 when there is any error, else 0.
+int check(const std::string& config_path, std::ostream& out);
+
+}  // namespace vallum::server

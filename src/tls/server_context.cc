@@ -1,0 +1,177 @@
+#include "tls/server_context.h"
+
+#include <mutex>
+
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "common/strings.h"
+#include "tls/certificate.h"
+
+namespace vallum::tls {
+
+namespace ssl = boost::asio::ssl;
+
+struct ServerContext::Entry {
+  ssl::context context{ssl::context::tls_server};
+  std::vector<std::string> names;
+};
+
+struct SniCallback {
+  static int onServerName(SSL* ssl_handle, int* /*alert*/, void* arg) {
+    const auto* self = static_cast<const ServerContext*>(arg);
+    const char* name = SSL_get_servername(ssl_handle, TLSEXT_NAMETYPE_host_name);
+    if (name == nullptr) {
+      return SSL_TLSEXT_ERR_OK;
+    }
+    size_t index = self->selectCertificate(name);
+    if (index != 0) {
+      SSL_set_SSL_CTX(ssl_handle, self->entries_[index]->context.native_handle());
+    }
+    return SSL_TLSEXT_ERR_OK;
+  }
+};
+
+namespace {
+
+int selectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
+               const unsigned char* in, unsigned int inlen, void* /*arg*/) {
+  // Only HTTP/1.1 is served for now; a client offering only h2 gets no ALPN answer and
+  // falls back (RFC 7301 §3.2 allows the server to ignore ALPN).
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof(kHttp11), in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+bool configureContext(ssl::context& context, const CertificateKeyPair& pair, std::string& error) {
+  SSL_CTX* ctx = context.native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+  if (SSL_CTX_use_certificate(ctx, pair.leaf.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx, pair.key.get()) != 1) {
+    error = "cannot install certificate";
+    return false;
+  }
+  for (const X509Ptr& extra : pair.chain) {
+    X509_up_ref(extra.get());
+    if (SSL_CTX_add_extra_chain_cert(ctx, extra.get()) != 1) {
+      X509_free(extra.get());
+      error = "cannot install certificate chain";
+      return false;
+    }
+  }
+  return true;
+}
+
+/// The self-signed fallback is generated once per process so that reloads (and every worker)
+/// serve the same certificate.
+const CertificateKeyPair* selfSignedPair() {
+  static std::once_flag once;
+  static std::unique_ptr<CertificateKeyPair> pair;
+  std::call_once(once, [] {
+    auto generated = generateSelfSigned({});
+    if (generated) {
+      pair = std::make_unique<CertificateKeyPair>(std::move(*generated));
+    }
+  });
+  return pair.get();
+}
+
+}  // namespace
+
+ServerContext::ServerContext() = default;
+ServerContext::~ServerContext() = default;
+
+std::shared_ptr<const ServerContext> ServerContext::build(
+    const std::vector<config::CertificateSource>& sources, config::Diagnostics& diagnostics) {
+  std::shared_ptr<ServerContext> result(new ServerContext());
+  bool ok = true;
+  auto add_pair = [&](const CertificateKeyPair& pair, const config::SourcePos& pos,
+                      const std::string& key) {
+    auto entry = std::make_unique<Entry>();
+    std::string error;
+    if (!configureContext(entry->context, pair, error)) {
+      diagnostics.error(pos, key, error);
+      ok = false;
+      return;
+    }
+    entry->names = pair.dns_names;
+    result->entries_.push_back(std::move(entry));
+  };
+
+  for (const config::CertificateSource& source : sources) {
+    auto cert_pem = resolvePem(source.cert);
+    if (!cert_pem) {
+      diagnostics.error(source.cert_pos, source.cert_key, cert_pem.error().detail());
+      ok = false;
+    }
+    auto key_pem = resolvePem(source.key);
+    if (!key_pem) {
+      diagnostics.error(source.key_pos, source.key_key, key_pem.error().detail());
+      ok = false;
+    }
+    if (!cert_pem || !key_pem) {
+      continue;
+    }
+    auto pair = loadCertificateKeyPair(*cert_pem, *key_pem);
+    if (!pair) {
+      diagnostics.error(source.cert_pos, source.cert_key, pair.error().detail());
+      ok = false;
+      continue;
+    }
+    add_pair(*pair, source.cert_pos, source.cert_key);
+  }
+  if (!ok) {
+    return nullptr;
+  }
+  if (result->entries_.empty()) {
+    const CertificateKeyPair* pair = selfSignedPair();
+    if (pair == nullptr) {
+      diagnostics.error({}, "certificates", "cannot generate a self-signed certificate");
+      return nullptr;
+    }
+    add_pair(*pair, {}, "certificates");
+    result->self_signed_ = true;
+  }
+  SSL_CTX* first = result->entries_.front()->context.native_handle();
+  SSL_CTX_set_tlsext_servername_callback(first, SniCallback::onServerName);
+  SSL_CTX_set_tlsext_servername_arg(first, result.get());
+  return result;
+}
+
+boost::asio::ssl::context& ServerContext::sslContext() const { return entries_.front()->context; }
+
+size_t ServerContext::selectCertificate(std::string_view server_name) const {
+  if (server_name.empty()) {
+    return 0;
+  }
+  std::string name = strings::lowerAscii(server_name);
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    for (const std::string& n : entries_[i]->names) {
+      if (n == name) {
+        return i;
+      }
+    }
+  }
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    for (const std::string& n : entries_[i]->names) {
+      if (n.size() > 2 && n[0] == '*' && certificateNameMatches(n, name)) {
+        return i;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace vallum::tls

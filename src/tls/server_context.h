@@ -1,0 +1,56 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/diagnostics.h"
+#include "config/options.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace vallum::tls {
+
+struct CertificateKeyPair;
+
+/// The downstream TLS configuration of one snapshot: one OpenSSL context per certificate, TLS
+/// 1.2–1.3, ALPN "http/1.1". The first context is the one handshakes start with; its SNI
+/// callback switches to the certificate whose name matches the client's server name exactly,
+/// else by wildcard (RFC 6125: "*.example.com" covers one label), else keeps the first
+/// (spec pomerium-routes.md §3.1). Immutable after build(); shared by all workers.
+class ServerContext {
+ public:
+  ~ServerContext();
+  ServerContext(const ServerContext&) = delete;
+  ServerContext& operator=(const ServerContext&) = delete;
+
+  /// Loads every configured pair (file path, inline PEM or base64 PEM). Problems are added to
+  /// `diagnostics` at the value's position and the result is null. With no certificate at all,
+  /// a self-signed one is generated (once per process, so reloads keep it) and a warning is
+  /// logged by the caller when selfSigned() is true.
+  static std::shared_ptr<const ServerContext> build(
+      const std::vector<config::CertificateSource>& sources, config::Diagnostics& diagnostics);
+
+  /// The context to construct server streams with. Safe to use from any worker thread.
+  boost::asio::ssl::context& sslContext() const;
+
+  bool selfSigned() const { return self_signed_; }
+
+  /// Index (config order) of the certificate served for an SNI name (empty: no SNI).
+  size_t selectCertificate(std::string_view server_name) const;
+
+ private:
+  ServerContext();
+  struct Entry;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  bool self_signed_ = false;
+
+  friend struct SniCallback;
+};
+
+using ServerContextConstSharedPtr = std::shared_ptr<const ServerContext>;
+
+}  // namespace vallum::tls

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/buffer.h"
+#include "http/http1_parser.h"
+
+namespace vallum::upstream::pool {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+/// Read buffer size of an upstream connection (Pomerium's per-connection buffer, spec §4.4).
+inline constexpr size_t kUpstreamBufferSize = 32 * 1024;
+
+/// An HTTP/1.1 connection to one endpoint, owned by one worker. It carries its read buffer and
+/// response parser so that keep-alive reuse allocates nothing.
+struct UpstreamConnection {
+  explicit UpstreamConnection(boost::asio::io_context& io)
+      : socket(io), buffer(kUpstreamBufferSize) {}
+
+  boost::asio::ip::tcp::socket socket;
+  Buffer buffer;
+  http::ResponseParser parser;
+  SteadyTime idle_since{};
+  uint32_t requests = 0;  ///< requests sent so far (0 = fresh connection)
+};
+using UpstreamConnectionPtr = std::unique_ptr<UpstreamConnection>;
+
+/// Idle keep-alive connections to one endpoint, on one worker (ARCHITECTURE.md §4: pools are
+/// per worker per endpoint, so no locks). Most recently used first, which keeps the set of
+/// warm connections small under light load.
+class EndpointPool {
+ public:
+  explicit EndpointPool(size_t max_idle) : max_idle_(max_idle) {}
+
+  /// Returns an idle connection whose peer has not closed it (checked with a non-blocking
+  /// MSG_PEEK; stale ones are closed and dropped), or null.
+  UpstreamConnectionPtr takeIdle();
+
+  /// Returns a connection for reuse; closes it instead when the pool is full.
+  void putIdle(UpstreamConnectionPtr connection, SteadyTime now);
+
+  /// Closes idle connections unused since before `cutoff`.
+  void closeIdleBefore(SteadyTime cutoff);
+
+  size_t idleCount() const { return idle_.size(); }
+
+ private:
+  size_t max_idle_;
+  std::vector<UpstreamConnectionPtr> idle_;
+};
+
+/// All endpoint pools of one worker, keyed by Endpoint::pool_key. Pools outlive snapshots, so a
+/// reload keeps warm connections to unchanged endpoints.
+class ConnectionPools {
+ public:
+  explicit ConnectionPools(size_t max_idle_per_endpoint = 256)
+      : max_idle_(max_idle_per_endpoint) {}
+
+  /// The pool for a key, created on first use. The reference stays valid for the life of this
+  /// object.
+  EndpointPool& forKey(const std::string& key);
+
+  /// Closes connections idle for longer than `idle_timeout`.
+  void sweep(SteadyTime now, std::chrono::steady_clock::duration idle_timeout);
+
+ private:
+  size_t max_idle_;
+  std::unordered_map<std::string, std::unique_ptr<EndpointPool>> pools_;
+};
+
+}  // namespace vallum::upstream::pool
