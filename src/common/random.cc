@@ -45,13 +45,15 @@ uint64_t FastRandom::uniform(uint64_t bound) {
 
 void appendRequestId(std::string& out, FastRandom& random) {
   static constexpr char kHex[] = "0123456789abcdef";
+  char id[32];
   for (int word = 0; word < 2; ++word) {
     uint64_t v = random.next();
     for (int i = 0; i < 16; ++i) {
-      out.push_back(kHex[v & 15]);
+      id[word * 16 + i] = kHex[v & 15];
       v >>= 4;
     }
   }
+  out.append(id, sizeof(id));
 }
 
 }  // namespace vallum

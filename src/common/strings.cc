@@ -98,12 +98,11 @@ bool isToken(std::string_view s) {
   if (s.empty()) {
     return false;
   }
+  bool ok = true;
   for (char c : s) {
-    if (!isTchar(c)) {
-      return false;
-    }
+    ok &= kTchar[static_cast<unsigned char>(c)];
   }
-  return true;
+  return ok;
 }
 
 std::optional<uint64_t> parseDecimal(std::string_view s) {
@@ -177,18 +176,24 @@ std::string base64Encode(std::string_view in) {
 
 void appendHex(std::string& out, uint64_t v) {
   char buf[16];
-  int n = 0;
+  int n = 16;
   do {
-    buf[n++] = "0123456789abcdef"[v & 15];
+    buf[--n] = "0123456789abcdef"[v & 15];
     v >>= 4;
   } while (v != 0);
-  while (n > 0) {
-    out.push_back(buf[--n]);
-  }
+  out.append(buf + n, size_t(16 - n));
 }
 
 void appendJsonEscaped(std::string& out, std::string_view s) {
-  for (char c : s) {
+  // Copy runs of safe bytes in one append; escape the rest (RFC 8259 §7).
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      continue;
+    }
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -205,17 +210,14 @@ void appendJsonEscaped(std::string& out, std::string_view s) {
       case '\t':
         out += "\\t";
         break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 15]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(c);
-        }
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        char esc[6] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 15], kHex[c & 15]};
+        out.append(esc, sizeof(esc));
+      }
     }
   }
+  out.append(s.data() + run, s.size() - run);
 }
 
 void appendHtmlEscaped(std::string& out, std::string_view s) {

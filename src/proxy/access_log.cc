@@ -4,13 +4,33 @@
 #include <ctime>
 #include <unistd.h>
 
+#include <charconv>
+
 #include "common/strings.h"
 
 namespace vallum::proxy {
 
 namespace {
+
 constexpr size_t kFlushThreshold = 16 * 1024;
+
+void appendUint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto result = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, size_t(result.ptr - buf));
 }
+
+/// Appends v with exactly `digits` digits, zero-padded.
+void appendPadded(std::string& out, uint64_t v, int digits) {
+  char buf[20];
+  for (int i = digits - 1; i >= 0; --i) {
+    buf[i] = char('0' + v % 10);
+    v /= 10;
+  }
+  out.append(buf, size_t(digits));
+}
+
+}  // namespace
 
 void AccessLog::format(const AccessLogEntry& e, std::string& out, std::string& time_cache,
                        int64_t& time_cache_second) {
@@ -26,34 +46,38 @@ void AccessLog::format(const AccessLogEntry& e, std::string& out, std::string& t
     time_cache.assign(buf, n);
     time_cache_second = second;
   }
-  char millis[8];
-  snprintf(millis, sizeof(millis), ".%03dZ", int(since_epoch % 1000));
-
   out += "{\"time\":\"";
   out += time_cache;
-  out += millis;
+  out += '.';
+  appendPadded(out, uint64_t(since_epoch % 1000), 3);
+  out += 'Z';
+  // method (one of llhttp's fixed method names), upstream (an address from the config) and
+  // request_id (hex) contain nothing JSON must escape; authority, path and route may (a
+  // rejected request logs its Host as received).
   out += "\",\"method\":\"";
-  strings::appendJsonEscaped(out, e.method);
+  out += e.method;
   out += "\",\"authority\":\"";
   strings::appendJsonEscaped(out, e.authority);
   out += "\",\"path\":\"";
   strings::appendJsonEscaped(out, e.path);
   out += "\",\"status\":";
-  out += std::to_string(e.status);
+  appendUint(out, uint64_t(e.status));
   out += ",\"upstream\":\"";
-  strings::appendJsonEscaped(out, e.upstream);
-  char duration[32];
-  snprintf(duration, sizeof(duration), "%.3f", e.duration_ms);
+  out += e.upstream;
+  // Milliseconds with three decimals, without printf's floating-point path.
+  uint64_t micros = e.duration_ms > 0 ? uint64_t(e.duration_ms * 1000.0 + 0.5) : 0;
   out += "\",\"duration_ms\":";
-  out += duration;
+  appendUint(out, micros / 1000);
+  out += '.';
+  appendPadded(out, micros % 1000, 3);
   out += ",\"bytes_in\":";
-  out += std::to_string(e.bytes_in);
+  appendUint(out, e.bytes_in);
   out += ",\"bytes_out\":";
-  out += std::to_string(e.bytes_out);
+  appendUint(out, e.bytes_out);
   out += ",\"route\":\"";
   strings::appendJsonEscaped(out, e.route);
   out += "\",\"request_id\":\"";
-  strings::appendJsonEscaped(out, e.request_id);
+  out += e.request_id;
   out += "\"}";
 }
 

@@ -119,6 +119,17 @@ bool isNominated(std::string_view name, const std::vector<std::string_view>& nom
   return false;
 }
 
+/// A view of a buffer vector that asio can copy for free: write operations keep a copy of
+/// their buffer sequence, and copying a std::vector allocated on every write.
+struct BufferSpan {
+  const asio::const_buffer* first;
+  const asio::const_buffer* last;
+  explicit BufferSpan(const std::vector<asio::const_buffer>& v)
+      : first(v.data()), last(v.data() + v.size()) {}
+  const asio::const_buffer* begin() const { return first; }
+  const asio::const_buffer* end() const { return last; }
+};
+
 size_t totalSize(const std::vector<std::string_view>& pieces) {
   size_t n = 0;
   for (std::string_view p : pieces) {
@@ -365,7 +376,7 @@ awaitable<boost::system::error_code> Http1Connection<Stream>::writeDownstream(
       co_return ec;
     }
   }
-  auto [ec, n] = co_await asio::async_write(stream_, buffers, kUse);
+  auto [ec, n] = co_await asio::async_write(stream_, BufferSpan(buffers), kUse);
   co_return ec;
 }
 
@@ -943,7 +954,7 @@ Http1Connection<Stream>::exchangeWith(Exchange& ex, UpstreamConnection& conn, bo
   appendBody(upstream_buffers_, request_pieces_, request_chunked, request_chunk_line_,
              whole_request_in_hand);
   {
-    auto [ec, n] = co_await asio::async_write(conn.socket, upstream_buffers_, kUse);
+    auto [ec, n] = co_await asio::async_write(conn.socket, BufferSpan(upstream_buffers_), kUse);
     if (ec) {
       if (expired_ != Expiry::None) {
         co_return UpstreamOutcome{Kind::Done,
@@ -1126,7 +1137,7 @@ awaitable<void> Http1Connection<Stream>::pumpRequestBody(UpstreamConnection* ups
       appendBody(pump_buffers_, request_pieces_, chunked, request_chunk_line_,
                  ev.message_complete);
       if (!pump_buffers_.empty()) {
-        auto [wec, wn] = co_await asio::async_write(upstream->socket, pump_buffers_, kUse);
+        auto [wec, wn] = co_await asio::async_write(upstream->socket, BufferSpan(pump_buffers_), kUse);
         if (wec) {
           // The upstream stopped reading (it may already have answered, e.g. 413): stop
           // sending, keep reading its response.

@@ -18,7 +18,13 @@ constexpr auto kUpstreamIdleTimeout = std::chrono::seconds(60);
 }  // namespace
 
 Worker::Worker(size_t index)
-    : index_(index), io_(1), registry_(io_, kTick), access_log_(STDOUT_FILENO) {
+    // UNSAFE_IO: no per-descriptor locking in the reactor. Sound because a worker's sockets
+    // and timers are only ever touched on its own thread; other threads only post() to it,
+    // and posting keeps the scheduler's lock.
+    : index_(index),
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      registry_(io_, kTick),
+      access_log_(STDOUT_FILENO) {
   registry_.setTickHook([this] { onTick(); });
 }
 

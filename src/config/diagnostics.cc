@@ -1,0 +1,62 @@
+#include "config/diagnostics.h"
+
+#include <utility>
+
+namespace vallum::config {
+
+std::string Diagnostic::format() const {
+  // "FILE:LINE:COL: error: KEY: message". A position that is not known (line 0, e.g. an
+  // unreadable file) is left out rather than printed as ":0:0", and so is an empty key.
+  std::string out;
+  out.reserve(pos.file.size() + key.size() + message.size() + 32);
+  if (!pos.file.empty()) {
+    out += pos.file;
+    if (pos.line > 0) {
+      out += ':';
+      out += std::to_string(pos.line);
+      out += ':';
+      out += std::to_string(pos.column > 0 ? pos.column : 1);
+    }
+    out += ": ";
+  }
+  out += severity == Severity::Error ? "error: " : "warning: ";
+  if (!key.empty()) {
+    out += key;
+    out += ": ";
+  }
+  out += message;
+  return out;
+}
+
+void Diagnostics::error(SourcePos pos, std::string key, std::string message) {
+  add(Diagnostic{Severity::Error, std::move(pos), std::move(key), std::move(message)});
+}
+
+void Diagnostics::warning(SourcePos pos, std::string key, std::string message) {
+  add(Diagnostic{Severity::Warning, std::move(pos), std::move(key), std::move(message)});
+}
+
+void Diagnostics::add(Diagnostic d) {
+  if (d.severity == Severity::Error) {
+    ++error_count_;
+  }
+  items_.push_back(std::move(d));
+}
+
+void Diagnostics::append(const Diagnostics& other) {
+  items_.insert(items_.end(), other.items_.begin(), other.items_.end());
+  error_count_ += other.error_count_;
+}
+
+std::string Diagnostics::formatAll() const {
+  std::string out;
+  for (const Diagnostic& d : items_) {
+    if (!out.empty()) {
+      out += '\n';
+    }
+    out += d.format();
+  }
+  return out;
+}
+
+}  // namespace vallum::config

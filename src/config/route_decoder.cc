@@ -1,0 +1,461 @@
+#include "config/route_decoder.h"
+
+#include <utility>
+#include <vector>
+
+#include <re2/re2.h>
+
+#include "common/strings.h"
+#include "config/key_tables.h"
+#include "config/url.h"
+
+namespace vallum::config {
+
+namespace {
+
+using yaml::childKey;
+using yaml::indexKey;
+
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  out.append(s);
+  out += '"';
+  return out;
+}
+
+bool isTcpScheme(std::string_view s) { return s == "tcp"; }
+bool isUdpScheme(std::string_view s) { return s == "udp"; }
+bool isUnixScheme(std::string_view s) { return s == "unix" || s == "https+unix"; }
+
+/// Facts about a route gathered while its keys are decoded, for the checks that involve
+/// several keys.
+struct RouteFacts {
+  bool has_from = false;
+  std::string from_scheme;
+  bool has_to = false;
+  yaml::Mark to_mark;
+  std::string to_key;
+  std::vector<std::string> to_schemes;
+  bool has_redirect = false;
+  bool has_response = false;
+  // Legacy allow lists (§2.11): tracked even though they are not supported yet, so that the
+  // contradictions Pomerium rejects are reported too.
+  std::optional<yaml::Mark> public_access_mark;
+  std::string public_access_key;
+  std::optional<yaml::Mark> any_user_mark;
+  std::string any_user_key;
+  bool has_allowed_users_or_domains = false;
+};
+
+class RouteDecoder {
+ public:
+  RouteDecoder(const std::string& key, ValueReader& reader) : key_(key), r_(reader) {}
+
+  Route decode(const yaml::Node& node) {
+    route_.key = key_;
+    route_.pos = r_.pos(node.mark);
+    if (!node.isMap()) {
+      r_.error(node.mark, key_,
+               "expected a route (a mapping with from and to), got " + yaml::describe(node));
+      return std::move(route_);
+    }
+    for (const yaml::Entry& entry : node.entries) {
+      decodeEntry(entry);
+    }
+    checkRoute(node);
+    return std::move(route_);
+  }
+
+ private:
+  void decodeEntry(const yaml::Entry& e) {
+    std::string key = childKey(key_, e.key);
+    const KeySpec* spec = findRouteKey(e.key);
+    if (spec == nullptr) {
+      r_.warning(e.key_mark, key, "unknown route option " + quoted(e.key) + "; ignored");
+      return;
+    }
+    switch (spec->status) {
+      case KeyStatus::Removed:
+      case KeyStatus::OutOfScope:
+        r_.error(e.key_mark, key, std::string(spec->message));
+        return;
+      case KeyStatus::NotSupportedYet:
+        decodeNotSupportedYet(*spec, e, key);
+        return;
+      case KeyStatus::Implemented:
+        break;
+    }
+    if (e.value.isNull()) {
+      return;  // `key:` with no value sets nothing
+    }
+    const yaml::Node& v = e.value;
+    const std::string& name = e.key;
+    if (name == "from") {
+      decodeFrom(v, key);
+    } else if (name == "to") {
+      decodeTo(v, key);
+    } else if (name == "prefix" || name == "path") {
+      if (auto s = r_.readString(v, key)) {
+        if (!s->empty() && (*s)[0] != '/') {
+          r_.warning(v.mark, key, "can never match: request paths start with \"/\"");
+        }
+        (name == "prefix" ? route_.prefix : route_.path) = std::move(*s);
+      }
+    } else if (name == "regex") {
+      if (auto s = r_.readString(v, key)) {
+        checkRegex(*s, v.mark, key);
+        route_.regex = std::move(*s);
+      }
+    } else if (name == "regex_priority_order") {
+      route_.regex_priority_order = r_.readInt(v, key);
+    } else if (name == "timeout") {
+      route_.timeout = r_.readDuration(v, key);
+    } else if (name == "allow_public_unauthenticated_access") {
+      if (auto b = r_.readBool(v, key)) {
+        route_.allow_public_unauthenticated_access = *b;
+        if (*b) {
+          facts_.public_access_mark = v.mark;
+          facts_.public_access_key = key;
+        }
+      }
+    } else if (name == "name") {
+      assign(route_.name, v, key);
+    } else if (name == "description") {
+      assign(route_.description, v, key);
+    } else if (name == "logo_url") {
+      assign(route_.logo_url, v, key);
+    } else if (name == "id") {
+      assign(route_.id, v, key);
+    }
+  }
+
+  void assign(std::string& field, const yaml::Node& v, const std::string& key) {
+    if (auto s = r_.readString(v, key)) {
+      field = std::move(*s);
+    }
+  }
+
+  // A recognized option a later issue implements. Serving the route without it could hand
+  // its requests to the wrong place or policy, so any value that asks for something is an
+  // error; a value that asks for nothing (false, "", [], {}) is accepted silently.
+  void decodeNotSupportedYet(const KeySpec& spec, const yaml::Entry& e, const std::string& key) {
+    const yaml::Node& v = e.value;
+    if (v.isNull()) {
+      return;
+    }
+    if (!r_.check(spec.type, v, key, spec.allowed)) {
+      return;
+    }
+    bool empty = isEmptyValue(spec.type, v) && !(spec.empty_map_asks && v.isMap());
+    noteFacts(e.key, v, key, empty);
+    if (!empty) {
+      r_.error(e.key_mark, key, "not supported yet");
+    }
+  }
+
+  void noteFacts(const std::string& name, const yaml::Node& v, const std::string& key, bool empty) {
+    if (name == "redirect") {
+      facts_.has_redirect = true;
+    } else if (name == "response") {
+      facts_.has_response = true;
+    } else if (name == "allow_any_authenticated_user" && !empty) {
+      facts_.any_user_mark = v.mark;
+      facts_.any_user_key = key;
+    } else if ((name == "allowed_users" || name == "allowed_domains") && !empty) {
+      facts_.has_allowed_users_or_domains = true;
+    }
+  }
+
+  // §2.1.
+  void decodeFrom(const yaml::Node& v, const std::string& key) {
+    auto text = r_.readString(v, key);
+    if (!text) {
+      return;
+    }
+    facts_.has_from = true;
+    route_.from.raw = *text;
+    auto parts = splitUrl(*text);
+    if (!parts) {
+      r_.error(v.mark, key, "invalid source url: " + parts.error().detail());
+      return;
+    }
+    if (parts->scheme.empty()) {
+      r_.error(v.mark, key,
+               "url does not contain a valid scheme (have you specified protocol, e.g. "
+               "https://" +
+                   *text + "?)");
+      return;
+    }
+    const std::string& scheme = parts->scheme;
+    facts_.from_scheme = scheme;
+    if (scheme == "tcp+https" || scheme == "tcp+http") {
+      r_.error(v.mark, key, scheme + ":// routes (TCP over HTTP CONNECT) are not supported yet");
+      return;
+    }
+    if (scheme == "udp+https" || scheme == "udp+http") {
+      r_.error(v.mark, key, scheme + ":// routes (UDP over HTTP) are not supported");
+      return;
+    }
+    if (scheme == "ssh") {
+      r_.error(v.mark, key, "ssh:// routes are not supported");
+      return;
+    }
+    if (scheme != "https" && scheme != "http") {
+      r_.error(v.mark, key, "unsupported scheme " + quoted(scheme) + " (expected https)");
+      return;
+    }
+    if (parts->host.empty()) {
+      r_.error(v.mark, key, "url does not contain a valid hostname");
+      return;
+    }
+    if (!parts->path.empty() && parts->path != "/") {
+      r_.error(v.mark, key,
+               "source url (" + *text +
+                   ") contains a path, but it should be set using the path field instead");
+    }
+    if (scheme == "http") {
+      r_.warning(v.mark, key,
+                 "uses http, but only https is supported for from URLs; the route is served "
+                 "on the main listener like an https route");
+    }
+    if (parts->has_userinfo) {
+      r_.warning(v.mark, key, "user info in the source url is ignored");
+    }
+    route_.from.scheme = scheme;
+    route_.from.host = strings::lowerAscii(parts->host);
+    route_.from.port = parts->port;
+    route_.from.wildcard = route_.from.host.find('*') != std::string::npos;
+  }
+
+  // §2.2.
+  void decodeTo(const yaml::Node& v, const std::string& key) {
+    struct Item {
+      const yaml::Node* node;
+      std::string key;
+    };
+    std::vector<Item> items;
+    bool ok = true;
+    if (v.isScalar()) {
+      items.push_back(Item{&v, key});
+    } else if (v.isSequence()) {
+      if (v.items.empty()) {
+        r_.error(v.mark, key, "url list is empty");
+        facts_.has_to = true;  // the problem is reported; don't also say `to` is missing
+        return;
+      }
+      collectTo(v, key, items, ok);
+    } else {
+      r_.error(v.mark, key, "expected a URL or a list of URLs, got " + yaml::describe(v));
+      facts_.has_to = true;
+      return;
+    }
+    facts_.has_to = true;
+    facts_.to_mark = v.mark;
+    facts_.to_key = key;
+
+    size_t weighted = 0;
+    for (const Item& item : items) {
+      if (auto up = decodeUpstream(*item.node, item.key)) {
+        weighted += up->weight > 0 ? 1 : 0;
+        route_.to.push_back(std::move(*up));
+      } else {
+        ok = false;
+      }
+    }
+    if (ok && weighted != 0 && weighted != route_.to.size()) {
+      r_.error(v.mark, key,
+               "either no weights should be provided, or all endpoints must have non-zero "
+               "weight specified");
+    }
+    size_t tcp = 0, udp = 0, unix_sockets = 0;
+    for (const std::string& scheme : facts_.to_schemes) {
+      tcp += isTcpScheme(scheme);
+      udp += isUdpScheme(scheme);
+      unix_sockets += isUnixScheme(scheme);
+    }
+    size_t n = facts_.to_schemes.size();
+    if (tcp != 0 && tcp != n) {
+      r_.error(v.mark, key, "cannot mix tcp and non-tcp To URLs");
+    }
+    if (udp != 0 && udp != n) {
+      r_.error(v.mark, key, "cannot mix udp and non-udp To URLs");
+    }
+    if (unix_sockets != 0 && unix_sockets != n) {
+      r_.error(v.mark, key, "cannot mix unix and non-unix To URLs");
+    }
+  }
+
+  // Flattens nested lists (Pomerium flattens nested JSON arrays in `to`).
+  template <class Items>
+  void collectTo(const yaml::Node& list, const std::string& key, Items& out, bool& ok) {
+    for (size_t i = 0; i < list.items.size(); ++i) {
+      const yaml::Node& item = list.items[i];
+      std::string item_key = indexKey(key, i);
+      if (item.isSequence()) {
+        collectTo(item, item_key, out, ok);
+      } else if (item.isScalar()) {
+        out.push_back({&item, std::move(item_key)});
+      } else {
+        r_.error(item.mark, item_key, "expected a URL string, got " + yaml::describe(item));
+        ok = false;
+      }
+    }
+  }
+
+  // One "URL" or "URL,WEIGHT" entry.
+  std::optional<UpstreamUrl> decodeUpstream(const yaml::Node& node, const std::string& key) {
+    std::string_view text = node.scalar;
+    size_t comma = text.find(',');
+    std::string_view url_text = text.substr(0, comma);
+    UpstreamUrl up;
+    up.raw = std::string(url_text);
+    bool ok = decodeUpstreamUrl(url_text, node.mark, key, up);
+    if (comma != std::string_view::npos) {
+      std::string_view weight_text = strings::trimOws(text.substr(comma + 1));
+      auto weight = strings::parseDecimal(weight_text);
+      if (!weight || *weight > UINT32_MAX) {
+        r_.error(node.mark, key,
+                 "invalid load balancing weight " + quoted(weight_text) +
+                     " (expected an unsigned 32-bit integer after the comma)");
+        ok = false;
+      } else if (*weight == 0) {
+        r_.error(node.mark, key, "zero load balancing weight not permitted");
+        ok = false;
+      } else {
+        up.weight = uint32_t(*weight);
+      }
+    }
+    if (!ok) {
+      return std::nullopt;
+    }
+    return up;
+  }
+
+  bool decodeUpstreamUrl(std::string_view text, yaml::Mark mark, const std::string& key,
+                         UpstreamUrl& up) {
+    if (text.empty()) {
+      r_.error(mark, key, "url cannot be empty");
+      return false;
+    }
+    auto parts = splitUrl(text);
+    if (!parts) {
+      r_.error(mark, key, "invalid url: " + parts.error().detail());
+      return false;
+    }
+    if (parts->scheme.empty()) {
+      if (strings::parseDecimal(text)) {
+        // `to: [http://a:80,10]` is a YAML flow list of two items, "http://a:80" and "10".
+        r_.error(mark, key,
+                 "url scheme must be provided; " + quoted(text) +
+                     " looks like a load balancing weight split off by a YAML flow list: quote "
+                     "the entry, e.g. 'http://host:port," +
+                     std::string(text) + "'");
+      } else {
+        r_.error(mark, key, "url scheme must be provided (e.g. http://" + std::string(text) + ")");
+      }
+      return false;
+    }
+    const std::string& scheme = parts->scheme;
+    facts_.to_schemes.push_back(scheme);
+    if (scheme == "https" || scheme == "h2c" || scheme == "unix" || scheme == "https+unix" ||
+        scheme == "tcp") {
+      r_.error(mark, key, scheme + ":// upstreams are not supported yet");
+      return false;
+    }
+    if (scheme == "udp" || scheme == "ssh") {
+      r_.error(mark, key, scheme + ":// upstreams are not supported");
+      return false;
+    }
+    if (scheme != "http") {
+      r_.error(mark, key,
+               "unsupported upstream scheme " + quoted(scheme) +
+                   " (expected http, https, h2c, unix, https+unix or tcp)");
+      return false;
+    }
+    if (parts->host.empty()) {
+      r_.error(mark, key, "endpoint hostname must be specified");
+      return false;
+    }
+    if (parts->host.find('*') != std::string::npos) {
+      r_.error(mark, key, "upstream host " + quoted(parts->host) + " cannot contain '*'");
+      return false;
+    }
+    if (parts->has_userinfo) {
+      r_.warning(mark, key, "user info in the url is ignored");
+    }
+    up.scheme = scheme;
+    up.host = strings::lowerAscii(parts->host);
+    up.port = parts->port;
+    up.effective_port = parts->port ? *parts->port : 80;
+    up.authority = std::move(parts->authority);
+    up.path = std::move(parts->path);
+    return true;
+  }
+
+  void checkRegex(const std::string& pattern, yaml::Mark mark, const std::string& key) {
+    if (pattern.empty()) {
+      return;
+    }
+    RE2::Options options;
+    options.set_log_errors(false);
+    RE2 re(pattern, options);
+    if (!re.ok()) {
+      r_.error(mark, key, "invalid regex: " + re.error());
+    }
+  }
+
+  void checkRoute(const yaml::Node& node) {
+    if (!facts_.has_from) {
+      r_.error(node.mark, childKey(key_, "from"),
+               "missing: every route needs a from URL (e.g. https://app.example.com)");
+    }
+    int actions = int(facts_.has_to) + int(facts_.has_redirect) + int(facts_.has_response);
+    if (actions == 0) {
+      r_.error(node.mark, key_,
+               "policy should have either `to` or `redirect` or `response` defined");
+    } else if (actions > 1) {
+      r_.warning(node.mark, key_,
+                 "more than one of to, redirect and response: redirect wins over response, "
+                 "which wins over to");
+    }
+    // tcp:// upstreams belong to tcp+https:// routes and nowhere else (spec §5).
+    bool from_tcp = facts_.from_scheme.rfind("tcp+", 0) == 0;
+    bool any_tcp = false;
+    for (const std::string& s : facts_.to_schemes) {
+      any_tcp = any_tcp || isTcpScheme(s);
+    }
+    if (facts_.has_to && !facts_.from_scheme.empty()) {
+      if (!from_tcp && any_tcp) {
+        r_.error(facts_.to_mark, facts_.to_key,
+                 "tcp:// upstreams are only allowed on tcp+https:// routes");
+      } else if (from_tcp && !facts_.to_schemes.empty() && !any_tcp) {
+        r_.error(facts_.to_mark, facts_.to_key,
+                 "a " + facts_.from_scheme + ":// route needs tcp:// upstreams");
+      }
+    }
+    // Legacy allow-list contradictions (§2.11), worded as Pomerium words them.
+    if (facts_.public_access_mark &&
+        (facts_.any_user_mark || facts_.has_allowed_users_or_domains)) {
+      r_.error(*facts_.public_access_mark, facts_.public_access_key,
+               "policy route marked as public but contains whitelists");
+    }
+    if (facts_.any_user_mark && facts_.has_allowed_users_or_domains) {
+      r_.error(*facts_.any_user_mark, facts_.any_user_key,
+               "policy route marked accessible for any authenticated user but contains "
+               "whitelists");
+    }
+  }
+
+  const std::string& key_;
+  ValueReader& r_;
+  Route route_;
+  RouteFacts facts_;
+};
+
+}  // namespace
+
+Route decodeRoute(const yaml::Node& node, const std::string& key, ValueReader& reader) {
+  return RouteDecoder(key, reader).decode(node);
+}
+
+}  // namespace vallum::config
