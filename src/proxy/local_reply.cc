@@ -95,7 +95,11 @@ ReplyFormat negotiateReplyFormat(std::optional<std::string_view> accept) {
   }
   const Candidate* best = nullptr;
   for (const Candidate& c : candidates) {
-    if (c.q > 0 && (best == nullptr || c.q > best->q)) {
+    if (c.q <= 0) {
+      continue;
+    }
+    if (best == nullptr || c.q > best->q ||
+        (c.q == best->q && c.specificity > best->specificity)) {
       best = &c;
     }
   }

@@ -13,8 +13,10 @@ namespace vallum::proxy {
 enum class ReplyFormat { Html, Json, Plain };
 
 /// The best of text/html, application/json and text/plain for an Accept header (RFC 9110
-/// §12.5.1: q-values, most specific range wins; ties go to that order). Missing or
-/// unparsable → Html.
+/// §12.5.1): each candidate takes the q of the most specific range that matches it; the
+/// highest q wins; at equal q a type the client named beats one matched only by a wildcard
+/// (so axios' "application/json, text/plain, */*" gets JSON), then the order above (so "*/*"
+/// gets HTML, as in Pomerium). Missing, unparsable or nothing acceptable → Html.
 ReplyFormat negotiateReplyFormat(std::optional<std::string_view> accept);
 
 struct LocalReply {

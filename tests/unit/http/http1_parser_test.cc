@@ -1,0 +1,332 @@
+#include "http/http1_parser.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace vallum::http {
+namespace {
+
+struct Parsed {
+  int error = 0;
+  bool complete = false;
+  size_t consumed = 0;
+  std::string body;
+};
+
+/// Feeds `wire` in pieces cut at `cuts` (offsets), as separate reads would deliver it.
+Parsed feed(RequestParser& p, std::string_view wire, std::vector<size_t> cuts = {}) {
+  Parsed out;
+  cuts.push_back(wire.size());
+  size_t pos = 0;
+  std::vector<std::string> chunks;  // keep each read's bytes alive like a socket buffer would
+  for (size_t cut : cuts) {
+    if (cut <= pos) {
+      continue;
+    }
+    chunks.emplace_back(wire.substr(pos, cut - pos));
+    std::vector<std::string_view> body;
+    ParseEvents ev = p.execute(chunks.back(), body);
+    for (auto piece : body) {
+      out.body.append(piece);
+    }
+    out.consumed += ev.consumed;
+    if (ev.error_status != 0) {
+      out.error = ev.error_status;
+      return out;
+    }
+    if (ev.message_complete) {
+      out.complete = true;
+      return out;
+    }
+    pos = cut;
+  }
+  return out;
+}
+
+Parsed parseRequest(std::string_view wire, const ParserLimits& limits = {}) {
+  RequestParser p(limits);
+  return feed(p, wire);
+}
+
+TEST(RequestParserTest, SimpleGet) {
+  RequestParser p;
+  Parsed r = feed(p, "GET /a?b=1 HTTP/1.1\r\nHost: x.test\r\nAccept: */*\r\n\r\n");
+  ASSERT_EQ(r.error, 0);
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(p.head().method, "GET");
+  EXPECT_EQ(p.head().target, "/a?b=1");
+  EXPECT_EQ(p.head().headers.get(HeaderId::Host), "x.test");
+  EXPECT_EQ(p.head().framing, BodyFraming::None);
+  EXPECT_TRUE(p.head().keep_alive);
+}
+
+TEST(RequestParserTest, StopsAtTheEndOfTheFirstPipelinedRequest) {
+  RequestParser p;
+  std::string first = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  Parsed r = feed(p, first + "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.consumed, first.size());
+  p.reset();
+  Parsed r2 = feed(p, "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(r2.complete);
+  EXPECT_EQ(p.head().target, "/2");
+}
+
+TEST(RequestParserTest, ContentLengthBody) {
+  RequestParser p;
+  Parsed r = feed(p, "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world");
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(p.head().framing, BodyFraming::ContentLength);
+  EXPECT_EQ(p.head().content_length, 11u);
+  EXPECT_EQ(r.body, "hello world");
+}
+
+TEST(RequestParserTest, ChunkedBodyWithExtensionsAndTrailers) {
+  RequestParser p;
+  Parsed r = feed(p,
+                  "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n");
+  ASSERT_EQ(r.error, 0);
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(p.head().framing, BodyFraming::Chunked);
+  EXPECT_EQ(r.body, "hello world");
+}
+
+TEST(RequestParserTest, SameResultWhateverTheReadBoundaries) {
+  const std::string wire =
+      "POST /path HTTP/1.1\r\nHost: split.test\r\nX-Long-Header-Name: some value here\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n";
+  for (size_t a = 1; a < wire.size(); ++a) {
+    RequestParser p;
+    Parsed r = feed(p, wire, {a});
+    ASSERT_EQ(r.error, 0) << "cut at " << a;
+    ASSERT_TRUE(r.complete) << "cut at " << a;
+    EXPECT_EQ(r.body, "abcdefg") << "cut at " << a;
+    EXPECT_EQ(p.head().headers.get("X-Long-Header-Name"), "some value here") << "cut at " << a;
+    EXPECT_EQ(p.head().headers.get(HeaderId::Host), "split.test") << "cut at " << a;
+  }
+}
+
+TEST(RequestParserTest, ObsFoldIsRejectedWhereverTheReadBoundaryFalls) {
+  const std::string wire = "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n";
+  for (size_t a = 1; a < wire.size(); ++a) {
+    RequestParser p;
+    Parsed r = feed(p, wire, {a});
+    EXPECT_EQ(r.error, 400) << "cut at " << a;
+  }
+}
+
+TEST(RequestParserTest, ValueSplitAfterSpaceIsNotObsFold) {
+  RequestParser p;
+  std::string wire = "GET / HTTP/1.1\r\nHost: x\r\nX-A: a b\r\n\r\n";
+  Parsed r = feed(p, wire, {wire.find(" b")});
+  EXPECT_EQ(r.error, 0);
+  EXPECT_EQ(p.head().headers.get("X-A"), "a b");
+}
+
+struct BadRequestCase {
+  const char* name;
+  std::string wire;
+  int status;
+};
+
+class BadRequestTest : public ::testing::TestWithParam<BadRequestCase> {};
+
+TEST_P(BadRequestTest, IsRejected) {
+  Parsed r = parseRequest(GetParam().wire);
+  EXPECT_EQ(r.error, GetParam().status);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Hygiene, BadRequestTest,
+    ::testing::Values(
+        BadRequestCase{"ContentLengthAndTransferEncoding",
+                       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: "
+                       "chunked\r\n\r\n0\r\n\r\n",
+                       400},
+        BadRequestCase{"DuplicateContentLength",
+                       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nA",
+                       400},
+        BadRequestCase{"ContentLengthList", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\nA",
+                       400},
+        BadRequestCase{"ContentLengthSign", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\nA", 400},
+        BadRequestCase{"BadChunkSize",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5g\r\nhello\r\n0\r\n\r\n",
+                       400},
+        BadRequestCase{"ChunkBareLf",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n", 400},
+        BadRequestCase{"ChunkSizeOverflow",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff1\r\n",
+                       400},
+        BadRequestCase{"ObsFold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400},
+        BadRequestCase{"BareCr", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400},
+        BadRequestCase{"Nul", std::string("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 36), 400},
+        BadRequestCase{"SpaceInName", "GET / HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n", 400},
+        BadRequestCase{"SpaceBeforeColon", "GET / HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n", 400},
+        BadRequestCase{"UnknownTransferCoding",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
+        BadRequestCase{"ChunkedNotLast",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
+        BadRequestCase{"TransferEncodingInHttp10",
+                       "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        BadRequestCase{"BadVersion", "GET / HTTP/1.12\r\nHost: x\r\n\r\n", 400},
+        BadRequestCase{"BareLfRequest", "GET / HTTP/1.1\nHost: x\n\n", 400}),
+    [](const ::testing::TestParamInfo<BadRequestCase>& test) { return std::string(test.param.name); });
+
+TEST(RequestParserTest, HeaderBytesLimitIsExact) {
+  ParserLimits limits;
+  limits.max_header_bytes = 100;
+  // "Host" + "x" = 5 bytes; "X-Pad" (5) + value fills the rest.
+  auto request = [](size_t value_size) {
+    return "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(value_size, 'a') + "\r\n\r\n";
+  };
+  EXPECT_EQ(parseRequest(request(90), limits).error, 0);
+  EXPECT_EQ(parseRequest(request(91), limits).error, 431);
+}
+
+TEST(RequestParserTest, DefaultLimitsArePomeriums) {
+  // 128 KiB of name+value bytes pass; one more byte is 431.
+  std::string base = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ";
+  size_t fill = 128 * 1024 - 5 - 5;
+  EXPECT_EQ(parseRequest(base + std::string(fill, 'a') + "\r\n\r\n").error, 0);
+  EXPECT_EQ(parseRequest(base + std::string(fill + 1, 'a') + "\r\n\r\n").error, 431);
+}
+
+TEST(RequestParserTest, HeaderCountLimitIsExact) {
+  auto request = [](int fields) {
+    std::string s = "GET / HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 1; i < fields; ++i) {
+      s += "X-" + std::to_string(i) + ": v\r\n";
+    }
+    return s + "\r\n";
+  };
+  EXPECT_EQ(parseRequest(request(1000)).error, 0);
+  EXPECT_EQ(parseRequest(request(1001)).error, 431);
+}
+
+TEST(RequestParserTest, LongTargetIs414) {
+  ParserLimits limits;
+  limits.max_target_size = 32;
+  EXPECT_EQ(parseRequest("GET /" + std::string(40, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", limits).error,
+            414);
+}
+
+TEST(RequestParserTest, KeepAliveRules) {
+  RequestParser p;
+  feed(p, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_FALSE(p.head().keep_alive);
+  p.reset();
+  feed(p, "GET / HTTP/1.0\r\nHost: x\r\n\r\n");
+  EXPECT_FALSE(p.head().keep_alive);
+  p.reset();
+  feed(p, "GET / HTTP/1.0\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n");
+  EXPECT_TRUE(p.head().keep_alive);
+  p.reset();
+  feed(p, "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n\r\n");
+  EXPECT_TRUE(p.head().keep_alive);
+}
+
+TEST(RequestParserTest, ExpectContinue) {
+  RequestParser p;
+  std::vector<std::string_view> body;
+  std::string wire = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+  ParseEvents ev = p.execute(wire, body);
+  EXPECT_TRUE(ev.headers_complete);
+  EXPECT_FALSE(ev.message_complete);
+  EXPECT_TRUE(p.head().expect_continue);
+}
+
+// ----------------------------------------------------------------------------- responses
+
+struct ParsedResponse {
+  int error = 0;
+  bool complete = false;
+  std::string body;
+};
+
+ParsedResponse parseResponse(ResponseParser& p, std::string_view wire, bool eof = false) {
+  ParsedResponse out;
+  std::vector<std::string_view> body;
+  ParseEvents ev = p.execute(wire, body);
+  for (auto piece : body) {
+    out.body.append(piece);
+  }
+  out.error = ev.error_status;
+  out.complete = ev.message_complete;
+  if (eof && !out.complete && out.error == 0) {
+    out.complete = p.finish();
+  }
+  return out;
+}
+
+TEST(ResponseParserTest, ContentLength) {
+  ResponseParser p;
+  p.reset(false);
+  auto r = parseResponse(p, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.body, "hi");
+  EXPECT_EQ(p.head().status, 200);
+  EXPECT_EQ(p.head().reason, "OK");
+  EXPECT_TRUE(p.head().keep_alive);
+}
+
+TEST(ResponseParserTest, HeadResponseHasNoBody) {
+  ResponseParser p;
+  p.reset(true);
+  auto r = parseResponse(p, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(p.head().framing, BodyFraming::None);
+  EXPECT_EQ(p.head().content_length, 1234u);
+}
+
+TEST(ResponseParserTest, CloseDelimitedCompletesAtEof) {
+  ResponseParser p;
+  p.reset(false);
+  auto r = parseResponse(p, "HTTP/1.0 200 OK\r\n\r\nall of it", /*eof=*/true);
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.body, "all of it");
+  EXPECT_EQ(p.head().framing, BodyFraming::CloseDelimited);
+  EXPECT_FALSE(p.head().keep_alive);
+}
+
+TEST(ResponseParserTest, TruncatedContentLengthIsNotComplete) {
+  ResponseParser p;
+  p.reset(false);
+  auto r = parseResponse(p, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", /*eof=*/true);
+  EXPECT_FALSE(r.complete);
+}
+
+TEST(ResponseParserTest, InformationalResponsesAreSkipped) {
+  ResponseParser p;
+  p.reset(false);
+  auto r = parseResponse(p,
+                         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                         "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(p.head().status, 201);
+  EXPECT_FALSE(p.head().headers.get("Link").has_value());
+}
+
+TEST(ResponseParserTest, MalformedIsAnError) {
+  ResponseParser p;
+  p.reset(false);
+  EXPECT_EQ(parseResponse(p, "HTTP/1.1 2x0 OK\r\n\r\n").error, 502);
+  p.reset(false);
+  EXPECT_EQ(parseResponse(p, "garbage\r\n\r\n").error, 502);
+  p.reset(false);
+  EXPECT_EQ(parseResponse(p, "HTTP/1.1 101 Switching Protocols\r\n\r\n").error, 502);
+}
+
+TEST(ResponseParserTest, ChunkedResponse) {
+  ResponseParser p;
+  p.reset(false);
+  auto r = parseResponse(p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.body, "abc");
+  EXPECT_EQ(p.head().framing, BodyFraming::Chunked);
+}
+
+}  // namespace
+}  // namespace vallum::http
