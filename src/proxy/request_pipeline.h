@@ -1,0 +1,108 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/http1_parser.h"
+#include "http/path.h"
+#include "proxy/snapshot.h"
+#include "upstream/cluster.h"
+
+/// The request stages of ARCHITECTURE.md §2 that need no I/O, as plain functions over a
+/// RequestContext: validate the target and authority, apply the header-name policy, normalize
+/// the path, answer internal endpoints, match the route, authorize. Then the builders of the
+/// upstream request head and the downstream response head. The connection (http1_connection.cc)
+/// only moves bytes between them.
+namespace vallum::proxy {
+
+/// A reply the proxy writes itself.
+struct ReplySpec {
+  int status = 0;
+  std::string_view details;
+  /// Close the connection after the reply even if the request could allow keep-alive
+  /// (framing errors: the rest of the stream cannot be trusted).
+  bool force_close = false;
+  std::string_view location;  ///< for redirects
+  std::string_view allow;     ///< for 405
+  /// A plain 200 response with a fixed body instead of an error page (/ping).
+  bool simple = false;
+  std::string_view simple_body;
+};
+
+/// What the pipeline decided for one request.
+enum class Decision : uint8_t { Forward, Reply };
+
+/// Per-request state shared by the stages. Owned by the connection and reused from request to
+/// request (the strings keep their capacity). Views point into the request head, the snapshot,
+/// or the context's own strings.
+struct RequestContext {
+  const Snapshot* snapshot = nullptr;
+  bool tls = false;
+
+  // Filled by decide().
+  std::string_view authority;  ///< Host (or absolute-form authority) as received
+  std::string host;            ///< lower-case, no port, no IPv6 brackets
+  uint16_t port = 0;           ///< explicit, else 443 (TLS) / 80
+  http::RequestTarget target;
+  std::string path_scratch;
+  std::string_view path;  ///< normalized, without query
+  uint32_t route_index = 0;
+  const RouteRuntime* route = nullptr;
+  ReplySpec reply;
+  std::string reply_text;  ///< storage for reply.details/location when computed
+
+  void reset(const Snapshot* s, bool is_tls) {
+    snapshot = s;
+    tls = is_tls;
+    authority = {};
+    route = nullptr;
+    route_index = 0;
+    reply = ReplySpec{};
+  }
+};
+
+/// Runs the no-I/O stages in order for a complete request head. Returns Forward with
+/// ctx.route set, or Reply with ctx.reply filled:
+/// * CONNECT (no tcp+https routes yet) → 404; invalid target → 400 (RFC 9112 §3.2);
+/// * several Host fields → 400, none → 400, invalid → 400 (RFC 9112 §3.2; an absolute-form
+///   target's authority is used instead of Host, §3.2.2);
+/// * a header name with '_' → 400 or dropped (`headers_with_underscores_action`);
+/// * path: bad bytes → 400, %2F/%5C → 400 / kept / unescaped / 307 redirect
+///   (`path_with_escaped_slashes_action`), dot segments removed, "//" kept unless
+///   `merge_slashes` (dataplane-semantics §7.4);
+/// * /ping, /healthz on every host: GET/HEAD 200 "OK\n", else 405; /.pomerium[/…] and
+///   /.well-known/pomerium[/…] → 404 (reserved for sign-in; never forwarded);
+/// * no route → 404; a route that is not `allow_public_unauthenticated_access` → 403 (spec §7:
+///   with no policy nobody is allowed).
+Decision decide(RequestContext& ctx, http::RequestHead& head);
+
+/// Appends the upstream request head (RFC 9112) for a forwarded request to `out`:
+/// request line with the rewritten path (the first `to` URL's path replaces the matched prefix,
+/// spec §2.2) and the original query; `Host` = the endpoint's authority (spec §2.8); the
+/// client's fields in order minus hop-by-hop ones (Connection and the fields it names,
+/// Keep-Alive, Proxy-Connection, Upgrade, Transfer-Encoding, TE unless "trailers", Trailer),
+/// minus Expect (answered by the proxy); X-Forwarded-For with the client address appended
+/// (unless `skip_xff_append`), X-Forwarded-Proto set, X-Forwarded-Host with the original
+/// authority appended, X-Request-Id set; framing re-stated (Content-Length or chunked).
+/// `nominated` is scratch space.
+void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead& head,
+                              const upstream::Endpoint& endpoint, std::string_view client_ip,
+                              std::string_view request_id, std::vector<std::string_view>& nominated,
+                              std::string& out);
+
+/// How the response body is framed towards the client.
+enum class OutFraming : uint8_t { None, Length, Chunked, Close };
+
+/// Appends the downstream response head for an upstream response to `out` and returns the
+/// framing to use: the upstream's Content-Length is kept; chunked or close-delimited bodies
+/// are re-chunked for HTTP/1.1 clients and close-delimited for HTTP/1.0 ones; hop-by-hop
+/// fields (and those named in Connection) are dropped; x-request-id is added unless the
+/// upstream set one; `connection: close` when `keep_alive` is false. `keep_alive` is set to
+/// false when the framing forces a close.
+OutFraming buildResponseHead(const http::ResponseHead& response, const http::RequestHead& request,
+                             bool head_request, bool& keep_alive, std::string_view request_id,
+                             std::vector<std::string_view>& nominated, std::string& out);
+
+}  // namespace vallum::proxy
