@@ -649,7 +649,7 @@ class Loader {
       for (const Route& route : opts_.routes) {
         if (route.timeout &&
             (*route.timeout == Duration::zero() || *route.timeout > opts_.timeout_write)) {
-          diags_.warning(route.pos, route.key + ".timeout",
+          diags_.warning(route.timeout_pos, route.key + ".timeout",
                          "timeout " + formatDuration(*route.timeout) +
                              " will be cut short by timeout_write " +
                              formatDuration(opts_.timeout_write));

@@ -100,6 +100,7 @@ struct Route {
 
   /// Route `timeout`; unset → Options::default_upstream_timeout. 0 disables (spec §2.6).
   std::optional<Duration> timeout;
+  SourcePos timeout_pos;  ///< position of the `timeout` value, for later warnings
   bool allow_public_unauthenticated_access = false;
 };
 

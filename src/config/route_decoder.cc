@@ -110,6 +110,7 @@ class RouteDecoder {
       route_.regex_priority_order = r_.readInt(v, key);
     } else if (name == "timeout") {
       route_.timeout = r_.readDuration(v, key);
+      route_.timeout_pos = r_.pos(v.mark);
     } else if (name == "allow_public_unauthenticated_access") {
       if (auto b = r_.readBool(v, key)) {
         route_.allow_public_unauthenticated_access = *b;

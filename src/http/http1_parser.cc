@@ -53,6 +53,22 @@ bool startsAfterLineBreak(const char* at, const char* exec_begin, char prev_last
 
 bool validHeaderName(std::string_view name) { return strings::isToken(name); }
 
+/// llhttp 8.1 steps over the two bytes after a chunk's data without checking that they are
+/// CRLF ("5\r\nhelloXY0\r\n\r\n" parses as a complete body), a framing difference a
+/// smuggler can use against a stricter hop. This checks them, including when they arrive in a
+/// later read. `pending` counts the terminator bytes still to see (2, 1 or 0).
+bool checkChunkTerminator(int& pending, const char*& pos, const char* end) {
+  while (pending > 0 && pos < end) {
+    const char expected = pending == 2 ? '\r' : '\n';
+    if (*pos != expected) {
+      return false;
+    }
+    ++pos;
+    --pending;
+  }
+  return true;
+}
+
 }  // namespace
 
 void RequestHead::clear() {
@@ -205,7 +221,15 @@ struct RequestCallbacks {
   }
 
   static int onBody(llhttp_t* p, const char* at, size_t n) {
-    self(p).body_->emplace_back(at, n);
+    RequestParser& s = self(p);
+    s.body_->emplace_back(at, n);
+    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
+      s.chunk_crlf_pending_ = 2;
+      const char* pos = at + n;
+      if (!checkChunkTerminator(s.chunk_crlf_pending_, pos, s.exec_end_)) {
+        return fail(p, 400, "invalid chunk terminator");
+      }
+    }
     return 0;
   }
 
@@ -251,6 +275,7 @@ void RequestParser::reset() {
   error_status_ = 0;
   error_reason_ = "";
   prev_last_byte_ = '\n';
+  chunk_crlf_pending_ = 0;
 }
 
 ParseEvents RequestParser::execute(std::string_view data, std::vector<std::string_view>& body) {
@@ -260,7 +285,17 @@ ParseEvents RequestParser::execute(std::string_view data, std::vector<std::strin
   }
   body_ = &body;
   exec_begin_ = data.data();
+  exec_end_ = data.data() + data.size();
   new_headers_complete_ = false;
+  if (chunk_crlf_pending_ > 0) {
+    const char* pos = data.data();
+    if (!checkChunkTerminator(chunk_crlf_pending_, pos, exec_end_)) {
+      ev.consumed = data.size();
+      ev.error_status = 400;
+      ev.error_reason = "invalid chunk terminator";
+      return ev;
+    }
+  }
   llhttp_errno_t err = llhttp_execute(parser_.get(), data.data(), data.size());
   if (err == HPE_OK) {
     ev.consumed = data.size();
@@ -376,7 +411,15 @@ struct ResponseCallbacks {
   }
 
   static int onBody(llhttp_t* p, const char* at, size_t n) {
-    self(p).body_->emplace_back(at, n);
+    ResponseParser& s = self(p);
+    s.body_->emplace_back(at, n);
+    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
+      s.chunk_crlf_pending_ = 2;
+      const char* pos = at + n;
+      if (!checkChunkTerminator(s.chunk_crlf_pending_, pos, s.exec_end_)) {
+        return fail(p, "invalid chunk terminator in upstream response");
+      }
+    }
     return 0;
   }
 
@@ -424,6 +467,7 @@ void ResponseParser::reset(bool head_request) {
   message_complete_ = false;
   error_reason_ = "";
   prev_last_byte_ = '\n';
+  chunk_crlf_pending_ = 0;
 }
 
 ParseEvents ResponseParser::execute(std::string_view data, std::vector<std::string_view>& body) {
@@ -433,7 +477,17 @@ ParseEvents ResponseParser::execute(std::string_view data, std::vector<std::stri
   }
   body_ = &body;
   exec_begin_ = data.data();
+  exec_end_ = data.data() + data.size();
   new_headers_complete_ = false;
+  if (chunk_crlf_pending_ > 0) {
+    const char* pos = data.data();
+    if (!checkChunkTerminator(chunk_crlf_pending_, pos, exec_end_)) {
+      ev.consumed = data.size();
+      ev.error_status = 502;
+      ev.error_reason = "invalid chunk terminator in upstream response";
+      return ev;
+    }
+  }
   llhttp_errno_t err = llhttp_execute(parser_.get(), data.data(), data.size());
   if (err == HPE_OK) {
     ev.consumed = data.size();

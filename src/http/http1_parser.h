@@ -104,7 +104,9 @@ class RequestParser {
   RequestHead head_;
   std::vector<std::string_view>* body_ = nullptr;
   const char* exec_begin_ = nullptr;
+  const char* exec_end_ = nullptr;
   char prev_last_byte_ = '\n';
+  int chunk_crlf_pending_ = 0;
   bool started_ = false;
   bool headers_complete_ = false;
   bool message_complete_ = false;
@@ -142,7 +144,9 @@ class ResponseParser {
   ResponseHead head_;
   std::vector<std::string_view>* body_ = nullptr;
   const char* exec_begin_ = nullptr;
+  const char* exec_end_ = nullptr;
   char prev_last_byte_ = '\n';
+  int chunk_crlf_pending_ = 0;
   bool head_request_ = false;
   bool started_ = false;
   bool headers_complete_ = false;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -26,7 +27,9 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr auto kConfigPollInterval = std::chrono::milliseconds(500);
+/// The config file is polled this often; a change is applied once two polls in a row see the
+/// same file (so a file being written is not read half-way).
+constexpr auto kConfigPollInterval = std::chrono::milliseconds(250);
 
 /// Identity of the config file's current content, for change detection (editors often
 /// replace the file, which changes the inode).
@@ -181,9 +184,14 @@ class Server {
         return;
       }
       FileStamp now = FileStamp::of(options_.config_path);
-      if (!(now == stamp_) && now.exists) {
+      if (now == stamp_ || !now.exists) {
+        pending_stamp_.reset();
+      } else if (pending_stamp_ && *pending_stamp_ == now) {
+        pending_stamp_.reset();
         VALLUM_LOG_INFO("{} changed: reloading", options_.config_path);
         reload();
+      } else {
+        pending_stamp_ = now;  // changed: wait until it stops changing
       }
       pollConfig(timer);
     });
@@ -191,6 +199,13 @@ class Server {
 
   void reload() {
     stamp_ = FileStamp::of(options_.config_path);
+    if (stamp_.exists && stamp_.size == 0) {
+      // An editor or a tool truncated the file and has not written it yet; an empty config
+      // would drop every route and certificate. Keep serving and wait for the content.
+      VALLUM_LOG_ERROR("{}: the file is empty; keeping the running config (generation {})",
+                       options_.config_path, generation_);
+      return;
+    }
     proxy::SnapshotConstSharedPtr next = loadSnapshot(options_.config_path, generation_ + 1);
     if (!next) {
       VALLUM_LOG_ERROR("{}: reload failed; keeping the running config (generation {})",
@@ -253,6 +268,7 @@ class Server {
   proxy::SnapshotConstSharedPtr snapshot_;
   uint64_t generation_ = 0;
   FileStamp stamp_;
+  std::optional<FileStamp> pending_stamp_;
   std::string listen_address_;
   bool insecure_ = false;
   bool draining_ = false;

@@ -618,7 +618,7 @@ TEST(LoaderRoutesTest, DuplicateRouteKey) {
 TEST(LoaderRoutesTest, RouteTimeoutBeyondTimeoutWriteWarns) {
   LoadResult r = load(routeWith("    timeout: 2m\n") + "timeout_write: 1m\n");
   ASSERT_TRUE(loaded(r));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 2, 5, "routes[0].timeout",
+  EXPECT_TRUE(hasDiag(r, {E::Warning, 4, 14, "routes[0].timeout",
                           "timeout 2m0s will be cut short by timeout_write 1m0s"}));
   EXPECT_TRUE(test::clean(load(routeWith("    timeout: 2m\n"))));
 }

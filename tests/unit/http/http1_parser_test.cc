@@ -118,6 +118,26 @@ TEST(RequestParserTest, ObsFoldIsRejectedWhereverTheReadBoundaryFalls) {
   }
 }
 
+TEST(RequestParserTest, BadChunkTerminatorIsRejectedWhereverTheReadBoundaryFalls) {
+  // llhttp 8.1 alone accepts any two bytes after chunk data; the parser checks them.
+  const std::string wire =
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloAB1\r\nZ\r\n0\r\n\r\n";
+  for (size_t a = 1; a < wire.size(); ++a) {
+    RequestParser p;
+    Parsed r = feed(p, wire, {a});
+    EXPECT_EQ(r.error, 400) << "cut at " << a;
+  }
+}
+
+TEST(ResponseParserTest, BadChunkTerminatorIsAProtocolError) {
+  ResponseParser p;
+  p.reset(false);
+  std::vector<std::string_view> body;
+  ParseEvents ev =
+      p.execute("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n", body);
+  EXPECT_EQ(ev.error_status, 502);
+}
+
 TEST(RequestParserTest, ValueSplitAfterSpaceIsNotObsFold) {
   RequestParser p;
   std::string wire = "GET / HTTP/1.1\r\nHost: x\r\nX-A: a b\r\n\r\n";
@@ -159,6 +179,12 @@ INSTANTIATE_TEST_SUITE_P(
                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n", 400},
         BadRequestCase{"ChunkSizeOverflow",
                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff1\r\n",
+                       400},
+        BadRequestCase{"ChunkDataNotFollowedByCrlf",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n",
+                       400},
+        BadRequestCase{"ChunkDataFollowedByBareLf",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\n0\r\n\r\n",
                        400},
         BadRequestCase{"ObsFold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400},
         BadRequestCase{"BareCr", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400},

@@ -1,0 +1,139 @@
+"""Fixtures for Vallum's end-to-end tests: the real binary, real TLS, real upstream servers on
+loopback. Run with Debian's interpreter: `/usr/bin/python3 -m pytest tests/e2e`.
+
+VALLUM_BIN overrides the binary (default: build/vallum, the release build's output)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lib import vallum as vallum_mod  # noqa: E402
+from lib.certs import TestCA  # noqa: E402
+from lib.upstream import EchoUpstream  # noqa: E402
+from lib.vallum import Vallum  # noqa: E402
+from lib.helpers import TEST_NAMES, base_config  # noqa: E402
+
+# Every test gets a hard wall-clock limit on top of the per-wait timeouts in the helpers.
+TEST_TIME_LIMIT = int(os.environ.get("VALLUM_E2E_TEST_TIMEOUT", "150"))
+
+class TestTimeLimit(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _time_limit(request):
+    def on_alarm(signum, frame):
+        raise TestTimeLimit(f"{request.node.nodeid} exceeded {TEST_TIME_LIMIT}s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_TIME_LIMIT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    vallum_mod.kill_leftovers()
+
+
+@pytest.fixture(scope="session")
+def vallum_bin() -> str:
+    b = vallum_mod.vallum_binary()
+    if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+        pytest.fail(f"vallum binary not found at {b}: build it first (cmake --preset release && "
+                    "cmake --build --preset release) or set VALLUM_BIN", pytrace=False)
+    return b
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory) -> TestCA:
+    return TestCA(str(tmp_path_factory.mktemp("pki")))
+
+
+@pytest.fixture(scope="session")
+def server_cert(ca):
+    """(cert, key) for *.example.test, example.test, localhost, 127.0.0.1."""
+    return ca.leaf(TEST_NAMES)
+
+
+class VallumFactory:
+    def __init__(self, tmpdir: str, ca: TestCA, server_cert):
+        self.tmpdir = tmpdir
+        self.ca = ca
+        self.server_cert = server_cert
+        self.started: list = []
+        self._n = 0
+
+    def config(self, routes, **kw) -> dict:
+        return base_config(self.server_cert, routes=routes, **kw)
+
+    def __call__(self, config, start: bool = True, **kw) -> Vallum:
+        self._n += 1
+        v = Vallum(os.path.join(self.tmpdir, f"v{self._n}"), config, ca_file=self.ca.cert, **kw)
+        self.started.append(v)
+        if start:
+            v.start()
+        return v
+
+    def start_routes(self, routes, *, globals_=None, **kw) -> Vallum:
+        return self(self.config(routes, **(globals_ or {})), **kw)
+
+    def stop_all(self) -> None:
+        for v in self.started:
+            if v.proc is not None:
+                rc = v.stop()
+                if v.proc is not None:
+                    tail = v.stderr_text()[-3000:]
+                    print(f"--- {v.name} (pid {v.proc.pid}) exit={rc} killed={getattr(v, 'killed', False)}; stderr tail ---\n{tail}")
+
+
+@pytest.fixture
+def vallum(tmp_path, ca, server_cert, vallum_bin):
+    """Factory: vallum(config_dict_or_text) starts a process; all are stopped at teardown."""
+    f = VallumFactory(str(tmp_path), ca, server_cert)
+    yield f
+    f.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_vallum(tmp_path_factory, ca, server_cert, vallum_bin):
+    f = VallumFactory(str(tmp_path_factory.mktemp("mod")), ca, server_cert)
+    yield f
+    f.stop_all()
+
+
+class UpstreamFactory:
+    def __init__(self):
+        self.servers: list = []
+
+    def __call__(self, name: str = "echo", **kw) -> EchoUpstream:
+        u = EchoUpstream(name, **kw)
+        self.servers.append(u)
+        return u
+
+    def close_all(self) -> None:
+        for u in self.servers:
+            u.close()
+
+
+@pytest.fixture
+def upstream():
+    f = UpstreamFactory()
+    yield f
+    f.close_all()
+
+
+@pytest.fixture(scope="module")
+def module_upstream():
+    f = UpstreamFactory()
+    yield f
+    f.close_all()
+

@@ -1,0 +1,1 @@
+"""Helpers for Vallum's end-to-end tests (see ../README.md)."""

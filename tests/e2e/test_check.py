@@ -1,0 +1,352 @@
+"""`vallum check --config FILE`: every problem as `FILE:LINE:COL: error|warning: KEY: message`
+(1-based positions of the offending node), exit 1 on any error, else `OK: N routes, M warnings`
+and exit 0 (issue 2 items 3 and 4; spec pomerium-routes.md §1, §1.1, §2.1, §2.2, §2.4, §2.6, §6).
+Serving runs the same validation."""
+
+import base64
+import re
+import subprocess
+
+import pytest
+
+from lib.helpers import find_line_col
+from lib.vallum import VallumDied, run_check
+
+LINE_RE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning): (?P<key>[^:]+): (?P<msg>.+)$")
+OK_RE = re.compile(r"^OK: (\d+) routes?, (\d+) warnings?$")
+
+
+def check(tmp_path, text, env=None, name="config.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    res = run_check(str(p), env=env)
+    problems = []
+    for line in res.stdout.splitlines():
+        m = LINE_RE.match(line)
+        if m:
+            problems.append(m.groupdict())
+    return res, str(p), problems
+
+
+def ok_line(res):
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("OK:")]
+    assert lines, f"no OK line; stdout={res.stdout!r} stderr={res.stderr!r}"
+    m = OK_RE.match(lines[-1])
+    assert m, lines[-1]
+    return int(m.group(1)), int(m.group(2))
+
+
+def find(problems, key, sev):
+    hits = [p for p in problems if p["key"] == key and p["sev"] == sev]
+    assert hits, f"no {sev} for {key}; got {problems}"
+    return hits[0]
+
+
+def at(p, text, needle, offset=0):
+    line, col = find_line_col(text, needle, offset_in_needle=offset)
+    assert (int(p["line"]), int(p["col"])) == (line, col), f"{p} should be at {line}:{col} ({needle!r})"
+
+
+VALID = """\
+address: 127.0.0.1:0
+default_upstream_timeout: 45s
+routes:
+  - from: https://app.example.test
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+  - from: https://api.example.test
+    to:
+      - http://127.0.0.1:9002,3
+      - http://localhost:9003,1
+    prefix: /v1/
+    timeout: 1m30s
+    name: api
+    allow_public_unauthenticated_access: true
+  - from: https://*.wild.example.test
+    to: http://127.0.0.1:9004/base/
+    regex: '/items/[0-9]+'
+    timeout: 250ms
+  - from: https://p.example.test:8443
+    to: http://127.0.0.1:9005
+    path: /exact
+    timeout: 0
+"""
+
+
+def test_valid_config_ok(tmp_path, vallum_bin):
+    res, path, problems = check(tmp_path, VALID)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert problems == [], problems
+    assert ok_line(res) == (4, 0)
+
+
+def test_unknown_and_not_yet_supported_globals_warn(tmp_path, vallum_bin):
+    text = """\
+address: 127.0.0.1:0
+frobnicate: 1
+authenticate_service_url: https://authenticate.example.test
+routes:
+  - from: https://app.example.test
+    to: http://127.0.0.1:9001
+    colour: blue
+    allow_public_unauthenticated_access: true
+"""
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert all(p["sev"] == "warning" and p["file"] == path for p in problems), problems
+    at(find(problems, "frobnicate", "warning"), text, "frobnicate")
+    p = find(problems, "authenticate_service_url", "warning")
+    at(p, text, "authenticate_service_url")
+    assert "not supported yet" in p["msg"], p
+    at(find(problems, "routes[0].colour", "warning"), text, "colour")
+    assert ok_line(res) == (1, 3)
+
+
+ERRORS = """\
+address: 127.0.0.1:0
+client_ca: abc
+cookie_secret: c2hvcnQ=
+shared_secret: not*base64*at*all
+routes:
+  - from: https://zero.example.test
+    to:
+      - http://127.0.0.1:9001,0
+  - from: https://path.example.test/some/path
+    to: http://127.0.0.1:9001
+  - from: https://dur.example.test
+    to: http://127.0.0.1:9001
+    timeout: 30
+  - from: https://neg.example.test
+    to: http://127.0.0.1:9001
+    timeout: -5s
+  - from: https://re.example.test
+    to: http://127.0.0.1:9001
+    regex: /a(b
+  - from: https://rw.example.test
+    to: http://127.0.0.1:9001
+    prefix_rewrite: /v2
+  - from: ssh://ssh.example.test
+    to: ssh://127.0.0.1:22
+  - from: https://mixed.example.test
+    to:
+      - http://127.0.0.1:9001,2
+      - http://127.0.0.1:9002
+  - from: app.example.test
+    to: http://127.0.0.1:9001
+  - from: https://${HOST}
+    to: http://127.0.0.1:9001
+  - from: https://noto.example.test
+  - from: udp+https://udp.example.test:53
+    to: udp://127.0.0.1:53
+  - from: https://badweight.example.test
+    to: http://127.0.0.1:9001,x
+"""
+
+
+def test_errors_with_positions_and_exit_1(tmp_path, vallum_bin):
+    text = ERRORS
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert not any(ln.startswith("OK:") for ln in res.stdout.splitlines()), res.stdout
+    assert all(p["file"] == path for p in problems), problems
+    errs = [p for p in problems if p["sev"] == "error"]
+    # every problem in file order
+    positions = [(int(p["line"]), int(p["col"])) for p in problems]
+    assert positions == sorted(positions), problems
+
+    p = find(problems, "client_ca", "error")
+    at(p, text, "client_ca")
+    at(find(problems, "cookie_secret", "error"), text, "cookie_secret: ", len("cookie_secret: "))
+    at(find(problems, "shared_secret", "error"), text, "shared_secret: ", len("shared_secret: "))
+
+    zero = [p for p in errs if p["key"] in ("routes[0].to", "routes[0].to[0]")]
+    assert zero and "zero" in zero[0]["msg"].lower(), problems
+    at(zero[0], text, "http://127.0.0.1:9001,0")
+
+    p = find(problems, "routes[1].from", "error")
+    at(p, text, "https://path.example.test/some/path")
+    assert "path" in p["msg"], p
+
+    p = find(problems, "routes[2].timeout", "error")
+    at(p, text, "timeout: 30", len("timeout: "))
+    assert "unit" in p["msg"], p
+    p = find(problems, "routes[3].timeout", "error")
+    at(p, text, "timeout: -5s", len("timeout: "))
+    assert "negative" in p["msg"], p
+
+    at(find(problems, "routes[4].regex", "error"), text, "/a(b")
+
+    p = find(problems, "routes[5].prefix_rewrite", "error")
+    at(p, text, "prefix_rewrite")
+    assert "not supported yet" in p["msg"], p
+
+    ssh = [p for p in errs if p["key"].startswith("routes[6]")]
+    assert ssh and any("not supported" in p["msg"] for p in ssh), problems
+
+    mixed = [p for p in errs if p["key"].startswith("routes[7].to")]
+    assert mixed and "weight" in mixed[0]["msg"], problems
+
+    p = find(problems, "routes[8].from", "error")
+    at(p, text, "from: app.example.test", len("from: "))
+
+    p = find(problems, "routes[9].from", "error")  # ${HOST} is not expanded
+    at(p, text, "https://${HOST}")
+
+    noto = [p for p in errs if p["key"].startswith("routes[10]")]
+    assert noto, f"route without `to` accepted: {problems}"
+
+    udp = [p for p in errs if p["key"].startswith("routes[11]")]
+    assert udp and any("not supported" in p["msg"] for p in udp), problems
+
+    bad = [p for p in errs if p["key"].startswith("routes[12].to")]
+    assert bad, problems
+    at(bad[0], text, "http://127.0.0.1:9001,x")
+
+
+def test_warnings_printed_alongside_errors(tmp_path, vallum_bin):
+    text = "address: 127.0.0.1:0\nunknown_thing: 1\nroutes:\n  - from: https://a.example.test\n    to: http://127.0.0.1:1,0\n"
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 1
+    assert {p["sev"] for p in problems} == {"error", "warning"}, problems
+
+
+def test_yaml_syntax_error(tmp_path, vallum_bin):
+    text = "address: 127.0.0.1:0\nroutes:\n  - from: https://a.example.test\n    to: [http://x\n  bad: : :\n"
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 1, res.stdout + res.stderr
+    p = find(problems, "yaml", "error")
+    assert int(p["line"]) >= 4, p
+
+
+def test_durations_go_syntax(tmp_path, vallum_bin):
+    lines = ["address: 127.0.0.1:0", "default_upstream_timeout: 1.5s", "timeout_idle: 2h45m", "routes:"]
+    for i, d in enumerate(["30s", "1m30s", "250ms", "1.5s", "0", "1h", "500us"]):
+        lines += [f"  - from: https://d{i}.example.test", "    to: http://127.0.0.1:9001", f"    timeout: {d}",
+                  "    allow_public_unauthenticated_access: true"]
+    res, path, problems = check(tmp_path, "\n".join(lines) + "\n")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert ok_line(res) == (7, 0)
+
+
+def test_policy_env_adds_routes(tmp_path, vallum_bin):
+    policy = "- from: https://env.example.test\n  to: http://127.0.0.1:9009\n  allow_public_unauthenticated_access: true\n"
+    text = "address: 127.0.0.1:0\nroutes:\n  - from: https://a.example.test\n    to: http://127.0.0.1:9001\n"
+    res, path, problems = check(tmp_path, text, env={"POLICY": base64.b64encode(policy.encode()).decode()})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert ok_line(res)[0] == 2
+
+
+def test_policy_and_routes_counted(tmp_path, vallum_bin):
+    text = ("address: 127.0.0.1:0\npolicy:\n  - from: https://p.example.test\n    to: http://127.0.0.1:9001\n"
+            "routes:\n  - from: https://r.example.test\n    to: http://127.0.0.1:9001\n")
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert ok_line(res)[0] == 2
+
+
+def test_missing_file(tmp_path, vallum_bin):
+    res = run_check(str(tmp_path / "nope.yaml"))
+    assert res.returncode != 0, res
+    assert "nope.yaml" in res.stdout + res.stderr
+
+
+def test_version(vallum_bin):
+    res = subprocess.run([vallum_bin, "version"], capture_output=True, text=True, timeout=10)
+    assert res.returncode == 0, res
+    assert re.search(r"\d+\.\d+\.\d+", res.stdout), res.stdout
+
+
+def test_help(vallum_bin):
+    res = subprocess.run([vallum_bin, "--help"], capture_output=True, text=True, timeout=10)
+    assert res.returncode == 0, res
+    for word in ("--config", "check", "version", "--concurrency"):
+        assert word in res.stdout, f"--help does not mention {word}:\n{res.stdout}"
+
+
+def test_serve_refuses_invalid_config(vallum):
+    text = "address: 127.0.0.1:0\nroutes:\n  - from: https://a.example.test\n    to: http://127.0.0.1:1\n    timeout: 30\n"
+    v = vallum(text, start=False)
+    try:
+        v.start(timeout=15)
+    except VallumDied:
+        pass
+    else:
+        pytest.fail("vallum started serving an invalid config:\n" + v.stderr_text()[-2000:])
+    assert v.returncode not in (0, None), v.returncode
+    line, col = find_line_col(text, "timeout: 30", offset_in_needle=len("timeout: "))
+    assert f"{v.config_path}:{line}:{col}" in v.stderr_text() + v.stdout_text(), v.stderr_text()
+
+
+MORE = """\
+address: 127.0.0.1:0
+policy_file: /etc/vallum/policy.yaml
+forward_auth_url: https://fwd.example.test
+ssh_address: 0.0.0.0:2222
+certificate_file: /nonexistent/cert.pem
+timeout_write: 10s
+routes:
+  - from: https://ws.example.test
+    to: http://127.0.0.1:9001
+    allow_websockets: true
+  - from: https://default-value.example.test
+    to: http://127.0.0.1:9001
+    allow_websockets: false
+  - from: https://mix.example.test
+    to:
+      - tcp://127.0.0.1:9001
+      - http://127.0.0.1:9002
+  - from: https://long.example.test
+    to: http://127.0.0.1:9001
+    timeout: 20s
+  - from: https://mcp.example.test
+    to: http://127.0.0.1:9001
+    mcp: {server: {}}
+  - from: ""
+    to: http://127.0.0.1:9001
+  - from: http://plain.example.test
+    to: http://127.0.0.1:9001
+  - from: https://nohost.example.test
+    to: http:///nohost
+"""
+
+
+def test_more_rules(tmp_path, vallum_bin):
+    """Several independent rules in one file; every failed expectation is reported at once."""
+    text = MORE
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 1, res.stdout + res.stderr
+    failures = []
+
+    def expect(label, fn):
+        try:
+            fn()
+        except (AssertionError, StopIteration) as e:
+            failures.append(f"{label}: {e}")
+
+    def has(key_prefix, sev, word=None, pos=None):
+        def f():
+            hits = [x for x in problems if x["key"].startswith(key_prefix) and x["sev"] == sev]
+            assert hits, f"no {sev} for {key_prefix}"
+            if word:
+                assert word in hits[0]["msg"], hits[0]
+            if pos:
+                at(hits[0], text, *pos)
+        return f
+
+    expect("policy_file is an error", has("policy_file", "error", pos=("policy_file",)))
+    expect("retired forward_auth_url warns", has("forward_auth_url", "warning"))
+    expect("ssh_* is not supported", has("ssh_address", "error", "not supported"))
+    expect("certificate_file without key", has("certificate", "error"))
+    expect("allow_websockets: true not supported yet",
+           has("routes[0].allow_websockets", "error", "not supported yet", ("allow_websockets: true",)))
+    expect("allow_websockets: false asks for nothing",
+           lambda: (_ for _ in ()).throw(AssertionError(problems))
+           if [x for x in problems if x["key"].startswith("routes[1]")] else None)
+    expect("tcp and http upstreams mixed", has("routes[2].to", "error"))
+    expect("route timeout above timeout_write warns at the timeout value",
+           has("routes[3].timeout", "warning", None, ("timeout: 20s", len("timeout: "))))
+    expect("route mcp not supported", has("routes[4].mcp", "error", "not supported"))
+    expect("empty from", has("routes[5].from", "error", None, ('from: ""', len("from: "))))
+    expect("http:// from warns", has("routes[6].from", "warning", None, ("http://plain.example.test",)))
+    expect("to without host", has("routes[7].to", "error"))
+    assert not failures, "\n".join(failures) + f"\n--- vallum check output ---\n{res.stdout}"

@@ -1,0 +1,61 @@
+"""/ping and /healthz answer on every host ahead of user routes (GET 200 `OK\\n`, HEAD 200,
+other methods 405); /.pomerium… and /.well-known/pomerium… are reserved: 404, never forwarded
+(issue 2 item 10; spec pomerium-routes.md §3.2)."""
+
+import pytest
+
+from lib.helpers import route
+
+
+@pytest.fixture(scope="module")
+def env(module_vallum, module_upstream):
+    u = module_upstream("user")
+    v = module_vallum(module_vallum.config([route("https://app.example.test", u.url),  # catches every path
+                                            route("https://*.wild.example.test", u.url)]))
+    return v, u
+
+
+HOSTS = ["app.example.test", "x.wild.example.test", "no-route.example.test"]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("path", ["/ping", "/healthz", "/ping?probe=1"])
+def test_health_get_head_other(env, host, path):
+    v, u = env
+    with v.conn(host) as c:
+        r = c.get(path)
+        assert (r.status, r.body) == (200, b"OK\n"), r
+        r = c.request("HEAD", path)
+        assert r.status == 200 and r.body == b"", r
+        r = c.request("DELETE", path)
+        assert r.status == 405, r
+        assert c.get(path).status == 200  # still usable
+    with v.conn(host) as c:
+        # (the proxy may close instead of reading an unwanted body: a new connection per method)
+        r = c.request("POST", path, body=b"x")
+        assert r.status == 405, r
+    with v.conn(host) as c:
+        r = c.request("PUT", path, body=b"")
+        assert r.status == 405, r
+    assert [x.request_line for x in u.requests() if x.path in ("/ping", "/healthz")] == []
+
+
+@pytest.mark.parametrize("path", [
+    "/.pomerium", "/.pomerium/", "/.pomerium/jwt", "/.pomerium/sign_in?x=1",
+    "/.well-known/pomerium", "/.well-known/pomerium/", "/.well-known/pomerium/jwks.json",
+    "/foo/../.pomerium/jwt",                 # normalized before the reserved-path check
+])
+@pytest.mark.parametrize("host", ["app.example.test", "x.wild.example.test"])
+def test_reserved_paths_404_never_forwarded(env, host, path):
+    v, u = env
+    r = v.get(path, host)
+    assert r.status == 404, r
+    leaked = [x.request_line for x in u.requests() if "pomerium" in x.target]
+    assert leaked == [], f"reserved path forwarded to the user route: {leaked}"
+
+
+@pytest.mark.parametrize("path", ["/pingx", "/ping/", "/healthz/x", "/.pomeriumx", "/x/.pomerium/jwt"])
+def test_lookalike_paths_go_to_user_route(env, path):
+    v, u = env
+    r = v.get(path, "app.example.test")
+    assert r.status == 200 and r.json()["target"] == path, r

@@ -1,0 +1,217 @@
+"""Host, wildcard, port, path / prefix / regex routing in config order, path normalization,
+escaped slashes and underscore headers (spec pomerium-routes.md §2.4, §3.1, §3.2, §6;
+dataplane-semantics.md §7.4; cases BR-17)."""
+
+import pytest
+
+from lib.helpers import route
+from lib.pages import ACCEPT_JSON, assert_html_page, assert_json_page
+
+NAMES = ["u1", "u2", "u3", "u4", "u5", "u6"]
+
+
+@pytest.fixture(scope="module")
+def env(module_vallum, module_upstream):
+    u = {n: module_upstream(n) for n in NAMES}
+    routes = [
+        # config order within one host: the broad prefix first hides the later /api route
+        route("https://order.example.test", u["u1"].url, prefix="/", name="order-root"),
+        route("https://order.example.test", u["u2"].url, prefix="/api", name="order-api"),
+        # path (exact), prefix, regex on one host
+        route("https://paths.example.test", u["u1"].url, path="/sonarr"),
+        route("https://paths.example.test", u["u2"].url, prefix="/radarr/"),
+        route("https://paths.example.test", u["u3"].url, regex="/items/[0-9]+"),
+        route("https://paths.example.test", u["u4"].url, prefix="/pub/"),
+        route("https://paths.example.test", u["u5"].url, path="/secret"),
+        route("https://paths.example.test", u["u6"].url, prefix="/admin"),
+        # regex vs prefix: whichever is listed first wins
+        route("https://rx.example.test", u["u1"].url, regex="/r/.*"),
+        route("https://rx.example.test", u["u2"].url, prefix="/r/"),
+        route("https://rx.example.test", u["u2"].url, prefix="/q/"),
+        route("https://rx.example.test", u["u1"].url, regex="/q/.*"),
+        # a wildcard route listed BEFORE a concrete host that has routes of its own
+        route("https://*.wild.example.test", u["u3"].url),
+        route("https://concrete.wild.example.test", u["u4"].url, path="/only"),
+        # ports
+        route("https://port.example.test:1234", u["u5"].url),
+        route("https://anyport.example.test", u["u6"].url),
+        # upper-case host in the config
+        route("https://MiXeD.Example.TEST", u["u2"].url),
+        # policy-vs-routes order (the `policy:` list below is first)
+        route("https://legacy.example.test", u["u2"].url),
+    ]
+    cfg = module_vallum.config(routes)
+    # `routes:` is written before `policy:` in the file; policy entries still come first.
+    cfg["policy"] = [route("https://legacy.example.test", u["u1"].url)]
+    v = module_vallum(cfg)
+    return v, u
+
+
+def hit(v, host, target, headers=None, host_header="default"):
+    r = v.get(target, host, headers=headers, host_header=host_header)
+    if r.status == 200 and (r.header("content-type") or "").startswith("application/json"):
+        d = r.json()
+        return r.status, d["server"], d["target"]
+    return r.status, None, None
+
+
+def seen_anywhere(u, target):
+    return [(n, x.request_line) for n, s in u.items() for x in s.requests() if x.target == target]
+
+
+@pytest.mark.parametrize("host,target,expected", [
+    ("order.example.test", "/api/users", ("u1", "/api/users")),        # first listed route wins
+    ("order.example.test", "/", ("u1", "/")),
+    ("ORDER.Example.TEST", "/x", ("u1", "/x")),                          # host compares case-insensitively
+    ("paths.example.test", "/sonarr", ("u1", "/sonarr")),
+    ("paths.example.test", "/sonarr?page=2", ("u1", "/sonarr?page=2")),  # query is not part of `path`
+    ("paths.example.test", "/radarr/", ("u2", "/radarr/")),
+    ("paths.example.test", "/radarr/api/v3", ("u2", "/radarr/api/v3")),
+    ("paths.example.test", "/items/42", ("u3", "/items/42")),
+    ("paths.example.test", "/items/42?x=/y", ("u3", "/items/42?x=/y")),  # regex sees the path only
+    ("paths.example.test", "/pub/file.txt", ("u4", "/pub/file.txt")),
+    ("paths.example.test", "/secret", ("u5", "/secret")),
+    ("paths.example.test", "/administrator", ("u6", "/administrator")),  # prefix is a plain string prefix
+    ("rx.example.test", "/r/x", ("u1", "/r/x")),
+    ("rx.example.test", "/q/x", ("u2", "/q/x")),
+    ("a.wild.example.test", "/any", ("u3", "/any")),
+    ("a.b.c.wild.example.test", "/deep", ("u3", "/deep")),               # route `*` spans several labels
+    ("concrete.wild.example.test", "/only", ("u4", "/only")),
+    ("anyport.example.test", "/p", ("u6", "/p")),
+    ("legacy.example.test", "/l", ("u1", "/l")),                         # policy entries before routes
+    ("mixed.example.test", "/m", ("u2", "/m")),
+])
+def test_routes_to_expected_upstream(env, host, target, expected):
+    v, u = env
+    assert hit(v, host, target) == (200,) + expected
+
+
+@pytest.mark.parametrize("host,target", [
+    ("paths.example.test", "/sonarr/"),            # path is exact
+    ("paths.example.test", "/sonarr/api/v3/queue"),
+    ("paths.example.test", "/SONARR"),             # and case-sensitive
+    ("paths.example.test", "/radarr"),             # prefix "/radarr/" does not match "/radarr"
+    ("paths.example.test", "/items/42/x"),         # regex is a full match
+    ("paths.example.test", "/x/items/42"),
+    ("paths.example.test", "/items/abc"),
+    ("paths.example.test", "/Secret"),
+    ("concrete.wild.example.test", "/other"),      # no fallback to the wildcard route
+    ("wild.example.test", "/bare-domain"),         # `*.wild.example.test` never matches the bare domain
+    ("nosuchhost.example.test", "/unknown-host"),
+    ("example.test", "/parent-domain"),
+])
+def test_no_route_is_404_and_not_forwarded(env, host, target):
+    v, u = env
+    r = v.get(target, host)
+    assert_html_page(r, 404)
+    assert seen_anywhere(u, target) == []
+
+
+def test_no_route_json_404(env):
+    v, u = env
+    r = v.get("/nothing-here", "nosuchhost.example.test", headers=ACCEPT_JSON)
+    assert_json_page(r, 404)
+
+
+def test_absolute_form_target_routes_by_its_authority(env):
+    """RFC 9112 §3.2.2: with an absolute-form target the target's authority is used and Host
+    ignored; the upstream gets origin-form."""
+    v, u = env
+    with v.conn("paths.example.test") as c:
+        r = c.get(f"https://{v.authority('paths.example.test')}/radarr/abs?abs=1",
+                  host=v.authority("order.example.test"))
+    assert r.status == 200, r
+    d = r.json()
+    assert (d["server"], d["request_line"]) == ("u2", "GET /radarr/abs?abs=1 HTTP/1.1"), d
+
+
+def test_from_with_port_matches_only_that_port(env):
+    v, u = env
+    # Host carries the port the route names: matched, whatever port the listener has.
+    assert hit(v, "port.example.test", "/p1", host_header="port.example.test:1234") == (200, "u5", "/p1")
+    # The real listener port, or no port at all (= the scheme's default), is another port: 404.
+    assert hit(v, "port.example.test", "/p2")[0] == 404
+    assert hit(v, "port.example.test", "/p3", host_header="port.example.test")[0] == 404
+    assert seen_anywhere(u, "/p2") == [] and seen_anywhere(u, "/p3") == []
+
+
+def test_from_without_port_matches_any_port(env):
+    v, u = env
+    assert hit(v, "anyport.example.test", "/a1", host_header="anyport.example.test")[:2] == (200, "u6")
+    assert hit(v, "anyport.example.test", "/a2", host_header="anyport.example.test:9999")[:2] == (200, "u6")
+    assert hit(v, "anyport.example.test", "/a3")[:2] == (200, "u6")
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("/pub/./file", ("u4", "/pub/file")),
+    ("/pub/a/../b", ("u4", "/pub/b")),
+    ("/pub/../secret", ("u5", "/secret")),              # normalized BEFORE matching
+    ("/pub/x/../../secret?q=../x", ("u5", "/secret?q=../x")),  # the query is left alone
+    ("/pub//double//slash", ("u4", "/pub//double//slash")),    # merge_slashes is off by default
+    ("/pub/a?x=%2F", ("u4", "/pub/a?x=%2F")),           # escaped slash in the query is fine
+])
+def test_path_normalization_default(env, target, expected):
+    v, u = env
+    assert hit(v, "paths.example.test", target) == (200,) + expected
+
+
+@pytest.mark.parametrize("target", ["/pub/%2e%2e/secret", "/pub/%2E%2E/secret", "/pub/.%2e/secret"])
+def test_encoded_dot_segments_are_not_a_bypass(env, target):
+    """`%2e%2e` is a dot segment to any upstream that decodes it: either the proxy resolves it
+    (and routes /secret to its own route) or rejects it; forwarding it under the /pub/ route
+    would let a prefix route reach a path it does not cover."""
+    v, u = env
+    got = hit(v, "paths.example.test", target)
+    assert got in ((200, "u5", "/secret"), (400, None, None)), got
+
+
+@pytest.mark.parametrize("target", ["/pub/a%2Fb", "/pub/a%2fb", "/pub/a%5Cb", "/pub/a%5cb", "/pub%2F..%2Fsecret"])
+def test_escaped_slash_rejected_by_default(env, target):
+    v, u = env
+    r = v.get(target, "paths.example.test")
+    assert_html_page(r, 400)
+    assert seen_anywhere(u, target) == []
+
+
+def test_underscore_header_rejected_by_default(env):
+    v, u = env
+    r = v.get("/pub/underscore", "paths.example.test", headers=[("X_Custom", "1")])
+    assert r.status == 400, r
+    assert seen_anywhere(u, "/pub/underscore") == []
+    # Hyphens are fine.
+    assert hit(v, "paths.example.test", "/pub/hyphen", headers=[("X-Custom", "1")])[0] == 200
+
+
+def test_keep_unchanged_escaped_slashes_and_allow_underscores(vallum, upstream):
+    """BR-11 (e): path_with_escaped_slashes_action: KEEP_UNCHANGED forwards the escape as
+    written (hex case kept); `%2F` is not a separator for matching; headers_with_underscores_action:
+    ALLOW forwards the header."""
+    mq, ab, rest = upstream("mq"), upstream("ab"), upstream("rest")
+    v = vallum(vallum.config([route("https://enc.example.test", mq.url, prefix="/mq/"),
+                              route("https://enc.example.test", ab.url, path="/a/b"),
+                              route("https://enc.example.test", rest.url)],
+                             path_with_escaped_slashes_action="KEEP_UNCHANGED",
+                             headers_with_underscores_action="ALLOW"))
+    with v.conn("enc.example.test") as c:
+        r = c.request("PUT", "/mq/api/permissions/%2F/guest", body=b"{}")
+        assert r.status == 200 and r.json()["request_line"] == "PUT /mq/api/permissions/%2F/guest HTTP/1.1", r
+        r = c.get("/mq/api/queues/%2f/q1?x=%2F")
+        assert (r.json()["server"], r.json()["target"]) == ("mq", "/mq/api/queues/%2f/q1?x=%2F"), r
+        r = c.get("/a%2Fb")
+        assert (r.json()["server"], r.json()["target"]) == ("rest", "/a%2Fb"), r
+        r = c.get("/a/b")
+        assert r.json()["server"] == "ab", r
+        r = c.get("/x//y")
+        assert (r.json()["server"], r.json()["target"]) == ("rest", "/x//y"), r
+        r = c.get("/u", headers=[("X_Under_Score", "yes")])
+        assert r.status == 200 and ["X_Under_Score", "yes"] in r.json()["headers"], r
+
+
+def test_merge_slashes_true(vallum, upstream):
+    u = upstream("merge")
+    v = vallum(vallum.config([route("https://app.example.test", u.url, prefix="/a/")], merge_slashes=True))
+    with v.conn() as c:
+        r = c.get("/a//b///c")
+        assert r.status == 200 and r.json()["target"] == "/a/b/c", r
+        r = c.get("//a//x?q=//")  # the query is not touched
+        assert r.status == 200 and r.json()["target"] == "/a/x?q=//", r
