@@ -11,6 +11,12 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 examples/demo_upstream.py --port 8080 &
 upstream_pid=$!
 trap 'kill "$upstream_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  if /usr/bin/python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8080), 0.2)' 2>/dev/null; then
+    break
+  fi
+  sleep 0.1
+done
 
 cat <<'MSG'
 
