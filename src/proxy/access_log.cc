@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <climits>
 #include <unistd.h>
 
 #include <charconv>
@@ -90,16 +91,32 @@ void AccessLog::append(const AccessLogEntry& entry) {
 }
 
 void AccessLog::flush() {
-  size_t written = 0;
-  while (written < buffer_.size()) {
-    ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      break;  // stdout gone: drop the lines rather than block the worker
+  // Several workers share stdout. A write(2) to a pipe is atomic only up to PIPE_BUF bytes, so
+  // write whole lines in chunks of at most that size: lines of different workers never mix.
+  constexpr size_t kAtomicWrite = PIPE_BUF;
+  size_t start = 0;
+  while (start < buffer_.size()) {
+    size_t end = buffer_.size();
+    if (end - start > kAtomicWrite) {
+      size_t last_newline = buffer_.rfind('\n', start + kAtomicWrite - 1);
+      // A single line longer than PIPE_BUF goes out alone.
+      end = (last_newline != std::string::npos && last_newline >= start)
+                ? last_newline + 1
+                : buffer_.find('\n', start) + 1;
     }
-    written += size_t(n);
+    size_t written = start;
+    while (written < end) {
+      ssize_t n = ::write(fd_, buffer_.data() + written, end - written);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        buffer_.clear();  // stdout is gone: drop the lines rather than block the worker
+        return;
+      }
+      written += size_t(n);
+    }
+    start = end;
   }
   buffer_.clear();
 }

@@ -1,5 +1,7 @@
 #include "proxy/access_log.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -52,6 +54,44 @@ TEST(DateCacheTest, ImfFixdate) {
   ASSERT_EQ(d.size(), 29u);  // "Sun, 06 Nov 1994 08:49:37 GMT"
   EXPECT_EQ(d.substr(d.size() - 4), " GMT");
   EXPECT_EQ(d[3], ',');
+}
+
+}  // namespace
+}  // namespace vallum::proxy
+
+namespace vallum::proxy {
+namespace {
+
+TEST(AccessLogTest, FlushWritesWholeLinesInPipeAtomicChunks) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  {
+    AccessLog log(fds[1]);
+    AccessLogEntry e;
+    std::string long_path(1000, 'p');
+    e.path = long_path;
+    for (int i = 0; i < 12; ++i) {  // ~12 KiB: below the 16 KiB auto-flush threshold
+      log.append(e);
+    }
+    log.flush();
+  }
+  close(fds[1]);
+  std::string all;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) {
+    all.append(buf, size_t(n));
+  }
+  close(fds[0]);
+  size_t lines = 0;
+  for (size_t pos = 0; pos < all.size();) {
+    size_t nl = all.find('\n', pos);
+    ASSERT_NE(nl, std::string::npos);
+    EXPECT_NO_THROW(nlohmann::json::parse(all.substr(pos, nl - pos)));
+    ++lines;
+    pos = nl + 1;
+  }
+  EXPECT_EQ(lines, 12u);
 }
 
 }  // namespace
