@@ -6,6 +6,7 @@ VALLUM_BIN overrides the binary (default: build/vallum, the release build's outp
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 
@@ -87,12 +88,25 @@ class VallumFactory:
         return self(self.config(routes, **(globals_ or {})), **kw)
 
     def stop_all(self) -> None:
+        problems = []
         for v in self.started:
             if v.proc is not None:
+                still_running = v.alive()
                 rc = v.stop()
                 if v.proc is not None:
                     tail = v.stderr_text()[-3000:]
                     print(f"--- {v.name} (pid {v.proc.pid}) exit={rc} killed={getattr(v, 'killed', False)}; stderr tail ---\n{tail}")
+                    # A process the test left running must drain and exit 0 on SIGTERM.
+                    if still_running and (rc != 0 or getattr(v, "killed", False)):
+                        problems.append(f"{v.name}: exit {rc} (killed={getattr(v, 'killed', False)}) on SIGTERM at teardown")
+                    # Sanitizer builds (scripts/test-asan.sh) report here, leaks at exit included.
+                    report = SANITIZER_REPORT.search(v.stderr_text())
+                    if report:
+                        problems.append(f"{v.name}: sanitizer report: {report.group(0)}")
+        assert not problems, "; ".join(problems)
+
+
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)[^\n]*|runtime error:[^\n]*")
 
 
 @pytest.fixture
