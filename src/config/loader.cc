@@ -280,6 +280,18 @@ class Loader {
       readBoolInto(r, v, o.key, opts_.merge_slashes);
     } else if (name == "skip_xff_append") {
       readBoolInto(r, v, o.key, opts_.skip_xff_append);
+    } else if (name == "set_response_headers") {
+      if (auto headers = r.readStringMap(v, o.key)) {
+        std::vector<HeaderSetting> valid;
+        for (HeaderSetting& h : *headers) {
+          if (!strings::iequals(h.name, "disable") && !strings::isToken(h.name)) {
+            r.diagnostics().error(h.pos, h.key, "invalid header name \"" + h.name + "\"");
+            continue;
+          }
+          valid.push_back(std::move(h));
+        }
+        opts_.set_response_headers = std::move(valid);
+      }
     } else if (name == "path_with_escaped_slashes_action") {
       decodeEscapedSlashesAction(r, v, o.key);
     } else if (name == "headers_with_underscores_action") {

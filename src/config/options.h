@@ -79,6 +79,40 @@ struct UpstreamUrl {
   uint32_t weight = 0;      ///< 0 when no weight was given (then every entry has none)
 };
 
+/// One header setting from a `set_request_headers` / `set_response_headers` map, in file order.
+struct HeaderSetting {
+  std::string name;
+  std::string value;
+  std::string key;  ///< YAML path, e.g. "routes[0].set_request_headers.X-Foo"
+  SourcePos pos;    ///< position of the header name
+};
+
+/// Route `redirect` (spec §2.3; Envoy RedirectAction, dataplane-semantics §5.3).
+struct RedirectAction {
+  bool https_redirect = false;          ///< wins over scheme_redirect
+  std::string scheme_redirect;          ///< "" keeps the request's scheme
+  std::string host_redirect;            ///< "" keeps the request's host (and port rules)
+  std::optional<uint32_t> port_redirect;
+  std::optional<std::string> path_redirect;   ///< wins over prefix_rewrite
+  std::optional<std::string> prefix_rewrite;  ///< replaces the route's matched prefix
+  int response_code = 301;              ///< 301, 302, 303, 307 or 308
+  bool strip_query = false;
+};
+
+/// Route `response` (spec §2.3): a direct response from the proxy.
+struct DirectResponse {
+  int status = 200;  ///< 200..599 (Envoy's direct_response range)
+  std::string body;
+};
+
+/// One `rewrite_response_headers` entry (spec §2.9): when the response header `header` exists
+/// and its value starts with `prefix`, the prefix is replaced by `value`.
+struct ResponseHeaderRewrite {
+  std::string header;
+  std::string prefix;
+  std::string value;
+};
+
 /// One route, from `policy:` (first) or `routes:` (then), in file order.
 struct Route {
   size_t index = 0;  ///< position in Options::routes
@@ -97,6 +131,32 @@ struct Route {
   std::string path;
   std::string regex;  ///< RE2 syntax, full match of the path without query; validated at load
   std::optional<int64_t> regex_priority_order;
+
+  /// `redirect` / `response` actions; when set they win over `to` (redirect first, spec §2.3).
+  std::optional<RedirectAction> redirect;
+  std::optional<DirectResponse> response;
+
+  /// Path rewrites (spec §2.5), mutually exclusive. An empty prefix_rewrite counts as unset
+  /// (as in Pomerium), so the to-path rule still applies; `vallum check` warns about it.
+  std::string prefix_rewrite;
+  std::string regex_rewrite_pattern;       ///< RE2, applied to the path only (query kept)
+  std::string regex_rewrite_substitution;  ///< \1-style references
+
+  /// Host header (spec §2.8); precedence host_rewrite > host_rewrite_header >
+  /// host_path_regex_rewrite_pattern > preserve_host_header > the `to` authority.
+  bool preserve_host_header = false;
+  std::string host_rewrite;
+  std::string host_rewrite_header;
+  std::string host_path_regex_rewrite_pattern;
+  std::string host_path_regex_rewrite_substitution;
+
+  /// Request headers (spec §2.9). Host and pseudo-headers are dropped at load (with a
+  /// warning); a name in both lists is set (set wins, with a warning).
+  std::vector<HeaderSetting> set_request_headers;
+  std::vector<std::string> remove_request_headers;
+  /// Response headers: merged over the global set (spec §2.9); key "disable" empties all.
+  std::vector<HeaderSetting> set_response_headers;
+  std::vector<ResponseHeaderRewrite> rewrite_response_headers;
 
   /// Route `timeout`; unset → Options::default_upstream_timeout. 0 disables (spec §2.6).
   std::optional<Duration> timeout;
@@ -126,6 +186,11 @@ struct Options {
   bool skip_xff_append = false;
 
   std::string log_level = "info";
+
+  /// Global `set_response_headers` (spec §2.9). Unset → Pomerium's security defaults
+  /// (X-Frame-Options, X-XSS-Protection, and Strict-Transport-Security when certificates are
+  /// configured); setting the map replaces them; a key "disable" empties it.
+  std::optional<std::vector<HeaderSetting>> set_response_headers;
 
   /// Decoded secrets (validated at load; used by sign-in later). Empty when not set.
   std::string shared_secret;

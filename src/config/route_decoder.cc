@@ -45,7 +45,21 @@ struct RouteFacts {
   std::optional<yaml::Mark> any_user_mark;
   std::string any_user_key;
   bool has_allowed_users_or_domains = false;
+  // Request shaping: positions for the checks and lints that involve several keys.
+  std::optional<yaml::Mark> prefix_rewrite_mark;
+  std::optional<yaml::Mark> regex_rewrite_mark;
+  std::optional<yaml::Mark> regex_substitution_mark;
+  std::optional<yaml::Mark> host_path_substitution_mark;
+  std::vector<std::pair<std::string, yaml::Mark>> path_specifiers;  ///< name, mark (file order)
+  std::vector<std::pair<std::string, yaml::Mark>> host_rewrites;    ///< name, mark (file order)
+  std::vector<LocatedString> removed_headers;
 };
+
+/// True for a header name that set_request_headers may not change: Host and pseudo-headers
+/// (spec §2.9; Envoy rejects such mutations).
+bool isProtectedRequestHeader(std::string_view name) {
+  return strings::iequals(name, "host") || (!name.empty() && name.front() == ':');
+}
 
 class RouteDecoder {
  public:
@@ -96,6 +110,9 @@ class RouteDecoder {
       decodeTo(v, key);
     } else if (name == "prefix" || name == "path") {
       if (auto s = r_.readString(v, key)) {
+        if (!s->empty()) {
+          facts_.path_specifiers.emplace_back(name, e.key_mark);
+        }
         if (!s->empty() && (*s)[0] != '/') {
           r_.warning(v.mark, key, "can never match: request paths start with \"/\"");
         }
@@ -103,6 +120,9 @@ class RouteDecoder {
       }
     } else if (name == "regex") {
       if (auto s = r_.readString(v, key)) {
+        if (!s->empty()) {
+          facts_.path_specifiers.emplace_back(name, e.key_mark);
+        }
         checkRegex(*s, v.mark, key);
         route_.regex = std::move(*s);
       }
@@ -119,6 +139,87 @@ class RouteDecoder {
           facts_.public_access_key = key;
         }
       }
+    } else if (name == "redirect") {
+      facts_.has_redirect = true;
+      decodeRedirect(v, key);
+    } else if (name == "response") {
+      facts_.has_response = true;
+      decodeResponse(v, key);
+    } else if (name == "prefix_rewrite") {
+      if (auto s = r_.readString(v, key)) {
+        route_.prefix_rewrite = std::move(*s);
+        facts_.prefix_rewrite_mark = v.mark;
+        if (route_.prefix_rewrite.empty()) {
+          r_.warning(v.mark, key,
+                     "an empty prefix_rewrite is ignored (Pomerium treats \"\" as unset); "
+                     "to strip the matched prefix use prefix_rewrite: / with a prefix that ends "
+                     "in /");
+        }
+      }
+    } else if (name == "regex_rewrite_pattern") {
+      if (auto s = r_.readString(v, key)) {
+        checkRegex(*s, v.mark, key);
+        route_.regex_rewrite_pattern = std::move(*s);
+        if (!route_.regex_rewrite_pattern.empty()) {
+          facts_.regex_rewrite_mark = v.mark;
+        }
+      }
+    } else if (name == "regex_rewrite_substitution") {
+      assign(route_.regex_rewrite_substitution, v, key);
+      if (!route_.regex_rewrite_substitution.empty()) {
+        facts_.regex_substitution_mark = v.mark;
+      }
+    } else if (name == "preserve_host_header") {
+      if (auto b = r_.readBool(v, key)) {
+        route_.preserve_host_header = *b;
+        if (*b) {
+          facts_.host_rewrites.emplace_back(name, e.key_mark);
+        }
+      }
+    } else if (name == "host_rewrite" || name == "host_rewrite_header" ||
+               name == "host_path_regex_rewrite_pattern") {
+      std::string& field = name == "host_rewrite"          ? route_.host_rewrite
+                           : name == "host_rewrite_header" ? route_.host_rewrite_header
+                                                           : route_.host_path_regex_rewrite_pattern;
+      assign(field, v, key);
+      if (!field.empty()) {
+        facts_.host_rewrites.emplace_back(name, e.key_mark);
+        if (name == "host_path_regex_rewrite_pattern") {
+          checkRegex(field, v.mark, key);
+        } else if (name == "host_rewrite_header" && !strings::isToken(field)) {
+          r_.error(v.mark, key, "invalid header name " + quoted(field));
+        }
+      }
+    } else if (name == "host_path_regex_rewrite_substitution") {
+      assign(route_.host_path_regex_rewrite_substitution, v, key);
+      if (!route_.host_path_regex_rewrite_substitution.empty()) {
+        facts_.host_path_substitution_mark = v.mark;
+      }
+    } else if (name == "set_request_headers") {
+      decodeSetRequestHeaders(v, key);
+    } else if (name == "remove_request_headers") {
+      if (auto list = r_.readStringList(v, key)) {
+        for (LocatedString& item : *list) {
+          if (!strings::isToken(item.value)) {
+            r_.diagnostics().error(item.pos, item.key, "invalid header name " + quoted(item.value));
+            continue;
+          }
+          route_.remove_request_headers.push_back(item.value);
+          facts_.removed_headers.push_back(std::move(item));
+        }
+      }
+    } else if (name == "set_response_headers") {
+      if (auto headers = r_.readStringMap(v, key)) {
+        for (HeaderSetting& h : *headers) {
+          if (!strings::iequals(h.name, "disable") && !strings::isToken(h.name)) {
+            r_.diagnostics().error(h.pos, h.key, "invalid header name " + quoted(h.name));
+            continue;
+          }
+          route_.set_response_headers.push_back(std::move(h));
+        }
+      }
+    } else if (name == "rewrite_response_headers") {
+      decodeRewriteResponseHeaders(v, key);
     } else if (name == "name") {
       assign(route_.name, v, key);
     } else if (name == "description") {
@@ -393,6 +494,291 @@ class RouteDecoder {
     return true;
   }
 
+
+  // §2.3: `redirect` — Envoy RedirectAction.
+  void decodeRedirect(const yaml::Node& v, const std::string& key) {
+    if (!v.isMap()) {
+      r_.error(v.mark, key, "expected a mapping, got " + yaml::describe(v));
+      return;
+    }
+    RedirectAction action;
+    for (const yaml::Entry& e : v.entries) {
+      std::string k = childKey(key, e.key);
+      const yaml::Node& n = e.value;
+      if (n.isNull()) {
+        continue;
+      }
+      if (e.key == "https_redirect" || e.key == "strip_query") {
+        if (auto b = r_.readBool(n, k)) {
+          (e.key == "https_redirect" ? action.https_redirect : action.strip_query) = *b;
+        }
+      } else if (e.key == "scheme_redirect") {
+        if (auto str = r_.readString(n, k)) {
+          std::string scheme = strings::lowerAscii(*str);
+          bool valid = !scheme.empty() && scheme[0] >= 'a' && scheme[0] <= 'z' &&
+                       scheme.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789+-.") ==
+                           std::string::npos;
+          if (!str->empty() && !valid) {
+            r_.error(n.mark, k, "invalid scheme " + quoted(*str));
+          }
+          action.scheme_redirect = std::move(scheme);
+        }
+      } else if (e.key == "host_redirect") {
+        if (auto str = r_.readString(n, k)) {
+          if (str->find_first_of("/?# ") != std::string::npos) {
+            r_.error(n.mark, k, "host_redirect is a host[:port], got " + quoted(*str));
+          }
+          action.host_redirect = std::move(*str);
+        }
+      } else if (e.key == "port_redirect") {
+        if (auto port = r_.readInt(n, k)) {
+          if (*port < 0 || *port > 65535) {
+            r_.error(n.mark, k, "port must be between 0 and 65535, got " + std::to_string(*port));
+          } else if (*port != 0) {  // 0 means unset (proto3 default)
+            action.port_redirect = uint32_t(*port);
+          }
+        }
+      } else if (e.key == "path_redirect" || e.key == "prefix_rewrite") {
+        if (auto str = r_.readString(n, k)) {
+          if (!str->empty() && (*str)[0] != '/') {
+            r_.error(n.mark, k, "must start with \"/\", got " + quoted(*str));
+          }
+          if (!str->empty()) {
+            (e.key == "path_redirect" ? action.path_redirect : action.prefix_rewrite) =
+                std::move(*str);
+          }
+        }
+      } else if (e.key == "response_code") {
+        if (auto code = r_.readInt(n, k)) {
+          if (*code != 301 && *code != 302 && *code != 303 && *code != 307 && *code != 308) {
+            r_.error(n.mark, k,
+                     "unsupported redirect response code " + std::to_string(*code) +
+                         " (supported values: 301, 302, 303, 307, 308)");
+          } else {
+            action.response_code = int(*code);
+          }
+        }
+      } else {
+        r_.warning(e.key_mark, k, "unknown redirect option " + quoted(e.key) + "; ignored");
+      }
+    }
+    if (action.path_redirect && action.prefix_rewrite) {
+      r_.warning(v.mark, key, "path_redirect and prefix_rewrite are both set: path_redirect wins");
+    }
+    if (action.https_redirect && !action.scheme_redirect.empty()) {
+      r_.warning(v.mark, key,
+                 "https_redirect and scheme_redirect are both set: https_redirect wins");
+    }
+    route_.redirect = std::move(action);
+  }
+
+  // §2.3: `response` — a direct response (Envoy direct_response).
+  void decodeResponse(const yaml::Node& v, const std::string& key) {
+    if (!v.isMap()) {
+      r_.error(v.mark, key, "expected a mapping with status and body, got " + yaml::describe(v));
+      return;
+    }
+    DirectResponse response;
+    bool has_status = false;
+    for (const yaml::Entry& e : v.entries) {
+      std::string k = childKey(key, e.key);
+      if (e.value.isNull()) {
+        continue;
+      }
+      if (e.key == "status") {
+        if (auto status = r_.readInt(e.value, k)) {
+          if (*status < 200 || *status > 599) {
+            r_.error(e.value.mark, k,
+                     "status must be between 200 and 599, got " + std::to_string(*status));
+          } else {
+            response.status = int(*status);
+            has_status = true;
+          }
+        }
+      } else if (e.key == "body") {
+        assign(response.body, e.value, k);
+      } else {
+        r_.warning(e.key_mark, k, "unknown response option " + quoted(e.key) + "; ignored");
+      }
+    }
+    if (!has_status && v.find("status") == nullptr) {
+      r_.error(v.mark, key, "missing status");
+    }
+    route_.response = std::move(response);
+  }
+
+  // §2.9: set_request_headers. Host and pseudo-headers cannot be changed this way (the route
+  // docs say so; Envoy ignores such mutations): warn, point at host_rewrite, drop.
+  void decodeSetRequestHeaders(const yaml::Node& v, const std::string& key) {
+    auto headers = r_.readStringMap(v, key);
+    if (!headers) {
+      return;
+    }
+    for (HeaderSetting& h : *headers) {
+      if (isProtectedRequestHeader(h.name)) {
+        r_.diagnostics().warning(
+            h.pos, h.key,
+            quoted(h.name) + " cannot be set with set_request_headers and is not applied; use "
+                             "host_rewrite (or host_rewrite_header) to change the upstream Host");
+        continue;
+      }
+      if (!strings::isToken(h.name)) {
+        r_.diagnostics().error(h.pos, h.key, "invalid header name " + quoted(h.name));
+        continue;
+      }
+      route_.set_request_headers.push_back(std::move(h));
+    }
+  }
+
+  // §2.9: rewrite_response_headers — a list of {header, prefix, value}.
+  void decodeRewriteResponseHeaders(const yaml::Node& v, const std::string& key) {
+    if (!v.isSequence()) {
+      r_.error(v.mark, key, "expected a list of {header, prefix, value}, got " + yaml::describe(v));
+      return;
+    }
+    for (size_t i = 0; i < v.items.size(); ++i) {
+      const yaml::Node& item = v.items[i];
+      std::string item_key = indexKey(key, i);
+      if (!item.isMap()) {
+        r_.error(item.mark, item_key,
+                 "expected a mapping with header, prefix and value, got " + yaml::describe(item));
+        continue;
+      }
+      ResponseHeaderRewrite rewrite;
+      for (const yaml::Entry& e : item.entries) {
+        std::string k = childKey(item_key, e.key);
+        if (e.value.isNull()) {
+          continue;
+        }
+        if (e.key == "header") {
+          assign(rewrite.header, e.value, k);
+        } else if (e.key == "prefix") {
+          assign(rewrite.prefix, e.value, k);
+        } else if (e.key == "value") {
+          assign(rewrite.value, e.value, k);
+        } else {
+          r_.warning(e.key_mark, k, "unknown option " + quoted(e.key) + "; ignored");
+        }
+      }
+      if (rewrite.header.empty()) {
+        r_.error(item.mark, childKey(item_key, "header"), "missing: the header to rewrite");
+        continue;
+      }
+      if (!strings::isToken(rewrite.header)) {
+        r_.error(item.mark, childKey(item_key, "header"),
+                 "invalid header name " + quoted(rewrite.header));
+        continue;
+      }
+      route_.rewrite_response_headers.push_back(std::move(rewrite));
+    }
+  }
+
+  void checkRewriteString(const std::string& pattern, const std::string& substitution,
+                          std::optional<yaml::Mark> mark, const std::string& key) {
+    if (pattern.empty() || !mark) {
+      return;
+    }
+    RE2::Options options;
+    options.set_log_errors(false);
+    RE2 re(pattern, options);
+    std::string error;
+    if (re.ok() && !re.CheckRewriteString(substitution, &error)) {
+      r_.error(*mark, key, "invalid substitution: " + error);
+    }
+  }
+
+  // Issue #3 lints and the checks that involve several request-shaping keys.
+  void checkShaping(const yaml::Node& node) {
+    const bool has_prefix_rewrite = !route_.prefix_rewrite.empty();
+    if (has_prefix_rewrite && facts_.regex_rewrite_mark) {
+      r_.error(*facts_.regex_rewrite_mark, childKey(key_, "regex_rewrite_pattern"),
+               "only prefix_rewrite or regex_rewrite_pattern can be specified, but not both");
+    }
+    checkRewriteString(route_.regex_rewrite_pattern, route_.regex_rewrite_substitution,
+                       facts_.regex_substitution_mark, childKey(key_, "regex_rewrite_substitution"));
+    checkRewriteString(route_.host_path_regex_rewrite_pattern,
+                       route_.host_path_regex_rewrite_substitution,
+                       facts_.host_path_substitution_mark,
+                       childKey(key_, "host_path_regex_rewrite_substitution"));
+    if (facts_.regex_substitution_mark && route_.regex_rewrite_pattern.empty()) {
+      r_.warning(*facts_.regex_substitution_mark, childKey(key_, "regex_rewrite_substitution"),
+                 "ignored without regex_rewrite_pattern");
+    }
+    if (facts_.host_path_substitution_mark && route_.host_path_regex_rewrite_pattern.empty()) {
+      r_.warning(*facts_.host_path_substitution_mark,
+                 childKey(key_, "host_path_regex_rewrite_substitution"),
+                 "ignored without host_path_regex_rewrite_pattern");
+    }
+
+    // Several path specifiers: precedence regex > path > prefix (spec §2.4).
+    if (facts_.path_specifiers.size() > 1) {
+      const char* used = !route_.regex.empty() ? "regex" : !route_.path.empty() ? "path" : "prefix";
+      for (const auto& [name, mark] : facts_.path_specifiers) {
+        if (name != used) {
+          r_.warning(mark, childKey(key_, name),
+                     "ignored: the route also sets `" + std::string(used) +
+                         "`, which takes precedence (regex > path > prefix)");
+        }
+      }
+    }
+    // Several host rewrites: precedence host_rewrite > host_rewrite_header >
+    // host_path_regex_rewrite_pattern > preserve_host_header (spec §2.8).
+    if (facts_.host_rewrites.size() > 1) {
+      static constexpr std::string_view kOrder[] = {"host_rewrite", "host_rewrite_header",
+                                                    "host_path_regex_rewrite_pattern",
+                                                    "preserve_host_header"};
+      std::string_view winner;
+      for (std::string_view candidate : kOrder) {
+        for (const auto& [name, mark] : facts_.host_rewrites) {
+          if (winner.empty() && name == candidate) {
+            winner = candidate;
+          }
+        }
+      }
+      for (const auto& [name, mark] : facts_.host_rewrites) {
+        if (name != winner) {
+          r_.warning(mark, childKey(key_, name),
+                     "ignored: the route also sets `" + std::string(winner) +
+                         "`, which takes precedence (host_rewrite > host_rewrite_header > "
+                         "host_path_regex_rewrite_pattern > preserve_host_header)");
+        }
+      }
+    }
+    // A header both set and removed is set (set wins; spec/README.md decision).
+    for (const LocatedString& removed : facts_.removed_headers) {
+      for (const HeaderSetting& set : route_.set_request_headers) {
+        if (strings::iequals(set.name, removed.value)) {
+          r_.diagnostics().warning(removed.pos, removed.key,
+                                   quoted(removed.value) +
+                                       " is also in set_request_headers: the client's value is "
+                                       "removed and the configured one is sent (set wins)");
+        }
+      }
+    }
+
+    // The trailing-slash pitfalls of prefix rewriting (spec §2.2, BR-01).
+    const bool prefix_route = route_.regex.empty() && route_.path.empty();
+    const std::string match_prefix = route_.prefix.empty() ? "/" : route_.prefix;
+    if (prefix_route && !route_.redirect && !route_.response && !has_prefix_rewrite &&
+        route_.regex_rewrite_pattern.empty() && !route_.to.empty()) {
+      const std::string& to_path = route_.to.front().path;
+      if (!to_path.empty() && to_path.back() != '/' && match_prefix.back() == '/') {
+        r_.warning(facts_.to_mark, facts_.to_key,
+                   "the `to` path " + quoted(to_path) + " replaces the matched prefix " +
+                       quoted(match_prefix) + " without a slash: " + match_prefix + "foo reaches " +
+                       "the upstream as " + to_path + "foo; write " + quoted(to_path + "/"));
+      }
+    }
+    if (prefix_route && has_prefix_rewrite && route_.prefix_rewrite == "/" &&
+        match_prefix.back() != '/') {
+      r_.warning(*facts_.prefix_rewrite_mark, childKey(key_, "prefix_rewrite"),
+                 "prefix_rewrite \"/\" after prefix " + quoted(match_prefix) + " keeps the slash " +
+                     "that follows the prefix: " + match_prefix + "/x reaches the upstream as //x; " +
+                     "use prefix: " + quoted(match_prefix + "/"));
+    }
+    (void)node;
+  }
+
   void checkRegex(const std::string& pattern, yaml::Mark mark, const std::string& key) {
     if (pattern.empty()) {
       return;
@@ -434,6 +820,7 @@ class RouteDecoder {
                  "a " + facts_.from_scheme + ":// route needs tcp:// upstreams");
       }
     }
+    checkShaping(node);
     // Legacy allow-list contradictions (§2.11), worded as Pomerium words them.
     if (facts_.public_access_mark &&
         (facts_.any_user_mark || facts_.has_allowed_users_or_domains)) {

@@ -135,6 +135,33 @@ std::optional<Duration> ValueReader::readDuration(const yaml::Node& node, const 
   return *d;
 }
 
+std::optional<std::vector<HeaderSetting>> ValueReader::readStringMap(const yaml::Node& node,
+                                                                    const std::string& key) {
+  if (!node.isMap()) {
+    typeError(node, key, ValueType::StringMap);
+    return std::nullopt;
+  }
+  std::vector<HeaderSetting> out;
+  bool ok = true;
+  for (const yaml::Entry& e : node.entries) {
+    std::string entry_key = yaml::childKey(key, e.key);
+    if (e.value.isNull()) {
+      out.push_back(HeaderSetting{e.key, "", entry_key, pos(e.key_mark)});
+      continue;
+    }
+    if (!e.value.isScalar()) {
+      typeError(e.value, entry_key, ValueType::String);
+      ok = false;
+      continue;
+    }
+    out.push_back(HeaderSetting{e.key, e.value.scalar, std::move(entry_key), pos(e.key_mark)});
+  }
+  if (!ok) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 std::optional<std::vector<LocatedString>> ValueReader::readStringList(const yaml::Node& node,
                                                                       const std::string& key) {
   std::vector<LocatedString> out;

@@ -7,6 +7,7 @@
 
 #include "config/diagnostics.h"
 #include "config/duration.h"
+#include "config/options.h"
 #include "config/yaml_tree.h"
 
 /// Internal to the config component: typed reads of YAML nodes with Pomerium's decoding rules
@@ -64,6 +65,10 @@ class ValueReader {
   /// A list of scalars, or a scalar split on commas (each piece trimmed, empty pieces dropped).
   std::optional<std::vector<LocatedString>> readStringList(const yaml::Node& node,
                                                            const std::string& key);
+
+  /// A mapping of scalars (header name → value), in document order.
+  std::optional<std::vector<HeaderSetting>> readStringMap(const yaml::Node& node,
+                                                         const std::string& key);
 
   /// Type-checks `node` against `type` (and `allowed`, case-insensitively, when not empty).
   bool check(ValueType type, const yaml::Node& node, const std::string& key,

@@ -389,6 +389,8 @@ void Http1Connection<Stream>::beginExchange() {
       options.timeout_write.count() > 0 ? ex_.start + options.timeout_write : kNoDeadline;
   updateDeadline();
   request_id_.clear();
+  ctx_.route = nullptr;  // a reply before routing (bad head) must not use the last route's
+  ctx_.authority = {};
 }
 
 template <class Stream>
@@ -486,24 +488,30 @@ awaitable<bool> Http1Connection<Stream>::sendReply() {
                      !parser_.headersComplete() || !parser_.messageComplete();
   const bool head_request = parser_.headersComplete() && head.method == "HEAD";
   out_.clear();
-  if (spec.simple) {
-    renderSimpleResponse(spec.status, "text/plain; charset=utf-8", spec.simple_body, head_request,
-                         close, worker_.dates().now(), out_);
-    ex_.bytes_out = head_request ? 0 : spec.simple_body.size();
-  } else {
-    LocalReply reply;
-    reply.status = spec.status;
-    reply.details = spec.details;
-    reply.request_id = request_id_;
-    reply.close = close;
-    reply.head_request = head_request;
-    reply.location = spec.location;
-    reply.allow = spec.allow;
+  LocalReply reply;
+  reply.status = spec.status;
+  reply.details = spec.details;
+  reply.request_id = request_id_;
+  reply.close = close;
+  reply.head_request = head_request;
+  reply.location = spec.location;
+  reply.allow = spec.allow;
+  // set_response_headers: the route's for route replies (denials, redirects, direct responses,
+  // upstream failures), else the global set (spec §2.9).
+  if (ctx_.route != nullptr) {
+    reply.headers = &ctx_.route->response_headers;
+  } else if (ex_.snapshot) {
+    reply.headers = &ex_.snapshot->snapshot->response_headers;
+  }
+  if (spec.kind == ReplySpec::Kind::ErrorPage) {
     const size_t before = out_.size();
     renderLocalReply(reply, negotiateReplyFormat(head.headers.get(http::HeaderId::Accept)),
                      worker_.dates().now(), out_);
     const size_t head_end = out_.find("\r\n\r\n", before);
     ex_.bytes_out = head_end == std::string::npos ? 0 : out_.size() - head_end - 4;
+  } else {
+    renderTextResponse(reply, spec.body, worker_.dates().now(), out_);
+    ex_.bytes_out = head_request ? 0 : spec.body.size();
   }
   ex_.status = spec.status;
   ex_.keep_alive = !close;
@@ -644,8 +652,8 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
         ex_.keep_alive = false;
       }
       out_.clear();
-      framing_ = buildResponseHead(head, parser_.head(), ex_.head_request, ex_.keep_alive,
-                                   request_id_, nominated_, out_);
+      framing_ = buildResponseHead(head, parser_.head(), *ctx_.route, ex_.head_request,
+                                   ex_.keep_alive, request_id_, nominated_, out_);
       downstream_buffers_.emplace_back(out_.data(), out_.size());
       ex_.response_started = true;
     }

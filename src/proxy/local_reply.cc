@@ -114,8 +114,10 @@ void appendHead(int status, std::string_view content_type, size_t content_length
   out += std::to_string(status);
   out += ' ';
   out += http::reasonPhrase(status);
-  out += "\r\ncontent-type: ";
-  out += content_type;
+  if (!content_type.empty()) {
+    out += "\r\ncontent-type: ";
+    out += content_type;
+  }
   out += "\r\ncontent-length: ";
   out += std::to_string(content_length);
   out += "\r\ndate: ";
@@ -177,6 +179,28 @@ void renderPlain(const LocalReply& r, std::string& body) {
   body += '\n';
 }
 
+/// Location, Allow and the configured response headers (which may override neither).
+void appendCommon(const LocalReply& reply, std::string& out) {
+  if (!reply.allow.empty()) {
+    out += "allow: ";
+    out += reply.allow;
+    out += "\r\n";
+  }
+  if (!reply.location.empty()) {
+    out += "location: ";
+    out += reply.location;
+    out += "\r\n";
+  }
+  if (reply.headers != nullptr) {
+    for (const auto& [name, value] : *reply.headers) {
+      out += name;
+      out += ": ";
+      out += value;
+      out += "\r\n";
+    }
+  }
+}
+
 }  // namespace
 
 void renderLocalReply(const LocalReply& reply, ReplyFormat format, std::string_view date,
@@ -204,28 +228,20 @@ void renderLocalReply(const LocalReply& reply, ReplyFormat format, std::string_v
     out += reply.request_id;
     out += "\r\n";
   }
-  if (!reply.allow.empty()) {
-    out += "allow: ";
-    out += reply.allow;
-    out += "\r\n";
-  }
-  if (!reply.location.empty()) {
-    out += "location: ";
-    out += reply.location;
-    out += "\r\n";
-  }
+  appendCommon(reply, out);
   out += "\r\n";
   if (!reply.head_request) {
     out += body;
   }
 }
 
-void renderSimpleResponse(int status, std::string_view content_type, std::string_view body,
-                          bool head_request, bool close, std::string_view date,
-                          std::string& out) {
-  appendHead(status, content_type, body.size(), close, date, out);
+void renderTextResponse(const LocalReply& reply, std::string_view body, std::string_view date,
+                        std::string& out) {
+  appendHead(reply.status, body.empty() ? std::string_view() : "text/plain; charset=utf-8",
+             body.size(), reply.close, date, out);
+  appendCommon(reply, out);
   out += "\r\n";
-  if (!head_request) {
+  if (!reply.head_request) {
     out += body;
   }
 }

@@ -3,6 +3,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 /// Responses the proxy writes itself (errors, denials, internal endpoints), rendered the way
 /// Pomerium's local-reply templates are: an HTML page by default, JSON
@@ -32,15 +34,18 @@ struct LocalReply {
   std::string_view allow;
   /// Location header value for redirects.
   std::string_view location;
+  /// set_response_headers to add (the route's, else the global set); may be null.
+  const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
 };
 
 /// Appends the whole response (status line, headers, body) to `out`. `date` is an IMF-fixdate.
 void renderLocalReply(const LocalReply& reply, ReplyFormat format, std::string_view date,
                       std::string& out);
 
-/// Appends a non-error response with a fixed body (e.g. /ping's "OK\n").
-void renderSimpleResponse(int status, std::string_view content_type, std::string_view body,
-                          bool head_request, bool close, std::string_view date,
-                          std::string& out);
+/// Appends a response with a fixed plain-text body (/ping's "OK\n", a route's direct
+/// `response`) or, with an empty body, no content type (a redirect: status and Location).
+/// Uses status, close, head_request, location and headers of `reply`.
+void renderTextResponse(const LocalReply& reply, std::string_view body, std::string_view date,
+                        std::string& out);
 
 }  // namespace vallum::proxy

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <re2/re2.h>
+
 #include "common/strings.h"
 #include "http/status.h"
 
@@ -132,8 +134,8 @@ Decision decide(RequestContext& ctx, http::RequestHead& head) {
       return Decision::Reply;
     }
     reply(ctx, 200, {});
-    ctx.reply.simple = true;
-    ctx.reply.simple_body = "OK\n";
+    ctx.reply.kind = ReplySpec::Kind::Text;
+    ctx.reply.body = "OK\n";
     return Decision::Reply;
   }
   if (path == "/.pomerium" || path.starts_with("/.pomerium/") || path == "/.well-known/pomerium" ||
@@ -153,8 +155,176 @@ Decision decide(RequestContext& ctx, http::RequestHead& head) {
   if (!ctx.route->is_public) {
     return reply(ctx, 403, "access denied: no policy of this route allows the request");
   }
+  switch (ctx.route->action) {
+    case RouteRuntime::Action::Forward:
+      return Decision::Forward;
+    case RouteRuntime::Action::Redirect: {
+      const config::RedirectAction& redirect = *ctx.route->config->redirect;
+      ctx.reply_text = buildRedirectLocation(redirect, *ctx.route, ctx.tls, ctx.authority,
+                                             ctx.path, ctx.target);
+      reply(ctx, redirect.response_code, {});
+      ctx.reply.kind = ReplySpec::Kind::Redirect;
+      ctx.reply.location = ctx.reply_text;
+      return Decision::Reply;
+    }
+    case RouteRuntime::Action::Respond: {
+      const config::DirectResponse& response = *ctx.route->config->response;
+      reply(ctx, response.status, {});
+      ctx.reply.kind = ReplySpec::Kind::Text;
+      ctx.reply.body = response.body;
+      return Decision::Reply;
+    }
+  }
   return Decision::Forward;
 }
+
+namespace {
+
+/// host[:port] → host; "[v6]:port" → "[v6]".
+std::string_view stripPort(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
+  }
+  size_t colon = authority.rfind(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
+/// The explicit port of host[:port], or "" when none.
+std::string_view portOf(std::string_view authority) {
+  std::string_view host = stripPort(authority);
+  return authority.size() > host.size() + 1 ? authority.substr(host.size() + 1) : std::string_view();
+}
+
+}  // namespace
+
+std::string buildRedirectLocation(const config::RedirectAction& redirect, const RouteRuntime& route,
+                                  bool tls, std::string_view authority, std::string_view path,
+                                  const http::RequestTarget& target) {
+  const std::string_view request_scheme = tls ? "https" : "http";
+  std::string_view scheme = request_scheme;
+  if (redirect.https_redirect) {
+    scheme = "https";
+  } else if (!redirect.scheme_redirect.empty()) {
+    scheme = redirect.scheme_redirect;
+  }
+  std::string out(scheme);
+  out += "://";
+  std::string_view host;
+  std::string_view port;
+  if (!redirect.host_redirect.empty()) {
+    // The whole authority is replaced: the request's port does not carry over.
+    host = stripPort(redirect.host_redirect);
+    port = portOf(redirect.host_redirect);
+  } else {
+    host = stripPort(authority);
+    port = portOf(authority);
+    // Changing the scheme drops an explicit default port of the original scheme.
+    if (scheme != request_scheme && port == (tls ? "443" : "80")) {
+      port = {};
+    }
+  }
+  out += host;
+  if (redirect.port_redirect) {
+    out += ':';
+    out += std::to_string(*redirect.port_redirect);
+  } else if (!port.empty()) {
+    out += ':';
+    out += port;
+  }
+  bool query_from_path_redirect = false;
+  if (redirect.path_redirect) {
+    out += *redirect.path_redirect;
+    query_from_path_redirect = redirect.path_redirect->find('?') != std::string::npos;
+  } else if (redirect.prefix_rewrite) {
+    out += *redirect.prefix_rewrite;
+    if (route.match_kind == RouteRuntime::MatchKind::Prefix) {
+      out += path.substr(std::min(path.size(), route.match_prefix.size()));
+    }
+  } else {
+    out += path;
+  }
+  if (!query_from_path_redirect && !redirect.strip_query && target.has_query) {
+    out += '?';
+    out += target.query;
+  }
+  return out;
+}
+
+void appendUpstreamPath(const RouteRuntime& route, std::string_view path,
+                        const http::RequestTarget& target, std::string& out) {
+  switch (route.path_rewrite) {
+    case RouteRuntime::PathRewrite::None:
+      out += path;
+      break;
+    case RouteRuntime::PathRewrite::Prefix:
+      // The matched part is replaced: the prefix for prefix routes, everything for path and
+      // regex routes (Envoy prefix_rewrite semantics).
+      out += route.prefix_rewrite;
+      if (route.match_kind == RouteRuntime::MatchKind::Prefix) {
+        out += path.substr(std::min(path.size(), route.match_prefix.size()));
+      }
+      break;
+    case RouteRuntime::PathRewrite::Regex: {
+      std::string rewritten(path);
+      re2::RE2::GlobalReplace(&rewritten, *route.path_regex, route.path_substitution);
+      out += rewritten;
+      break;
+    }
+  }
+  if (target.has_query) {
+    out += '?';
+    out += target.query;
+  }
+}
+
+namespace {
+
+bool inList(std::string_view name, const std::vector<std::string>& names) {
+  for (const std::string& n : names) {
+    if (strings::iequals(n, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool isSetHeader(std::string_view name, const RouteRuntime& route) {
+  for (const auto& [n, value] : route.set_request_headers) {
+    if (strings::iequals(n, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Headers a client must never be able to inject towards an upstream: Pomerium's identity
+/// assertion and its internal hop headers (spec §2.9: always stripped unless identity headers
+/// are passed, which needs sign-in), and credentials meant for Pomerium itself.
+bool isPomeriumInternalHeader(std::string_view name, std::string_view value) {
+  if (name.size() > 11 && strings::istartsWith(name, "x-pomerium-")) {
+    return strings::iequals(name, "x-pomerium-jwt-assertion") ||
+           strings::iequals(name, "x-pomerium-jwt-assertion-for") ||
+           strings::iequals(name, "x-pomerium-reproxy-policy") ||
+           strings::iequals(name, "x-pomerium-reproxy-policy-hmac") ||
+           strings::iequals(name, "x-pomerium-authorization");
+  }
+  return name.size() == 13 && strings::iequals(name, "authorization") &&
+         strings::istartsWith(value, "Pomerium ");
+}
+
+/// Renders a set_request_headers template; references read the client's request headers.
+void renderTemplate(const HeaderTemplate& t, const http::HeaderMap& headers, std::string& out) {
+  for (const HeaderTemplate::Piece& piece : t.pieces) {
+    if (!piece.header_ref) {
+      out += piece.text;
+    } else if (auto value = headers.get(piece.text)) {
+      out += *value;
+    }
+  }
+}
+
+}  // namespace
 
 void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead& head,
                               const upstream::Endpoint& endpoint, std::string_view client_ip,
@@ -162,23 +332,43 @@ void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead
                               std::string& out) {
   const RouteRuntime& route = *ctx.route;
   const config::Options& options = ctx.snapshot->options;
+  const bool has_policy = !route.remove_request_headers.empty() || !route.set_request_headers.empty();
   out += head.method;
   out += ' ';
-  // The first `to` URL's path replaces the matched part of the path (spec §2.2).
-  if (!route.to_path.empty()) {
-    out += route.to_path;
-    if (route.match_kind == RouteRuntime::MatchKind::Prefix) {
-      out += ctx.path.substr(route.match_prefix.size());
-    }
-  } else {
-    out += ctx.path;
-  }
-  if (ctx.target.has_query) {
-    out += '?';
-    out += ctx.target.query;
-  }
+  appendUpstreamPath(route, ctx.path, ctx.target, out);
+
+  // Host (spec §2.8).
   out += " HTTP/1.1\r\nHost: ";
-  out += endpoint.authority;
+  bool host_rewritten = true;
+  switch (route.host_rewrite) {
+    case RouteRuntime::HostRewrite::Endpoint:
+      out += endpoint.authority;
+      break;
+    case RouteRuntime::HostRewrite::Literal:
+      out += route.host_value;
+      break;
+    case RouteRuntime::HostRewrite::Header: {
+      // The named request header's value; absent or empty → Host unchanged (Envoy).
+      auto value = head.headers.get(route.host_value);
+      if (value && !value->empty()) {
+        out += *value;
+      } else {
+        out += ctx.authority;
+        host_rewritten = false;
+      }
+      break;
+    }
+    case RouteRuntime::HostRewrite::PathRegex: {
+      std::string host(ctx.path);
+      re2::RE2::GlobalReplace(&host, *route.host_regex, route.host_substitution);
+      out += host;
+      break;
+    }
+    case RouteRuntime::HostRewrite::Preserve:
+      out += ctx.authority;
+      host_rewritten = false;
+      break;
+  }
   out += kCrlf;
 
   collectConnectionNominated(head.headers, nominated);
@@ -215,18 +405,33 @@ void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead
       case http::HeaderId::XForwardedHost:
         ++xfh_fields;  // re-emitted below with the original host appended
         continue;
-      default:
-        if (!nominated.empty() && isNominated(head.headers.name(i), nominated)) {
+      default: {
+        const std::string_view name = head.headers.name(i);
+        if (!nominated.empty() && isNominated(name, nominated)) {
+          continue;
+        }
+        if ((name[0] == 'x' || name[0] == 'X' || name[0] == 'a' || name[0] == 'A') &&
+            isPomeriumInternalHeader(name, head.headers.value(i))) {
           continue;
         }
         break;
+      }
     }
-    out += head.headers.name(i);
+    const std::string_view name = head.headers.name(i);
+    if (has_policy && (inList(name, route.remove_request_headers) || isSetHeader(name, route))) {
+      continue;
+    }
+    out += name;
     out += ": ";
     out += head.headers.value(i);
     out += kCrlf;
   }
 
+  // Headers the proxy generates obey the route's header policy too (Envoy applies
+  // request_headers_to_remove after the connection manager added them).
+  auto generated = [&](std::string_view name) {
+    return !has_policy || (!inList(name, route.remove_request_headers) && !isSetHeader(name, route));
+  };
   auto appendJoined = [&](http::HeaderId id, size_t count) {
     if (count == 0) {
       return;
@@ -239,21 +444,48 @@ void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead
     }
   };
   // X-Forwarded-For: previous hops, then the client (Envoy use_remote_address, spec §3.4).
-  if (!options.skip_xff_append) {
+  if (!options.skip_xff_append && generated("x-forwarded-for")) {
     out += "X-Forwarded-For: ";
     appendJoined(http::HeaderId::XForwardedFor, xff_fields);
     out += client_ip;
     out += kCrlf;
   }
-  out += ctx.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n";
-  // X-Forwarded-Host: the original host appended (append_x_forwarded_host, spec §2.8).
-  out += "X-Forwarded-Host: ";
-  appendJoined(http::HeaderId::XForwardedHost, xfh_fields);
-  out += ctx.authority;
-  out += kCrlf;
-  out += "X-Request-Id: ";
-  out += request_id;
-  out += kCrlf;
+  if (generated("x-forwarded-proto")) {
+    out += ctx.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n";
+  }
+  // X-Forwarded-Host: the original host appended when the Host is rewritten
+  // (append_x_forwarded_host, spec §2.8); the client's own values pass through otherwise.
+  if (generated("x-forwarded-host")) {
+    const bool append = route.append_x_forwarded_host && host_rewritten;
+    if (append || xfh_fields > 0) {
+      out += "X-Forwarded-Host: ";
+      appendJoined(http::HeaderId::XForwardedHost, xfh_fields);
+      if (append) {
+        out += ctx.authority;
+      } else {
+        out.resize(out.size() - 2);  // the trailing ", " of the joined client values
+      }
+      out += kCrlf;
+    }
+  }
+  if (generated("x-request-id")) {
+    out += "X-Request-Id: ";
+    out += request_id;
+    out += kCrlf;
+  }
+  // set_request_headers: overwrite (set wins over remove); an empty result sends nothing.
+  for (const auto& [name, value] : route.set_request_headers) {
+    const size_t mark = out.size();
+    out += name;
+    out += ": ";
+    const size_t value_start = out.size();
+    renderTemplate(value, head.headers, out);
+    if (out.size() == value_start) {
+      out.resize(mark);
+      continue;
+    }
+    out += kCrlf;
+  }
   switch (head.framing) {
     case http::BodyFraming::ContentLength:
       out += "Content-Length: ";
@@ -294,8 +526,9 @@ bool isResponseHop(http::HeaderId id) {
 }  // namespace
 
 OutFraming buildResponseHead(const http::ResponseHead& response, const http::RequestHead& request,
-                             bool head_request, bool& keep_alive, std::string_view request_id,
-                             std::vector<std::string_view>& nominated, std::string& out) {
+                             const RouteRuntime& route, bool head_request, bool& keep_alive,
+                             std::string_view request_id, std::vector<std::string_view>& nominated,
+                             std::string& out) {
   const bool client_http10 = request.version_major == 1 && request.version_minor == 0;
   OutFraming framing = OutFraming::None;
   switch (response.framing) {
@@ -320,17 +553,60 @@ OutFraming buildResponseHead(const http::ResponseHead& response, const http::Req
                                  : std::string_view(response.reason);
   out += kCrlf;
   collectConnectionNominated(response.headers, nominated);
+  const auto& rewrites = route.rewrite_response_headers;
+  const auto& set = route.response_headers;
   bool has_request_id = false;
   for (size_t i = 0; i < response.headers.fieldCount(); ++i) {
     const http::HeaderId id = response.headers.id(i);
-    if (isResponseHop(id) ||
-        (!nominated.empty() && isNominated(response.headers.name(i), nominated))) {
+    const std::string_view name = response.headers.name(i);
+    if (isResponseHop(id) || (!nominated.empty() && isNominated(name, nominated))) {
+      continue;
+    }
+    bool overwritten = false;
+    for (const auto& [set_name, set_value] : set) {
+      overwritten = overwritten || strings::iequals(set_name, name);
+    }
+    if (overwritten) {
+      continue;  // set_response_headers: overwrite-or-add
+    }
+    std::string_view value = response.headers.value(i);
+    const config::ResponseHeaderRewrite* rewrite = nullptr;
+    for (const config::ResponseHeaderRewrite& r : rewrites) {
+      if (strings::iequals(r.header, name)) {
+        rewrite = &r;
+        break;
+      }
+    }
+    if (rewrite != nullptr) {
+      // Only the first value is examined and the whole header replaced (Pomerium's Lua).
+      bool first = true;
+      for (size_t j = 0; j < i; ++j) {
+        first = first && !strings::iequals(response.headers.name(j), name);
+      }
+      if (!first) {
+        continue;
+      }
+      out += name;
+      out += ": ";
+      if (value.starts_with(rewrite->prefix)) {
+        out += rewrite->value;
+        out += value.substr(rewrite->prefix.size());
+      } else {
+        out += value;
+      }
+      out += kCrlf;
       continue;
     }
     has_request_id = has_request_id || id == http::HeaderId::XRequestId;
-    out += response.headers.name(i);
+    out += name;
     out += ": ";
-    out += response.headers.value(i);
+    out += value;
+    out += kCrlf;
+  }
+  for (const auto& [set_name, set_value] : set) {
+    out += set_name;
+    out += ": ";
+    out += set_value;
     out += kCrlf;
   }
   if (!has_request_id) {

@@ -19,6 +19,9 @@ namespace vallum::proxy {
 
 /// A reply the proxy writes itself.
 struct ReplySpec {
+  /// What kind of body: an error page (HTML/JSON/plain by Accept), a fixed plain-text body
+  /// (/ping, route `response`), or none (route `redirect`: status, Location, empty body).
+  enum class Kind : uint8_t { ErrorPage, Text, Redirect } kind = Kind::ErrorPage;
   int status = 0;
   std::string_view details;
   /// Close the connection after the reply even if the request could allow keep-alive
@@ -26,9 +29,7 @@ struct ReplySpec {
   bool force_close = false;
   std::string_view location;  ///< for redirects
   std::string_view allow;     ///< for 405
-  /// A plain 200 response with a fixed body instead of an error page (/ping).
-  bool simple = false;
-  std::string_view simple_body;
+  std::string_view body;      ///< Kind::Text
 };
 
 /// What the pipeline decided for one request.
@@ -75,8 +76,28 @@ struct RequestContext {
 /// * /ping, /healthz on every host: GET/HEAD 200 "OK\n", else 405; /.pomerium[/…] and
 ///   /.well-known/pomerium[/…] → 404 (reserved for sign-in; never forwarded);
 /// * no route → 404; a route that is not `allow_public_unauthenticated_access` → 403 (spec §7:
-///   with no policy nobody is allowed).
+///   with no policy nobody is allowed);
+/// * a `redirect` route → its status with Location (buildRedirectLocation); a `response`
+///   route → its status and body. Both only after authorization, as in Pomerium.
 Decision decide(RequestContext& ctx, http::RequestHead& head);
+
+/// The Location of a `redirect` route (Envoy RedirectAction, dataplane-semantics §5.3):
+/// scheme = https if https_redirect, else scheme_redirect, else the request's; authority =
+/// host_redirect (the request's port dropped) or the request's, whose explicit default port
+/// for the original scheme is dropped when the scheme changes; port_redirect always written;
+/// path = path_redirect (its own query replaces the request's, even with strip_query), else
+/// prefix_rewrite of the matched prefix, else the (normalized) request path; the request's
+/// query unless strip_query.
+std::string buildRedirectLocation(const config::RedirectAction& redirect, const RouteRuntime& route,
+                                  bool tls, std::string_view authority, std::string_view path,
+                                  const http::RequestTarget& target);
+
+/// The upstream request path for a forwarded request (spec §2.2, §2.5): prefix_rewrite
+/// replaces the matched prefix (the whole path for path/regex routes), a regex rewrite
+/// replaces every match (RE2 GlobalReplace, `\1` references) in the path, the `to` path acts as
+/// a prefix rewrite; the query is re-appended unchanged. Appends to `out`.
+void appendUpstreamPath(const RouteRuntime& route, std::string_view path,
+                        const http::RequestTarget& target, std::string& out);
 
 /// Appends the upstream request head (RFC 9112) for a forwarded request to `out`:
 /// request line with the rewritten path (the first `to` URL's path replaces the matched prefix,
@@ -98,11 +119,14 @@ enum class OutFraming : uint8_t { None, Length, Chunked, Close };
 /// Appends the downstream response head for an upstream response to `out` and returns the
 /// framing to use: the upstream's Content-Length is kept; chunked or close-delimited bodies
 /// are re-chunked for HTTP/1.1 clients and close-delimited for HTTP/1.0 ones; hop-by-hop
-/// fields (and those named in Connection) are dropped; x-request-id is added unless the
-/// upstream set one; `connection: close` when `keep_alive` is false. `keep_alive` is set to
-/// false when the framing forces a close.
+/// fields (and those named in Connection) are dropped; the route's rewrite_response_headers
+/// replace a value's prefix (first value examined, the whole field replaced, names matched
+/// case-insensitively) and its response headers are set (overwrite or add); x-request-id is
+/// added unless the upstream set one; `connection: close` when `keep_alive` is false.
+/// `keep_alive` is set to false when the framing forces a close.
 OutFraming buildResponseHead(const http::ResponseHead& response, const http::RequestHead& request,
-                             bool head_request, bool& keep_alive, std::string_view request_id,
-                             std::vector<std::string_view>& nominated, std::string& out);
+                             const RouteRuntime& route, bool head_request, bool& keep_alive,
+                             std::string_view request_id, std::vector<std::string_view>& nominated,
+                             std::string& out);
 
 }  // namespace vallum::proxy

@@ -1,11 +1,168 @@
 #include "proxy/snapshot.h"
 
+#include <algorithm>
+
 #include <openssl/evp.h>
+#include <re2/re2.h>
 
 #include "common/logging.h"
 #include "common/strings.h"
 
 namespace vallum::proxy {
+
+RouteRuntime::RouteRuntime() = default;
+RouteRuntime::RouteRuntime(RouteRuntime&&) noexcept = default;
+RouteRuntime& RouteRuntime::operator=(RouteRuntime&&) noexcept = default;
+RouteRuntime::~RouteRuntime() = default;
+
+namespace {
+
+constexpr std::string_view kRequestHeaders = "pomerium.request.headers";
+
+/// Resolves one reference name (the part inside `${...}` or after `$`).
+HeaderTemplate::Piece resolveReference(std::string_view ref) {
+  HeaderTemplate::Piece piece;
+  if (ref.starts_with(kRequestHeaders)) {
+    std::string_view rest = ref.substr(kRequestHeaders.size());
+    if (rest.size() > 1 && rest.front() == '.') {
+      piece.header_ref = true;
+      piece.text = std::string(rest.substr(1));
+    } else if (rest.size() > 4 && rest.starts_with("[\"") && rest.ends_with("\"]")) {
+      piece.header_ref = true;
+      piece.text = std::string(rest.substr(2, rest.size() - 4));
+    }
+  }
+  // Identity references (pomerium.jwt, pomerium.id_token, ...) and unknown ones render empty.
+  return piece;
+}
+
+bool isReferenceChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-' || c == '[' || c == ']' || c == '"';
+}
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+/// Pomerium's default global set_response_headers (spec §2.9); HSTS only with real
+/// certificates (a self-signed or plain-HTTP listener must not pin browsers to HTTPS).
+HeaderList defaultResponseHeaders(const config::Options& options) {
+  HeaderList out = {{"X-Frame-Options", "SAMEORIGIN"}, {"X-XSS-Protection", "1; mode=block"}};
+  if (!options.insecure_server && !options.certificates.empty()) {
+    out.emplace_back("Strict-Transport-Security", "max-age=31536000; includeSubDomains; preload");
+  }
+  return out;
+}
+
+bool hasDisable(const std::vector<config::HeaderSetting>& headers) {
+  return std::any_of(headers.begin(), headers.end(),
+                     [](const config::HeaderSetting& h) { return strings::iequals(h.name, "disable"); });
+}
+
+void sortHeaders(HeaderList& headers) {
+  std::stable_sort(headers.begin(), headers.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+HeaderList globalResponseHeaders(const config::Options& options) {
+  HeaderList out;
+  if (!options.set_response_headers) {
+    out = defaultResponseHeaders(options);
+  } else if (!hasDisable(*options.set_response_headers)) {
+    for (const config::HeaderSetting& h : *options.set_response_headers) {
+      out.emplace_back(h.name, h.value);
+    }
+  }
+  sortHeaders(out);
+  return out;
+}
+
+/// The route's set merged over the global one (route wins per name); "disable" in the route
+/// map empties everything for that route.
+HeaderList routeResponseHeaders(const HeaderList& global, const config::Route& route) {
+  if (hasDisable(route.set_response_headers)) {
+    return {};
+  }
+  HeaderList out;
+  for (const auto& [name, value] : global) {
+    bool overridden = std::any_of(
+        route.set_response_headers.begin(), route.set_response_headers.end(),
+        [&](const config::HeaderSetting& h) { return strings::iequals(h.name, name); });
+    if (!overridden) {
+      out.emplace_back(name, value);
+    }
+  }
+  for (const config::HeaderSetting& h : route.set_response_headers) {
+    out.emplace_back(h.name, h.value);
+  }
+  sortHeaders(out);
+  return out;
+}
+
+std::unique_ptr<re2::RE2> compileRegex(const std::string& pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_unique<re2::RE2>(pattern, options);
+  return re->ok() ? std::move(re) : nullptr;
+}
+
+}  // namespace
+
+HeaderTemplate HeaderTemplate::parse(std::string_view value) {
+  HeaderTemplate t;
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty()) {
+      t.pieces.push_back(Piece{false, std::move(literal)});
+      literal.clear();
+    }
+  };
+  size_t i = 0;
+  while (i < value.size()) {
+    char c = value[i];
+    if (c != '$' || i + 1 >= value.size()) {
+      literal.push_back(c);
+      ++i;
+      continue;
+    }
+    char next = value[i + 1];
+    if (next == '$') {
+      literal.push_back('$');
+      i += 2;
+      continue;
+    }
+    if (next == '{') {
+      size_t close = value.find('}', i + 2);
+      if (close == std::string_view::npos) {
+        literal.append(value.substr(i));  // malformed: verbatim
+        break;
+      }
+      Piece piece = resolveReference(value.substr(i + 2, close - i - 2));
+      flush();
+      if (piece.header_ref) {
+        t.pieces.push_back(std::move(piece));
+      }
+      i = close + 1;
+      continue;
+    }
+    size_t end = i + 1;
+    while (end < value.size() && isReferenceChar(value[end])) {
+      ++end;
+    }
+    if (end == i + 1) {
+      literal.push_back('$');  // a lone '$'
+      ++i;
+      continue;
+    }
+    Piece piece = resolveReference(value.substr(i + 1, end - i - 1));
+    flush();
+    if (piece.header_ref) {
+      t.pieces.push_back(std::move(piece));
+    }
+    i = end;
+  }
+  flush();
+  return t;
+}
 
 std::string routeId(const config::Route& route) {
   if (!route.id.empty()) {
@@ -55,10 +212,14 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
     snapshot->table = std::move(*table);
   }
 
+  snapshot->response_headers = globalResponseHeaders(opts);
   snapshot->routes.reserve(opts.routes.size());
   for (const config::Route& route : opts.routes) {
     RouteRuntime rt;
     rt.config = &route;
+    rt.action = route.redirect   ? RouteRuntime::Action::Redirect
+                : route.response ? RouteRuntime::Action::Respond
+                                 : RouteRuntime::Action::Forward;
     std::vector<std::string> warnings;
     rt.cluster = upstream::buildCluster(route.to, build.resolve_dns, &warnings);
     for (const std::string& w : warnings) {
@@ -73,6 +234,53 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
       rt.match_kind = RouteRuntime::MatchKind::Prefix;
       rt.match_prefix = route.prefix.empty() ? "/" : route.prefix;
     }
+    // Path rewrite precedence (spec §2.5): prefix_rewrite, regex rewrite, the `to` path.
+    if (!route.prefix_rewrite.empty()) {
+      rt.path_rewrite = RouteRuntime::PathRewrite::Prefix;
+      rt.prefix_rewrite = route.prefix_rewrite;
+    } else if (!route.regex_rewrite_pattern.empty()) {
+      rt.path_rewrite = RouteRuntime::PathRewrite::Regex;
+      rt.path_regex = compileRegex(route.regex_rewrite_pattern);
+      rt.path_substitution = route.regex_rewrite_substitution;
+      if (!rt.path_regex) {
+        diagnostics.error(route.pos, route.key + ".regex_rewrite_pattern", "invalid regex");
+        ok = false;
+      }
+    } else if (!rt.to_path.empty()) {
+      rt.path_rewrite = RouteRuntime::PathRewrite::Prefix;
+      rt.prefix_rewrite = rt.to_path;
+    }
+    // Host (spec §2.8).
+    if (!route.host_rewrite.empty()) {
+      rt.host_rewrite = RouteRuntime::HostRewrite::Literal;
+      rt.host_value = route.host_rewrite;
+    } else if (!route.host_rewrite_header.empty()) {
+      rt.host_rewrite = RouteRuntime::HostRewrite::Header;
+      rt.host_value = route.host_rewrite_header;
+    } else if (!route.host_path_regex_rewrite_pattern.empty()) {
+      rt.host_rewrite = RouteRuntime::HostRewrite::PathRegex;
+      rt.host_regex = compileRegex(route.host_path_regex_rewrite_pattern);
+      rt.host_substitution = route.host_path_regex_rewrite_substitution;
+      if (!rt.host_regex) {
+        diagnostics.error(route.pos, route.key + ".host_path_regex_rewrite_pattern",
+                          "invalid regex");
+        ok = false;
+      }
+    } else if (route.preserve_host_header) {
+      rt.host_rewrite = RouteRuntime::HostRewrite::Preserve;
+    }
+    rt.append_x_forwarded_host = rt.host_rewrite != RouteRuntime::HostRewrite::Preserve;
+    for (const std::string& name : route.remove_request_headers) {
+      if (strings::iequals(name, "x-forwarded-host")) {
+        rt.append_x_forwarded_host = false;
+      }
+      rt.remove_request_headers.push_back(name);
+    }
+    for (const config::HeaderSetting& h : route.set_request_headers) {
+      rt.set_request_headers.emplace_back(h.name, HeaderTemplate::parse(h.value));
+    }
+    rt.response_headers = routeResponseHeaders(snapshot->response_headers, route);
+    rt.rewrite_response_headers = route.rewrite_response_headers;
     rt.timeout = config::routeTimeout(route, opts.default_upstream_timeout);
     rt.is_public = route.allow_public_unauthenticated_access;
     rt.log_name = !route.name.empty() ? route.name : "route-" + routeId(route);

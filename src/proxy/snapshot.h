@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/diagnostics.h"
@@ -12,18 +14,77 @@
 #include "tls/server_context.h"
 #include "upstream/cluster.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace vallum::proxy {
+
+/// A `set_request_headers` value with its `${...}` references resolved at load time into
+/// pieces (spec §2.9): literal text, or the value of a request header. Identity references
+/// (`pomerium.jwt`, `pomerium.access_token`, ...) render empty until sign-in exists, as
+/// unknown references do.
+struct HeaderTemplate {
+  struct Piece {
+    bool header_ref = false;  ///< true: `text` is a request header name
+    std::string text;
+  };
+  std::vector<Piece> pieces;
+
+  /// Parses Pomerium's template syntax: `$$` → `$`; `${pomerium.request.headers.NAME}`,
+  /// `${pomerium.request.headers["NAME"]}` and `$pomerium.request.headers.NAME` → that request
+  /// header; other references → ""; a `${` without its `}` stays verbatim.
+  static HeaderTemplate parse(std::string_view value);
+  /// True when the value has no references (rendering is a copy).
+  bool literal() const { return pieces.size() <= 1 && (pieces.empty() || !pieces[0].header_ref); }
+};
 
 /// What the data path needs of one route, compiled once per snapshot.
 struct RouteRuntime {
+  RouteRuntime();
+  RouteRuntime(RouteRuntime&&) noexcept;
+  RouteRuntime& operator=(RouteRuntime&&) noexcept;
+  ~RouteRuntime();
+
   const config::Route* config = nullptr;
+  /// redirect > response > to (spec §2.3, as Pomerium's buildRouteForPolicyAndMatch).
+  enum class Action : uint8_t { Forward, Redirect, Respond } action = Action::Forward;
   upstream::Cluster cluster;
-  /// The first `to` URL's path, applied as a prefix rewrite when non-empty (spec §2.2).
-  std::string to_path;
+
   /// How much of the request path the match covered (prefix routes: the prefix; path/regex
-  /// routes: everything), i.e. what `to_path` replaces.
+  /// routes: everything), i.e. what a prefix rewrite replaces.
   enum class MatchKind : uint8_t { Prefix, WholePath } match_kind = MatchKind::Prefix;
   std::string match_prefix;
+
+  /// Path rewrite (spec §2.5): `prefix_rewrite`, else `regex_rewrite_pattern`, else the first
+  /// `to` URL's path (spec §2.2) as a prefix rewrite.
+  enum class PathRewrite : uint8_t { None, Prefix, Regex } path_rewrite = PathRewrite::None;
+  std::string prefix_rewrite;  ///< replaces the matched part (PathRewrite::Prefix)
+  std::unique_ptr<re2::RE2> path_regex;
+  std::string path_substitution;
+  /// The first `to` URL's path (kept for `vallum route`).
+  std::string to_path;
+
+  /// Upstream Host (spec §2.8): host_rewrite > host_rewrite_header >
+  /// host_path_regex_rewrite_pattern > preserve_host_header > the endpoint's `to` authority.
+  enum class HostRewrite : uint8_t { Endpoint, Literal, Header, PathRegex, Preserve } host_rewrite =
+      HostRewrite::Endpoint;
+  std::string host_value;  ///< Literal: the host; Header: the header name
+  std::unique_ptr<re2::RE2> host_regex;
+  std::string host_substitution;
+  /// X-Forwarded-Host gets the original host appended whenever the Host is rewritten, unless
+  /// the route removes x-forwarded-host (spec §2.8).
+  bool append_x_forwarded_host = true;
+
+  /// Request header policy: names (as written) removed from the client's request, and values
+  /// set (overwriting). A name in both is set (set wins).
+  std::vector<std::string> remove_request_headers;
+  std::vector<std::pair<std::string, HeaderTemplate>> set_request_headers;
+
+  /// Response headers to set on every response of this route (the global set merged with the
+  /// route's, sorted by name; spec §2.9), and the prefix rewrites of rewrite_response_headers.
+  std::vector<std::pair<std::string, std::string>> response_headers;
+  std::vector<config::ResponseHeaderRewrite> rewrite_response_headers;
   config::Duration timeout{};  ///< 0 = none
   bool is_public = false;
   /// Route `name`, or "route-<id>" (spec §2.13), for access logs.
@@ -38,6 +99,9 @@ struct Snapshot {
   std::vector<RouteRuntime> routes;
   /// Downstream TLS; null when `insecure_server`.
   tls::ServerContextConstSharedPtr tls;
+  /// The global set_response_headers as applied (Pomerium's security defaults unless the
+  /// config sets the map), sorted by name; added to every response and local reply.
+  std::vector<std::pair<std::string, std::string>> response_headers;
   http::PathOptions path_options;
   uint64_t generation = 0;
 };

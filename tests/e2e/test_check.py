@@ -124,7 +124,7 @@ routes:
     regex: /a(b
   - from: https://rw.example.test
     to: http://127.0.0.1:9001
-    prefix_rewrite: /v2
+    allow_websockets: true
   - from: ssh://ssh.example.test
     to: ssh://127.0.0.1:22
   - from: https://mixed.example.test
@@ -176,8 +176,8 @@ def test_errors_with_positions_and_exit_1(tmp_path, vallum_bin):
 
     at(find(problems, "routes[4].regex", "error"), text, "/a(b")
 
-    p = find(problems, "routes[5].prefix_rewrite", "error")
-    at(p, text, "prefix_rewrite")
+    p = find(problems, "routes[5].allow_websockets", "error")
+    at(p, text, "allow_websockets")
     assert "not supported yet" in p["msg"], p
 
     ssh = [p for p in errs if p["key"].startswith("routes[6]")]

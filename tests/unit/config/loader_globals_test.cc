@@ -470,7 +470,6 @@ INSTANTIATE_TEST_SUITE_P(
         NotYetCase{"jwt_issuer_format: uri", "jwt_issuer_format"},
         NotYetCase{"pass_identity_headers: true", "pass_identity_headers"},
         NotYetCase{"signing_key_file: /k.pem", "signing_key_file"},
-        NotYetCase{"set_response_headers: {X-Frame-Options: DENY}", "set_response_headers"},
         NotYetCase{"certificate_authority_file: /ca.pem", "certificate_authority_file"},
         NotYetCase{"autocert_use_staging: true", "autocert_use_staging"},
         NotYetCase{"allow_upgrades: [websocket]", "allow_upgrades"},

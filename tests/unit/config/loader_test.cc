@@ -207,9 +207,6 @@ TEST(LoaderTest, RouteDocsExampleFailsOnlyOnUnimplementedKeys) {
       "routes[3].lb_policy",
       "routes[3].least_request_lb_config",
       "routes[5].policy",
-      "routes[5].set_request_headers",
-      "routes[5].remove_request_headers",
-      "routes[6].rewrite_response_headers",
   };
   EXPECT_EQ(got, want) << r.diagnostics.formatAll();
   EXPECT_TRUE(hasDiag(r, {E::Error, 4, 5, "routes[0].health_checks", "not supported yet"}));

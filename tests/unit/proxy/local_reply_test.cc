@@ -72,12 +72,27 @@ TEST(RenderLocalReplyTest, HeadOmitsTheBodyButKeepsItsLength) {
   EXPECT_EQ(head_only, with_body.substr(0, with_body.find("\r\n\r\n") + 4));
 }
 
-TEST(RenderSimpleResponseTest, Ping) {
+TEST(RenderTextResponseTest, Ping) {
   std::string out;
-  renderSimpleResponse(200, "text/plain; charset=utf-8", "OK\n", false, false, "d", out);
+  LocalReply reply;
+  reply.status = 200;
+  renderTextResponse(reply, "OK\n", "d", out);
   EXPECT_EQ(out,
             "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 3\r\n"
             "date: d\r\n\r\nOK\n");
+}
+
+TEST(RenderTextResponseTest, RedirectWithConfiguredHeaders) {
+  std::string out;
+  std::vector<std::pair<std::string, std::string>> headers = {{"X-Frame-Options", "SAMEORIGIN"}};
+  LocalReply reply;
+  reply.status = 302;
+  reply.location = "https://docs.example.net/guide";
+  reply.headers = &headers;
+  renderTextResponse(reply, "", "d", out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 302 Found\r\ncontent-length: 0\r\ndate: d\r\n"
+            "location: https://docs.example.net/guide\r\nX-Frame-Options: SAMEORIGIN\r\n\r\n");
 }
 
 }  // namespace

@@ -1,0 +1,432 @@
+#include "proxy/request_pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include "config/loader.h"
+
+namespace vallum::proxy {
+namespace {
+
+SnapshotConstSharedPtr build(const std::string& yaml) {
+  config::LoadResult loaded = config::loadString(yaml, "test.yaml", config::emptyEnvironment());
+  EXPECT_TRUE(loaded.options.has_value()) << loaded.diagnostics.formatAll();
+  if (!loaded.options) {
+    return nullptr;
+  }
+  SnapshotBuildOptions options;
+  options.resolve_dns = false;
+  auto snapshot = buildSnapshot(std::move(*loaded.options), options, loaded.diagnostics);
+  EXPECT_NE(snapshot, nullptr) << loaded.diagnostics.formatAll();
+  return snapshot;
+}
+
+/// Parses `wire` (a whole request) and runs decide() on a TLS listener.
+struct Pipeline {
+  SnapshotConstSharedPtr snapshot;
+  http::RequestParser parser;
+  RequestContext ctx;
+  Decision decision = Decision::Reply;
+
+  Pipeline(SnapshotConstSharedPtr s, const std::string& wire, bool tls = true) : snapshot(std::move(s)) {
+    std::vector<std::string_view> body;
+    http::ParseEvents ev = parser.execute(wire, body);
+    EXPECT_EQ(ev.error_status, 0) << wire;
+    ctx.reset(snapshot.get(), tls);
+    decision = decide(ctx, parser.head());
+  }
+
+  std::string upstreamHead(size_t endpoint = 0) {
+    std::string out;
+    std::vector<std::string_view> nominated;
+    buildUpstreamRequestHead(ctx, parser.head(), ctx.route->cluster.endpoints[endpoint],
+                             "192.0.2.7", "rid", nominated, out);
+    return out;
+  }
+};
+
+std::string get(std::string_view host, std::string_view target, std::string_view extra = "") {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: " + std::string(host) + "\r\n" +
+         std::string(extra) + "\r\n";
+}
+
+std::string requestLine(const std::string& head) { return head.substr(0, head.find("\r\n")); }
+
+bool hasLine(const std::string& head, std::string_view line) {
+  return head.find("\r\n" + std::string(line) + "\r\n") != std::string::npos;
+}
+
+// ---- redirects (dataplane-semantics §5.3, cases BR-13) ----
+
+const char* kRedirects = R"(
+routes:
+  - from: https://go.example.test
+    redirect: {host_redirect: docs.example.net, path_redirect: /guide/start}
+    allow_public_unauthenticated_access: true
+  - from: https://go2.example.test
+    redirect: {host_redirect: docs.example.net, path_redirect: /guide/start, strip_query: true, response_code: 302}
+    allow_public_unauthenticated_access: true
+  - from: https://go3.example.test
+    prefix: /v1/
+    redirect: {prefix_rewrite: /v2/}
+    allow_public_unauthenticated_access: true
+  - from: https://secure.example.test
+    redirect: {https_redirect: true}
+    allow_public_unauthenticated_access: true
+  - from: https://port.example.test
+    redirect: {port_redirect: 443, scheme_redirect: https}
+    allow_public_unauthenticated_access: true
+  - from: https://pq.example.test
+    redirect: {path_redirect: '/new?foo=1', strip_query: true}
+    allow_public_unauthenticated_access: true
+  - from: https://private.example.test
+    redirect: {host_redirect: elsewhere.example.net}
+)";
+
+TEST(RedirectTest, CasesBr13) {
+  auto s = build(kRedirects);
+  Pipeline go(s, get("go.example.test:8443", "/anything?q=1"));
+  ASSERT_EQ(go.decision, Decision::Reply);
+  EXPECT_EQ(go.ctx.reply.kind, ReplySpec::Kind::Redirect);
+  EXPECT_EQ(go.ctx.reply.status, 301);
+  EXPECT_EQ(go.ctx.reply.location, "https://docs.example.net/guide/start?q=1");
+  Pipeline go2(s, get("go2.example.test:8443", "/anything?q=1"));
+  EXPECT_EQ(go2.ctx.reply.status, 302);
+  EXPECT_EQ(go2.ctx.reply.location, "https://docs.example.net/guide/start");
+  Pipeline go3(s, get("go3.example.test:8443", "/v1/items?id=3"));
+  EXPECT_EQ(go3.ctx.reply.location, "https://go3.example.test:8443/v2/items?id=3");
+}
+
+TEST(RedirectTest, SchemeChangeDropsOnlyTheOriginalDefaultPort) {
+  auto s = build(kRedirects);
+  // Envoy's conformance vector, on a plain listener: http://example.com:80/a?b=1 →
+  // https://example.com/a?b=1, and :8080 is kept.
+  Pipeline plain80(s, get("secure.example.test:80", "/a?b=1"), /*tls=*/false);
+  EXPECT_EQ(plain80.ctx.reply.location, "https://secure.example.test/a?b=1");
+  Pipeline plain8080(s, get("secure.example.test:8080", "/a?b=1"), false);
+  EXPECT_EQ(plain8080.ctx.reply.location, "https://secure.example.test:8080/a?b=1");
+  // Already https: the scheme does not change, an explicit :443 stays.
+  Pipeline tls443(s, get("secure.example.test:443", "/a"), true);
+  EXPECT_EQ(tls443.ctx.reply.location, "https://secure.example.test:443/a");
+}
+
+TEST(RedirectTest, PortRedirectIsAlwaysWritten) {
+  auto s = build(kRedirects);
+  Pipeline r(s, get("port.example.test:8080", "/x"), false);
+  EXPECT_EQ(r.ctx.reply.location, "https://port.example.test:443/x");
+}
+
+TEST(RedirectTest, PathRedirectQueryReplacesTheRequestsEvenWithStripQuery) {
+  auto s = build(kRedirects);
+  Pipeline r(s, get("pq.example.test", "/old?bar=1"));
+  EXPECT_EQ(r.ctx.reply.location, "https://pq.example.test/new?foo=1");
+}
+
+TEST(RedirectTest, RedirectRoutesAreAuthorizedLikeAnyRoute) {
+  auto s = build(kRedirects);
+  Pipeline r(s, get("private.example.test", "/"));
+  EXPECT_EQ(r.ctx.reply.status, 403);
+  EXPECT_EQ(r.ctx.reply.kind, ReplySpec::Kind::ErrorPage);
+}
+
+TEST(DirectResponseTest, StatusAndBody) {
+  auto s = build(R"(
+routes:
+  - from: https://teapot.example.test
+    response: {status: 418, body: "short and stout"}
+    allow_public_unauthenticated_access: true
+)");
+  Pipeline r(s, get("teapot.example.test", "/"));
+  EXPECT_EQ(r.ctx.reply.kind, ReplySpec::Kind::Text);
+  EXPECT_EQ(r.ctx.reply.status, 418);
+  EXPECT_EQ(r.ctx.reply.body, "short and stout");
+}
+
+// ---- path rewrites (spec §2.2, §2.5; cases BR-01, BR-03) ----
+
+TEST(PathRewriteTest, CasesBr01) {
+  auto s = build(R"(
+routes:
+  - from: https://app.example.test
+    to: http://127.0.0.1:9001
+    prefix: /tool/
+    prefix_rewrite: /
+    allow_public_unauthenticated_access: true
+  - from: https://app.example.test
+    to: http://127.0.0.1:9002
+    prefix: /v1
+    prefix_rewrite: /api/v2
+    allow_public_unauthenticated_access: true
+)");
+  struct Case {
+    const char* target;
+    const char* forwarded;  // nullptr: no route
+  };
+  for (const Case& c : {Case{"/tool/health", "/health"}, Case{"/tool/", "/"},
+                        Case{"/tool/a/b?x=1&y=%2F", "/a/b?x=1&y=%2F"}, Case{"/tool", nullptr},
+                        Case{"/v1/users", "/api/v2/users"}, Case{"/v1", "/api/v2"}}) {
+    Pipeline r(s, get("app.example.test", c.target));
+    if (c.forwarded == nullptr) {
+      EXPECT_EQ(r.ctx.reply.status, 404) << c.target;
+      continue;
+    }
+    ASSERT_EQ(r.decision, Decision::Forward) << c.target;
+    EXPECT_EQ(requestLine(r.upstreamHead()), "GET " + std::string(c.forwarded) + " HTTP/1.1")
+        << c.target;
+  }
+}
+
+TEST(PathRewriteTest, CasesBr03RegexRewrite) {
+  auto s = build(R"(
+routes:
+  - from: https://rw.example.test
+    to: http://127.0.0.1:9001
+    prefix: /service/
+    regex_rewrite_pattern: '^/service/([^/]+)(/.*)$'
+    regex_rewrite_substitution: '\2/instance/\1'
+    allow_public_unauthenticated_access: true
+  - from: https://rw.example.test
+    to: http://127.0.0.1:9002
+    prefix: /bookings/
+    regex_rewrite_pattern: '^/bookings/([^/]+)/sometask$'
+    regex_rewrite_substitution: '/orders/$1/sometask'
+    allow_public_unauthenticated_access: true
+  - from: https://rw.example.test
+    to: http://127.0.0.1:9003
+    prefix: /xxx/
+    regex_rewrite_pattern: 'one'
+    regex_rewrite_substitution: 'two'
+    allow_public_unauthenticated_access: true
+)");
+  EXPECT_EQ(requestLine(Pipeline(s, get("rw.example.test", "/service/foo/v1/api?x=1")).upstreamHead()),
+            "GET /v1/api/instance/foo?x=1 HTTP/1.1");
+  EXPECT_EQ(requestLine(Pipeline(s, get("rw.example.test", "/bookings/1234/sometask")).upstreamHead()),
+            "GET /orders/$1/sometask HTTP/1.1");
+  EXPECT_EQ(requestLine(Pipeline(s, get("rw.example.test", "/xxx/one/yyy/one/zzz")).upstreamHead()),
+            "GET /xxx/two/yyy/two/zzz HTTP/1.1");
+}
+
+TEST(PathRewriteTest, ToPathActsAsPrefixRewriteAndPathRoutesReplaceEverything) {
+  auto s = build(R"(
+routes:
+  - from: https://a.test
+    path: /exact
+    to: http://127.0.0.1:1/target
+    allow_public_unauthenticated_access: true
+  - from: https://a.test
+    prefix: /admin
+    to: http://127.0.0.1:1/
+    allow_public_unauthenticated_access: true
+  - from: https://a.test
+    to: http://127.0.0.1:1/api
+    allow_public_unauthenticated_access: true
+)");
+  EXPECT_EQ(requestLine(Pipeline(s, get("a.test", "/exact?q")).upstreamHead()), "GET /target?q HTTP/1.1");
+  // The documented gotchas, reproduced literally (spec §2.2).
+  EXPECT_EQ(requestLine(Pipeline(s, get("a.test", "/admin/x")).upstreamHead()), "GET //x HTTP/1.1");
+  EXPECT_EQ(requestLine(Pipeline(s, get("a.test", "/foo")).upstreamHead()), "GET /apifoo HTTP/1.1");
+}
+
+// ---- Host and X-Forwarded-Host (spec §2.8) ----
+
+TEST(HostRewriteTest, EveryModeAndTheForwardedHostRule) {
+  auto s = build(R"(
+routes:
+  - from: https://default.test
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+  - from: https://literal.test
+    to: http://127.0.0.1:9001
+    host_rewrite: internal.example
+    allow_public_unauthenticated_access: true
+  - from: https://header.test
+    to: http://127.0.0.1:9001
+    host_rewrite_header: X-Target-Host
+    allow_public_unauthenticated_access: true
+  - from: https://regex.test
+    to: http://127.0.0.1:9001
+    host_path_regex_rewrite_pattern: '^/([^/]+)/.*$'
+    host_path_regex_rewrite_substitution: '\1'
+    allow_public_unauthenticated_access: true
+  - from: https://preserve.test
+    to: http://127.0.0.1:9001
+    preserve_host_header: true
+    allow_public_unauthenticated_access: true
+  - from: https://noxfh.test
+    to: http://localhost:9002
+    remove_request_headers: [X-Forwarded-Host]
+    allow_public_unauthenticated_access: true
+)");
+  std::string h = Pipeline(s, get("default.test:8443", "/", "X-Forwarded-Host: prev\r\n")).upstreamHead();
+  EXPECT_TRUE(hasLine(h, "Host: 127.0.0.1:9001")) << h;
+  EXPECT_TRUE(hasLine(h, "X-Forwarded-Host: prev, default.test:8443")) << h;
+  h = Pipeline(s, get("literal.test", "/")).upstreamHead();
+  EXPECT_TRUE(hasLine(h, "Host: internal.example")) << h;
+  EXPECT_TRUE(hasLine(h, "X-Forwarded-Host: literal.test")) << h;
+  h = Pipeline(s, get("header.test", "/", "X-Target-Host: from-header.example\r\n")).upstreamHead();
+  EXPECT_TRUE(hasLine(h, "Host: from-header.example")) << h;
+  h = Pipeline(s, get("header.test", "/")).upstreamHead();
+  EXPECT_TRUE(hasLine(h, "Host: header.test")) << h;  // header absent: Host unchanged
+  EXPECT_EQ(h.find("X-Forwarded-Host"), std::string::npos) << h;
+  h = Pipeline(s, get("regex.test", "/envoyproxy.io/some/path")).upstreamHead();
+  EXPECT_TRUE(hasLine(h, "Host: envoyproxy.io")) << h;
+  h = Pipeline(s, get("preserve.test:8443", "/", "X-Forwarded-Host: prev\r\n")).upstreamHead();
+  EXPECT_TRUE(hasLine(h, "Host: preserve.test:8443")) << h;
+  EXPECT_TRUE(hasLine(h, "X-Forwarded-Host: prev")) << h;  // passed through, nothing appended
+  h = Pipeline(s, get("noxfh.test", "/", "X-Forwarded-Host: prev\r\n")).upstreamHead();
+  EXPECT_TRUE(hasLine(h, "Host: localhost:9002")) << h;
+  EXPECT_EQ(h.find("X-Forwarded-Host"), std::string::npos) << h;
+}
+
+// ---- request header policy (spec §2.9) ----
+
+TEST(HeaderTemplateTest, Syntax) {
+  auto render = [](std::string_view value) {
+    HeaderTemplate t = HeaderTemplate::parse(value);
+    std::string out;
+    for (const auto& piece : t.pieces) {
+      out += piece.header_ref ? "<" + piece.text + ">" : piece.text;
+    }
+    return out;
+  };
+  EXPECT_EQ(render("plain"), "plain");
+  EXPECT_EQ(render("a$$b"), "a$b");
+  EXPECT_EQ(render("${pomerium.request.headers.X-Foo}!"), "<X-Foo>!");
+  EXPECT_EQ(render("${pomerium.request.headers[\"X-Foo\"]}"), "<X-Foo>");
+  EXPECT_EQ(render("u=$pomerium.request.headers.X-User;"), "u=<X-User>;");
+  EXPECT_EQ(render("[${pomerium.jwt}]"), "[]");        // identity: empty until sign-in
+  EXPECT_EQ(render("[${unknown.ref}]"), "[]");
+  EXPECT_EQ(render("broken ${pomerium.request"), "broken ${pomerium.request");
+  EXPECT_EQ(render("cost $5"), "cost ");      // an unknown reference, as Go's os.Expand: write $$5
+  EXPECT_TRUE(HeaderTemplate::parse("static").literal());
+  EXPECT_FALSE(HeaderTemplate::parse("$pomerium.request.headers.A").literal());
+}
+
+TEST(RequestHeadersTest, SetRemoveAndSetWins) {
+  auto s = build(R"(
+routes:
+  - from: https://h.test
+    to: http://127.0.0.1:9001
+    set_request_headers:
+      X-Your-favorite-authenticating-Proxy: Pomerium
+      Authorization: Basic cm9vdDpodW50ZXI0Mg==
+      X-Copied: 'from ${pomerium.request.headers.X-Source} $$5'
+      X-Both: configured
+      X-Empty: '${pomerium.jwt}'
+    remove_request_headers: [X-Email, x-both, X-Forwarded-For]
+    allow_public_unauthenticated_access: true
+)");
+  std::string h = Pipeline(s, get("h.test", "/",
+                             "X-Email: client@example.com\r\nX-Both: client\r\nX-Source: src\r\n"
+                             "Authorization: Bearer client-token\r\nX-Forwarded-For: 10.0.0.1\r\n"))
+                      .upstreamHead();
+  EXPECT_TRUE(hasLine(h, "X-Your-favorite-authenticating-Proxy: Pomerium")) << h;
+  EXPECT_TRUE(hasLine(h, "Authorization: Basic cm9vdDpodW50ZXI0Mg==")) << h;
+  EXPECT_EQ(h.find("client-token"), std::string::npos) << h;  // overwritten, not appended
+  EXPECT_TRUE(hasLine(h, "X-Copied: from src $5")) << h;
+  EXPECT_TRUE(hasLine(h, "X-Both: configured")) << h;
+  EXPECT_EQ(h.find("X-Both: client"), std::string::npos) << h;
+  EXPECT_EQ(h.find("X-Email"), std::string::npos) << h;
+  EXPECT_EQ(h.find("X-Empty"), std::string::npos) << h;  // renders empty: not sent
+  EXPECT_EQ(h.find("X-Forwarded-For"), std::string::npos) << h;  // removed, generated one too
+  EXPECT_TRUE(hasLine(h, "X-Source: src")) << h;
+}
+
+TEST(RequestHeadersTest, ClientsCannotInjectPomeriumIdentityHeaders) {
+  auto s = build(R"(
+routes:
+  - from: https://h.test
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+)");
+  std::string h = Pipeline(s, get("h.test", "/",
+                             "X-Pomerium-Jwt-Assertion: forged\r\nx-pomerium-authorization: t\r\n"
+                             "Authorization: Pomerium abc\r\nX-Pomerium-Other: kept\r\n"))
+                      .upstreamHead();
+  EXPECT_EQ(h.find("forged"), std::string::npos) << h;
+  EXPECT_EQ(h.find("x-pomerium-authorization"), std::string::npos) << h;
+  EXPECT_EQ(h.find("Authorization: Pomerium"), std::string::npos) << h;
+  EXPECT_TRUE(hasLine(h, "X-Pomerium-Other: kept")) << h;
+}
+
+// ---- response headers (spec §2.9; cases BR-15) ----
+
+std::string responseHead(const Pipeline& run, const std::string& wire) {
+  http::ResponseParser parser;
+  parser.reset(false);
+  std::vector<std::string_view> body;
+  parser.execute(wire, body);
+  std::string out;
+  std::vector<std::string_view> nominated;
+  bool keep_alive = true;
+  buildResponseHead(parser.head(), run.parser.head(), *run.ctx.route, false, keep_alive, "rid",
+                    nominated, out);
+  return out;
+}
+
+TEST(ResponseHeadersTest, RewriteResponseHeadersCasesBr15) {
+  auto s = build(R"(
+routes:
+  - from: https://app.example.test
+    to: http://127.0.0.1:9001
+    rewrite_response_headers:
+      - header: Location
+        prefix: http://127.0.0.1:9001/
+        value: https://app.example.test:8443/
+      - header: X-Backend-Url
+        prefix: http://127.0.0.1:9001/two/
+        value: https://app.example.test:8443/one/
+    allow_public_unauthenticated_access: true
+)");
+  Pipeline run(s, get("app.example.test:8443", "/login"));
+  auto head = [&](std::string_view header) {
+    return responseHead(run, "HTTP/1.1 302 Found\r\n" + std::string(header) +
+                                 "\r\nContent-Length: 0\r\n\r\n");
+  };
+  EXPECT_TRUE(hasLine(head("Location: http://127.0.0.1:9001/dashboard?x=1"),
+                      "Location: https://app.example.test:8443/dashboard?x=1"));
+  EXPECT_TRUE(hasLine(head("Location: https://other.example.net/x"),
+                      "Location: https://other.example.net/x"));
+  EXPECT_TRUE(hasLine(head("Location: https://other.example.net/?next=http://127.0.0.1:9001/"),
+                      "Location: https://other.example.net/?next=http://127.0.0.1:9001/"));
+  EXPECT_TRUE(hasLine(head("x-backend-url: http://127.0.0.1:9001/two/some/path/"),
+                      "x-backend-url: https://app.example.test:8443/one/some/path/"));
+}
+
+TEST(ResponseHeadersTest, GlobalDefaultsRouteOverridesAndDisable) {
+  auto s = build(R"(
+routes:
+  - from: https://a.test
+    to: http://127.0.0.1:9001
+    set_response_headers: {X-Frame-Options: DENY, X-Route: a}
+    allow_public_unauthenticated_access: true
+  - from: https://b.test
+    to: http://127.0.0.1:9001
+    set_response_headers: {disable: true}
+    allow_public_unauthenticated_access: true
+)");
+  // No certificates (self-signed): HSTS is not among the defaults.
+  ASSERT_EQ(s->response_headers.size(), 2u);
+  EXPECT_EQ(s->response_headers[0].first, "X-Frame-Options");
+  EXPECT_EQ(s->response_headers[0].second, "SAMEORIGIN");
+  EXPECT_EQ(s->response_headers[1].first, "X-XSS-Protection");
+  Pipeline a(s, get("a.test", "/"));
+  std::string h = responseHead(a, "HTTP/1.1 200 OK\r\nX-Frame-Options: ALLOW\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(hasLine(h, "X-Frame-Options: DENY")) << h;
+  EXPECT_EQ(h.find("ALLOW"), std::string::npos) << h;  // overwritten
+  EXPECT_TRUE(hasLine(h, "X-Route: a")) << h;
+  EXPECT_TRUE(hasLine(h, "X-XSS-Protection: 1; mode=block")) << h;
+  Pipeline b(s, get("b.test", "/"));
+  h = responseHead(b, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(h.find("X-Frame-Options"), std::string::npos) << h;
+}
+
+TEST(ResponseHeadersTest, GlobalMapReplacesDefaultsAndDisableEmptiesIt) {
+  auto replaced = build("set_response_headers: {X-Global: g}\n");
+  ASSERT_EQ(replaced->response_headers.size(), 1u);
+  EXPECT_EQ(replaced->response_headers[0].first, "X-Global");
+  auto disabled = build("set_response_headers: {disable: true}\n");
+  EXPECT_TRUE(disabled->response_headers.empty());
+}
+
+}  // namespace
+}  // namespace vallum::proxy
