@@ -7,6 +7,7 @@
 
 #include "common/logging.h"
 #include "common/strings.h"
+#include "router/lint.h"
 
 namespace vallum::proxy {
 
@@ -204,6 +205,7 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
   const config::Options& opts = snapshot->options;
   bool ok = true;
 
+  router::lintShadowedRoutes(opts.routes, diagnostics);
   auto table = router::RouteTable::build(opts.routes);
   if (!table) {
     diagnostics.error({}, "routes", table.error().detail());
