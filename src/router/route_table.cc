@@ -132,3 +132,23 @@ uint32_t RouteTable::match(std::string_view host, uint16_t port, std::string_vie
 }
 
 }  // namespace vallum::router
+
+namespace vallum::router {
+
+bool RouteTable::hasConcreteRoutes(std::string_view host, uint16_t port) const {
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) {
+    return false;
+  }
+  if (!it->second.any_port.empty()) {
+    return true;
+  }
+  for (const auto& [route_port, candidates] : it->second.by_port) {
+    if (route_port == port) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace vallum::router

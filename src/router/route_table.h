@@ -78,6 +78,10 @@ class RouteTable {
 
   size_t size() const { return matchers_.size(); }
 
+  /// True when `host:port` has a virtual host of its own (concrete routes for that port or for
+  /// any port), which means wildcard routes are never consulted for it (spec §11).
+  bool hasConcreteRoutes(std::string_view host, uint16_t port) const;
+
  private:
   struct HostRoutes {
     std::vector<std::pair<uint16_t, std::vector<uint32_t>>> by_port;  ///< explicit-port routes

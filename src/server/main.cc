@@ -1,6 +1,7 @@
 #include <csignal>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -41,6 +42,18 @@ int main(int argc, char** argv) {
                                                 "as FILE:LINE:COL: error|warning: KEY: message");
   check->add_option("-c,--config", check_path, "Config file to check")->required();
 
+  std::string route_path, route_method = "GET", route_url;
+  std::vector<std::string> route_headers;
+  CLI::App* route = app.add_subcommand(
+      "route",
+      "Explain what the config does with one request, as JSON: the route that matches and why, "
+      "and the upstream request, redirect or reply (exit 0: a route matches, 1: none)");
+  route->add_option("-c,--config", route_path, "Config file")->required();
+  route->add_option("-X,--method", route_method, "Request method")->default_val("GET");
+  route->add_option("-H,--header", route_headers, "A request header \"Name: value\" (repeatable)");
+  route->add_option("url", route_url, "Absolute URL, e.g. https://app.example.com/api?x=1")
+      ->required();
+
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -51,6 +64,10 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) {
     return vallum::server::check(check_path, std::cout);
+  }
+  if (route->parsed()) {
+    return vallum::server::route(route_path, route_method, route_headers, route_url, std::cout,
+                                 std::cerr);
   }
   if (serve.config_path.empty()) {
     std::cerr << "vallum: --config FILE is required to serve (see --help)\n";

@@ -17,6 +17,7 @@
 #include "common/logging.h"
 #include "config/loader.h"
 #include "network/listener.h"
+#include "proxy/explain.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker.h"
 
@@ -301,6 +302,45 @@ int check(const std::string& config_path, std::ostream& out) {
       << loaded.diagnostics.warningCount() << " warning"
       << (loaded.diagnostics.warningCount() == 1 ? "" : "s") << '\n';
   return 0;
+}
+
+int route(const std::string& config_path, const std::string& method,
+          const std::vector<std::string>& headers, const std::string& url, std::ostream& out,
+          std::ostream& err) {
+  config::LoadResult loaded = config::loadFile(config_path, config::processEnvironment());
+  proxy::SnapshotConstSharedPtr snapshot;
+  if (loaded.options) {
+    proxy::SnapshotBuildOptions build;
+    build.resolve_dns = false;
+    snapshot = proxy::buildSnapshot(std::move(*loaded.options), build, loaded.diagnostics);
+  }
+  if (!snapshot) {
+    for (const config::Diagnostic& d : loaded.diagnostics.items()) {
+      err << d.format() << '\n';
+    }
+    return 2;
+  }
+  proxy::ExplainRequest request;
+  request.method = method;
+  request.url = url;
+  for (const std::string& header : headers) {
+    size_t colon = header.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      err << "vallum route: --header expects \"Name: value\", got \"" << header << "\"\n";
+      return 2;
+    }
+    std::string value = header.substr(colon + 1);
+    size_t first = value.find_first_not_of(" \t");
+    request.headers.emplace_back(header.substr(0, colon),
+                                 first == std::string::npos ? "" : value.substr(first));
+  }
+  proxy::ExplainResult result = proxy::explainRequest(*snapshot, request);
+  if (!result.error.empty()) {
+    err << "vallum route: " << result.error << '\n';
+    return 2;
+  }
+  out << result.json << '\n';
+  return result.route_matched ? 0 : 1;
 }
 
 }  // namespace vallum::server

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace vallum::server {
 
@@ -28,5 +29,13 @@ int serve(const ServeOptions& options);
 /// each problem as "FILE:LINE:COL: error|warning: KEY: message" on `out`, then
 /// "OK: N routes, M warnings". Returns 1 when there is any error, else 0.
 int check(const std::string& config_path, std::ostream& out);
+
+/// `vallum route`: explains what the config does with one request (proxy::explainRequest) as
+/// JSON on `out`. `headers` are "Name: value" strings. Returns 0 when a route matches, 1 when
+/// none does, 2 when the config is invalid or the request cannot be parsed (problems go to
+/// `err`).
+int route(const std::string& config_path, const std::string& method,
+          const std::vector<std::string>& headers, const std::string& url, std::ostream& out,
+          std::ostream& err);
 
 }  // namespace vallum::server

@@ -1,0 +1,237 @@
+#include "proxy/explain.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/strings.h"
+#include "http/http1_parser.h"
+#include "http/path.h"
+#include "proxy/request_pipeline.h"
+
+namespace vallum::proxy {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+std::string describeFrom(const config::Route& route) {
+  std::string out = "host " + route.from.host;
+  out += route.from.wildcard ? " (wildcard)" : "";
+  out += route.from.port ? " on port " + std::to_string(*route.from.port) : " on any port";
+  return out;
+}
+
+std::string describePathMatch(const RouteRuntime& route, std::string_view path) {
+  const config::Route& r = *route.config;
+  if (!r.regex.empty()) {
+    return "regex \"" + r.regex + "\" fully matches \"" + std::string(path) + "\"";
+  }
+  if (!r.path.empty()) {
+    return "path \"" + r.path + "\" equals \"" + std::string(path) + "\"";
+  }
+  if (r.prefix.empty()) {
+    return "no path specifier (prefix \"/\" matches every path)";
+  }
+  return "prefix \"" + r.prefix + "\" starts \"" + std::string(path) + "\"";
+}
+
+/// Splits "Name: value\r\n..." lines after the request line.
+HeaderList parseHeadLines(std::string_view head, std::string& request_line) {
+  HeaderList out;
+  size_t pos = head.find("\r\n");
+  request_line = std::string(head.substr(0, pos));
+  while (pos != std::string_view::npos) {
+    size_t start = pos + 2;
+    size_t end = head.find("\r\n", start);
+    if (end == std::string_view::npos || end == start) {
+      break;
+    }
+    std::string_view line = head.substr(start, end - start);
+    size_t colon = line.find(": ");
+    if (colon != std::string_view::npos) {
+      out.emplace_back(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
+    }
+    pos = end;
+  }
+  return out;
+}
+
+json headersJson(const HeaderList& headers) {
+  json out = json::array();
+  for (const auto& [name, value] : headers) {
+    out.push_back(json::array({name, value}));
+  }
+  return out;
+}
+
+bool containsField(const HeaderList& list, const std::string& name, const std::string& value) {
+  for (const auto& [n, v] : list) {
+    if (strings::iequals(n, name) && v == value) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool containsName(const HeaderList& list, const std::string& name) {
+  for (const auto& [n, v] : list) {
+    if (strings::iequals(n, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& request) {
+  ExplainResult result;
+  http::RequestTarget url;
+  if (!http::parseRequestTarget(request.url, url) || !url.absolute_form) {
+    result.error = "expected an absolute http(s) URL, got \"" + request.url + "\"";
+    return result;
+  }
+  if (!strings::isToken(request.method)) {
+    result.error = "invalid method \"" + request.method + "\"";
+    return result;
+  }
+  // The request as a client would send it (origin-form target, Host from the URL).
+  std::string target(url.path);
+  if (url.has_query) {
+    target += '?';
+    target += url.query;
+  }
+  std::string wire = request.method + " " + target + " HTTP/1.1\r\nHost: " + std::string(url.authority) +
+                     "\r\n";
+  HeaderList client = {{"Host", std::string(url.authority)}};
+  for (const auto& [name, value] : request.headers) {
+    wire += name + ": " + value + "\r\n";
+    client.emplace_back(name, value);
+  }
+  wire += "\r\n";
+
+  http::RequestParser parser;
+  std::vector<std::string_view> body;
+  http::ParseEvents ev = parser.execute(wire, body);
+  json doc;
+  doc["request"] = {{"method", request.method}, {"url", request.url}};
+  if (ev.error_status != 0) {
+    doc["route"] = nullptr;
+    doc["result"] = "reply";
+    doc["status"] = ev.error_status;
+    doc["reason"] = std::string("the request is malformed: ") + ev.error_reason;
+    result.json = doc.dump(2);
+    return result;
+  }
+
+  RequestContext ctx;
+  ctx.reset(&snapshot, !snapshot.options.insecure_server);
+  const Decision decision = decide(ctx, parser.head());
+  doc["request"]["host"] = ctx.host;
+  doc["request"]["port"] = ctx.port;
+  doc["request"]["path"] = std::string(ctx.path);
+  doc["request"]["query"] = ctx.target.has_query ? json(std::string(ctx.target.query)) : json(nullptr);
+
+  if (ctx.route == nullptr) {
+    doc["route"] = nullptr;
+    if (ctx.reply.status == 404 && ctx.reply.details == "route not found") {
+      doc["result"] = "no_route";
+      doc["status"] = 404;
+      doc["reason"] = snapshot.table.hasConcreteRoutes(ctx.host, ctx.port)
+                          ? "host " + ctx.host + " has routes of its own and none matches path \"" +
+                                std::string(ctx.path) +
+                                "\" (wildcard routes are not consulted for it)"
+                          : "no route for host " + ctx.host + " on port " +
+                                std::to_string(ctx.port);
+    } else {
+      doc["result"] = "reply";
+      doc["status"] = ctx.reply.status;
+      doc["reason"] = std::string(ctx.reply.details);
+    }
+    doc["response_headers"] = headersJson(snapshot.response_headers);
+    result.json = doc.dump(2);
+    return result;
+  }
+
+  result.route_matched = true;
+  const RouteRuntime& route = *ctx.route;
+  const config::Route& cfg = *route.config;
+  doc["route"] = {{"index", ctx.route_index},
+                  {"key", cfg.key},
+                  {"name", route.log_name},
+                  {"from", cfg.from.raw},
+                  {"line", cfg.pos.line},
+                  {"why", describeFrom(cfg) + "; " + describePathMatch(route, ctx.path)}};
+  doc["response_headers"] = headersJson(route.response_headers);
+
+  if (decision == Decision::Reply) {
+    switch (ctx.reply.kind) {
+      case ReplySpec::Kind::Redirect:
+        doc["result"] = "redirect";
+        doc["status"] = ctx.reply.status;
+        doc["location"] = std::string(ctx.reply.location);
+        break;
+      case ReplySpec::Kind::Text:
+        doc["result"] = "response";
+        doc["status"] = ctx.reply.status;
+        doc["body"] = std::string(ctx.reply.body);
+        break;
+      case ReplySpec::Kind::ErrorPage:
+        doc["result"] = ctx.reply.status == 403 ? "deny" : "reply";
+        doc["status"] = ctx.reply.status;
+        doc["reason"] = std::string(ctx.reply.details);
+        break;
+    }
+    result.json = doc.dump(2);
+    return result;
+  }
+
+  doc["result"] = "forward";
+  json endpoints = json::array();
+  for (const upstream::Endpoint& ep : route.cluster.endpoints) {
+    endpoints.push_back({{"authority", ep.authority}, {"weight", ep.weight}});
+  }
+  json upstream = {{"endpoints", endpoints}};
+  if (!route.cluster.endpoints.empty()) {
+    const upstream::Endpoint& endpoint = route.cluster.endpoints.front();
+    std::string head;
+    std::vector<std::string_view> nominated;
+    buildUpstreamRequestHead(ctx, parser.head(), endpoint, "<client-ip>", "<request-id>",
+                             nominated, head);
+    std::string request_line;
+    HeaderList headers = parseHeadLines(head, request_line);
+    std::string path = request_line.substr(request_line.find(' ') + 1);
+    path = path.substr(0, path.rfind(' '));
+    json added = json::array();
+    for (const auto& [name, value] : headers) {
+      if (!containsField(client, name, value)) {
+        added.push_back(json::array({name, value}));
+      }
+    }
+    json removed = json::array();
+    for (const auto& [name, value] : client) {
+      if (!containsName(headers, name)) {
+        removed.push_back(name);
+      }
+    }
+    std::string host;
+    for (const auto& [name, value] : headers) {
+      if (strings::iequals(name, "host")) {
+        host = value;
+      }
+    }
+    const std::string scheme = cfg.to.empty() ? "http" : cfg.to.front().scheme;
+    upstream["endpoint"] = endpoint.authority;
+    upstream["request_line"] = request_line;
+    upstream["url"] = scheme + "://" + endpoint.authority + path;
+    upstream["host"] = host;
+    upstream["headers"] = headersJson(headers);
+    upstream["added"] = added;
+    upstream["removed"] = removed;
+  }
+  doc["upstream"] = upstream;
+  result.json = doc.dump(2);
+  return result;
+}
+
+}  // namespace vallum::proxy

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/snapshot.h"
+
+namespace vallum::proxy {
+
+/// A request to explain (`vallum route`): an absolute http(s) URL, a method and extra headers.
+struct ExplainRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct ExplainResult {
+  /// A JSON document (pretty-printed) describing what Vallum would do, or empty on `error`.
+  std::string json;
+  bool route_matched = false;
+  /// The URL or a header could not be parsed (the caller exits 2).
+  std::string error;
+};
+
+/// Runs the request through the same stages the server runs (decide(), the upstream request
+/// builder), without any I/O, and describes the outcome (issue #3 item 7):
+/// * `request`: method, URL, host, port, the normalized path and the query;
+/// * `route`: the matching route (index, key, name, from) and `why` it matched, or null with a
+///   `reason` (no route for the host; or the host has routes of its own, none matching, and
+///   wildcard routes are not consulted);
+/// * `result`: "forward" with `upstream` (endpoints, the request line, the URL, Host, every
+///   header, and what was `added` to and `removed` from the client's headers), or "redirect"
+///   (status, location), "response" (status, body), "deny" (403), "reply" (other local
+///   replies: status and details);
+/// * `response_headers`: the set_response_headers the reply or response would carry.
+/// The listener is TLS unless the snapshot's config sets `insecure_server`.
+ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& request);
+
+}  // namespace vallum::proxy
