@@ -89,7 +89,10 @@ struct HeaderSetting {
 
 /// Route `redirect` (spec §2.3; Envoy RedirectAction, dataplane-semantics §5.3).
 struct RedirectAction {
-  bool https_redirect = false;          ///< wins over scheme_redirect
+  bool https_redirect = false;
+  /// https_redirect was written (even as false): then it wins over scheme_redirect, as in
+  /// Pomerium (which checks for presence), and false keeps the request's scheme.
+  bool https_redirect_set = false;
   std::string scheme_redirect;          ///< "" keeps the request's scheme
   std::string host_redirect;            ///< "" keeps the request's host (and port rules)
   std::optional<uint32_t> port_redirect;

@@ -61,6 +61,19 @@ bool isProtectedRequestHeader(std::string_view name) {
   return strings::iequals(name, "host") || (!name.empty() && name.front() == ':');
 }
 
+/// Message framing and hop-by-hop fields: the proxy states them itself. A configured
+/// Content-Length or Transfer-Encoding next to the real framing would desynchronize the
+/// upstream connection (request smuggling), so they are never set from the config.
+bool isFramingHeader(std::string_view name) {
+  for (std::string_view h : {"content-length", "transfer-encoding", "connection", "keep-alive",
+                             "proxy-connection", "te", "trailer", "upgrade", "expect"}) {
+    if (strings::iequals(name, h)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 class RouteDecoder {
  public:
   RouteDecoder(const std::string& key, ValueReader& reader) : key_(key), r_(reader) {}
@@ -511,6 +524,9 @@ class RouteDecoder {
       if (e.key == "https_redirect" || e.key == "strip_query") {
         if (auto b = r_.readBool(n, k)) {
           (e.key == "https_redirect" ? action.https_redirect : action.strip_query) = *b;
+          if (e.key == "https_redirect") {
+            action.https_redirect_set = true;
+          }
         }
       } else if (e.key == "scheme_redirect") {
         if (auto str = r_.readString(n, k)) {
@@ -565,9 +581,10 @@ class RouteDecoder {
     if (action.path_redirect && action.prefix_rewrite) {
       r_.warning(v.mark, key, "path_redirect and prefix_rewrite are both set: path_redirect wins");
     }
-    if (action.https_redirect && !action.scheme_redirect.empty()) {
+    if (action.https_redirect_set && !action.scheme_redirect.empty()) {
       r_.warning(v.mark, key,
-                 "https_redirect and scheme_redirect are both set: https_redirect wins");
+                 "https_redirect and scheme_redirect are both set: https_redirect wins (even "
+                 "when false, as in Pomerium, which then keeps the request's scheme)");
     }
     route_.redirect = std::move(action);
   }
@@ -604,6 +621,11 @@ class RouteDecoder {
     if (!has_status && v.find("status") == nullptr) {
       r_.error(v.mark, key, "missing status");
     }
+    if ((response.status == 204 || response.status == 304) && !response.body.empty()) {
+      r_.warning(v.mark, childKey(key, "body"),
+                 "a " + std::to_string(response.status) +
+                     " response has no body (RFC 9110 §15.3.5, §15.4.5): the body is not sent");
+    }
     route_.response = std::move(response);
   }
 
@@ -620,6 +642,13 @@ class RouteDecoder {
             h.pos, h.key,
             quoted(h.name) + " cannot be set with set_request_headers and is not applied; use "
                              "host_rewrite (or host_rewrite_header) to change the upstream Host");
+        continue;
+      }
+      if (isFramingHeader(h.name)) {
+        r_.diagnostics().warning(h.pos, h.key,
+                                 quoted(h.name) +
+                                     " is framing or hop-by-hop and is not applied: the proxy "
+                                     "states the message framing itself");
         continue;
       }
       if (!strings::isToken(h.name)) {

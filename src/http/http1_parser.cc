@@ -46,7 +46,11 @@ bool computeKeepAlive(uint8_t major, uint8_t minor, const HeaderMap& headers) {
 /// obs-fold (RFC 9112 §5.2): a value piece that starts right after a line break is a
 /// continuation line. llhttp 8 accepts folding, so we detect it: a genuine value piece starts
 /// after ':'/OWS or, when split across reads, right after another value byte.
-bool startsAfterLineBreak(const char* at, const char* exec_begin, char prev_last_byte) {
+bool startsAfterLineBreak(const char* at, size_t n, const char* exec_begin,
+                          char prev_last_byte) {
+  if (n == 0) {
+    return false;  // llhttp reports an empty value as a 0-byte piece after its CRLF
+  }
   char before = (at > exec_begin) ? at[-1] : prev_last_byte;
   return before == '\n';
 }
@@ -143,7 +147,7 @@ struct RequestCallbacks {
 
   static int onHeaderValue(llhttp_t* p, const char* at, size_t n) {
     RequestParser& s = self(p);
-    if (startsAfterLineBreak(at, s.exec_begin_, s.prev_last_byte_)) {
+    if (startsAfterLineBreak(at, n, s.exec_begin_, s.prev_last_byte_)) {
       return fail(p, 400, "obsolete line folding in header value");
     }
     HeaderMap& h = s.head_.headers;
@@ -354,7 +358,7 @@ struct ResponseCallbacks {
 
   static int onHeaderValue(llhttp_t* p, const char* at, size_t n) {
     ResponseParser& s = self(p);
-    if (startsAfterLineBreak(at, s.exec_begin_, s.prev_last_byte_)) {
+    if (startsAfterLineBreak(at, n, s.exec_begin_, s.prev_last_byte_)) {
       return fail(p, "obsolete line folding in upstream response");
     }
     if (s.head_.headers.byteSize() + n > kMaxResponseHeaderBytes + 4096) {

@@ -511,7 +511,7 @@ awaitable<bool> Http1Connection<Stream>::sendReply() {
     ex_.bytes_out = head_end == std::string::npos ? 0 : out_.size() - head_end - 4;
   } else {
     renderTextResponse(reply, spec.body, worker_.dates().now(), out_);
-    ex_.bytes_out = head_request ? 0 : spec.body.size();
+    ex_.bytes_out = (head_request || spec.status == 204 || spec.status == 304) ? 0 : spec.body.size();
   }
   ex_.status = spec.status;
   ex_.keep_alive = !close;

@@ -237,8 +237,31 @@ void renderLocalReply(const LocalReply& reply, ReplyFormat format, std::string_v
 
 void renderTextResponse(const LocalReply& reply, std::string_view body, std::string_view date,
                         std::string& out) {
-  appendHead(reply.status, body.empty() ? std::string_view() : "text/plain; charset=utf-8",
-             body.size(), reply.close, date, out);
+  // 204 and 304 have no content (RFC 9110 §15.3.5, §15.4.5), and a 204 carries no
+  // Content-Length (§8.6): a body here would be read as the start of the next response.
+  const bool no_content = reply.status == 204 || reply.status == 304;
+  if (no_content) {
+    body = {};
+  }
+  out += "HTTP/1.1 ";
+  out += std::to_string(reply.status);
+  out += ' ';
+  out += http::reasonPhrase(reply.status);
+  out += "\r\n";
+  if (!body.empty()) {
+    out += "content-type: text/plain; charset=utf-8\r\n";
+  }
+  if (!no_content) {
+    out += "content-length: ";
+    out += std::to_string(body.size());
+    out += "\r\n";
+  }
+  out += "date: ";
+  out += date;
+  out += "\r\n";
+  if (reply.close) {
+    out += "connection: close\r\n";
+  }
   appendCommon(reply, out);
   out += "\r\n";
   if (!reply.head_request) {

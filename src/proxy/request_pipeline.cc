@@ -203,8 +203,8 @@ std::string buildRedirectLocation(const config::RedirectAction& redirect, const 
                                   const http::RequestTarget& target) {
   const std::string_view request_scheme = tls ? "https" : "http";
   std::string_view scheme = request_scheme;
-  if (redirect.https_redirect) {
-    scheme = "https";
+  if (redirect.https_redirect_set) {
+    scheme = redirect.https_redirect ? std::string_view("https") : request_scheme;
   } else if (!redirect.scheme_redirect.empty()) {
     scheme = redirect.scheme_redirect;
   }
@@ -570,15 +570,13 @@ OutFraming buildResponseHead(const http::ResponseHead& response, const http::Req
       continue;  // set_response_headers: overwrite-or-add
     }
     std::string_view value = response.headers.value(i);
-    const config::ResponseHeaderRewrite* rewrite = nullptr;
+    bool rewritten = false;
     for (const config::ResponseHeaderRewrite& r : rewrites) {
-      if (strings::iequals(r.header, name)) {
-        rewrite = &r;
-        break;
-      }
+      rewritten = rewritten || strings::iequals(r.header, name);
     }
-    if (rewrite != nullptr) {
-      // Only the first value is examined and the whole header replaced (Pomerium's Lua).
+    if (rewritten) {
+      // Only the first value is examined and the whole header replaced; every rule for the
+      // header applies in order, each to the result of the previous (Pomerium's Lua filter).
       bool first = true;
       for (size_t j = 0; j < i; ++j) {
         first = first && !strings::iequals(response.headers.name(j), name);
@@ -586,14 +584,15 @@ OutFraming buildResponseHead(const http::ResponseHead& response, const http::Req
       if (!first) {
         continue;
       }
+      std::string current(value);
+      for (const config::ResponseHeaderRewrite& r : rewrites) {
+        if (strings::iequals(r.header, name) && current.starts_with(r.prefix)) {
+          current = r.value + current.substr(r.prefix.size());
+        }
+      }
       out += name;
       out += ": ";
-      if (value.starts_with(rewrite->prefix)) {
-        out += rewrite->value;
-        out += value.substr(rewrite->prefix.size());
-      } else {
-        out += value;
-      }
+      out += current;
       out += kCrlf;
       continue;
     }

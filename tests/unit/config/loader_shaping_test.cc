@@ -168,6 +168,24 @@ TEST(LoaderShapingTest, SetRequestHeadersRefusesHostAndPseudoHeaders) {
                        "invalid header name"}));
 }
 
+TEST(LoaderShapingTest, FramingHeadersInSetRequestHeadersAreNotApplied) {
+  LoadResult r = load(route(
+      "    to: http://app\n"
+      "    set_request_headers: {Content-Length: '0', transfer-encoding: chunked, X-Ok: y}\n"));
+  ASSERT_TRUE(loaded(r));
+  EXPECT_TRUE(hasDiag(r, {E::Warning, 4, 27, "routes[0].set_request_headers.Content-Length",
+                          "framing or hop-by-hop and is not applied"}));
+  EXPECT_TRUE(hasDiag(r, {E::Warning, 4, 0, "routes[0].set_request_headers.transfer-encoding",
+                          "not applied"}));
+  ASSERT_EQ(r.options->routes[0].set_request_headers.size(), 1u);
+  EXPECT_EQ(r.options->routes[0].set_request_headers[0].name, "X-Ok");
+}
+
+TEST(LoaderShapingTest, NoContentDirectResponseBodyWarns) {
+  EXPECT_TRUE(hasDiag(load(route("    response: {status: 204, body: x}\n")),
+                      {E::Warning, 3, 15, "routes[0].response.body", "the body is not sent"}));
+}
+
 TEST(LoaderShapingTest, SetAndRemoveTheSameHeaderWarnsThatSetWins) {
   LoadResult r = load(route(
       "    to: http://app\n"

@@ -138,6 +138,29 @@ TEST(ResponseParserTest, BadChunkTerminatorIsAProtocolError) {
   EXPECT_EQ(ev.error_status, 502);
 }
 
+TEST(RequestParserTest, EmptyHeaderValuesAreValidWhereverTheReadBoundaryFalls) {
+  // RFC 9110 §5.5 allows an empty field value; it is not line folding.
+  const std::string wire = "GET / HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nX-Space: \r\nX-After: v\r\n\r\n";
+  for (size_t a = 1; a < wire.size(); ++a) {
+    RequestParser p;
+    Parsed r = feed(p, wire, {a});
+    ASSERT_EQ(r.error, 0) << "cut at " << a;
+    EXPECT_TRUE(r.complete) << "cut at " << a;
+    EXPECT_EQ(p.head().headers.get("X-Empty"), "") << "cut at " << a;
+    EXPECT_EQ(p.head().headers.get("X-Space"), "") << "cut at " << a;
+    EXPECT_EQ(p.head().headers.get("X-After"), "v") << "cut at " << a;
+  }
+}
+
+TEST(ResponseParserTest, EmptyHeaderValueIsValid) {
+  ResponseParser p;
+  p.reset(false);
+  std::vector<std::string_view> body;
+  ParseEvents ev = p.execute("HTTP/1.1 200 OK\r\nX-Empty:\r\nContent-Length: 0\r\n\r\n", body);
+  EXPECT_EQ(ev.error_status, 0);
+  EXPECT_TRUE(ev.message_complete);
+}
+
 TEST(RequestParserTest, ValueSplitAfterSpaceIsNotObsFold) {
   RequestParser p;
   std::string wire = "GET / HTTP/1.1\r\nHost: x\r\nX-A: a b\r\n\r\n";

@@ -97,3 +97,21 @@ TEST(RenderTextResponseTest, RedirectWithConfiguredHeaders) {
 
 }  // namespace
 }  // namespace vallum::proxy
+
+namespace vallum::proxy {
+namespace {
+
+TEST(RenderTextResponseTest, NoContentStatusesSendNoBodyAndNoLength) {
+  for (int status : {204, 304}) {
+    std::string out;
+    LocalReply reply;
+    reply.status = status;
+    renderTextResponse(reply, "should not be sent", "d", out);
+    EXPECT_EQ(out.find("should not be sent"), std::string::npos) << status;
+    EXPECT_EQ(out.find("content-length"), std::string::npos) << status;
+    EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n") << status;
+  }
+}
+
+}  // namespace
+}  // namespace vallum::proxy

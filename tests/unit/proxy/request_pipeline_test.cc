@@ -392,6 +392,51 @@ routes:
                       "x-backend-url: https://app.example.test:8443/one/some/path/"));
 }
 
+TEST(ResponseHeadersTest, EveryRuleForAHeaderAppliesInOrder) {
+  auto s = build(R"(
+routes:
+  - from: https://app.example.test
+    to: http://127.0.0.1:9001
+    rewrite_response_headers:
+      - {header: Location, prefix: 'http://127.0.0.1:9001/', value: 'https://app.example.test/'}
+      - {header: Location, prefix: 'http://alt.internal/', value: 'https://app.example.test/alt/'}
+    allow_public_unauthenticated_access: true
+)");
+  Pipeline run(s, get("app.example.test", "/"));
+  std::string h = responseHead(run, "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://alt.internal/q?r=1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(hasLine(h, "Location: https://app.example.test/alt/q?r=1")) << h;
+}
+
+TEST(RequestHeadersTest, FramingHeadersAreNeverSetFromTheConfig) {
+  // A configured Content-Length next to the real framing would smuggle bytes upstream.
+  auto s = build(R"(
+routes:
+  - from: https://h.test
+    to: http://127.0.0.1:9001
+    set_request_headers: {Content-Length: '0', Transfer-Encoding: chunked, Connection: close, X-Ok: yes}
+    allow_public_unauthenticated_access: true
+)");
+  Pipeline run(s, "POST / HTTP/1.1\r\nHost: h.test\r\nContent-Length: 5\r\n\r\nhello");
+  std::string h = run.upstreamHead();
+  EXPECT_TRUE(hasLine(h, "Content-Length: 5")) << h;
+  EXPECT_EQ(h.find("Content-Length: 0"), std::string::npos) << h;
+  EXPECT_EQ(h.find("Transfer-Encoding"), std::string::npos) << h;
+  EXPECT_EQ(h.find("Connection"), std::string::npos) << h;
+  EXPECT_TRUE(hasLine(h, "X-Ok: yes")) << h;
+}
+
+TEST(RedirectTest, ExplicitHttpsRedirectFalseWinsOverSchemeRedirect) {
+  // Pomerium checks https_redirect for presence: false keeps the request's scheme.
+  auto s = build(R"(
+routes:
+  - from: https://r.test
+    redirect: {https_redirect: false, scheme_redirect: http, host_redirect: x.test}
+    allow_public_unauthenticated_access: true
+)");
+  Pipeline run(s, get("r.test", "/p"));
+  EXPECT_EQ(run.ctx.reply.location, "https://x.test/p");
+}
+
 TEST(ResponseHeadersTest, GlobalDefaultsRouteOverridesAndDisable) {
   auto s = build(R"(
 routes:
