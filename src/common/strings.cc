@@ -16,12 +16,39 @@ std::string lowerAscii(std::string_view s) {
   return out;
 }
 
+namespace {
+
+constexpr std::array<unsigned char, 256> makeLowerTable() {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = static_cast<unsigned char>(toLowerAscii(char(c)));
+  }
+  return t;
+}
+constexpr auto kLower = makeLowerTable();
+
+/// Bytes that JSON strings must escape: controls, '"' and '\\'.
+constexpr std::array<bool, 256> makeJsonEscapeTable() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) {
+    t[c] = true;
+  }
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}
+constexpr auto kJsonEscape = makeJsonEscapeTable();
+
+}  // namespace
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
     return false;
   }
+  const auto* x = reinterpret_cast<const unsigned char*>(a.data());
+  const auto* y = reinterpret_cast<const unsigned char*>(b.data());
   for (size_t i = 0; i < a.size(); ++i) {
-    if (toLowerAscii(a[i]) != toLowerAscii(b[i])) {
+    if (x[i] != y[i] && kLower[x[i]] != kLower[y[i]]) {
       return false;
     }
   }
@@ -189,7 +216,7 @@ void appendJsonEscaped(std::string& out, std::string_view s) {
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
+    if (!kJsonEscape[c]) {
       continue;
     }
     out.append(s.data() + run, i - run);
