@@ -34,3 +34,6 @@ target_compile_options(llhttp PRIVATE -O2 -w)
 # of 2 is smaller than our coroutine nesting depth, which turned every request's frames into
 # malloc/free pairs (measured with callgrind). Must be the same in every translation unit.
 add_compile_definitions(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)
+
+# Metrics (STYLE.md §7): prometheus-cpp core (TextSerializer) and pull (Exposer, civetweb).
+find_package(prometheus-cpp CONFIG REQUIRED)

@@ -160,6 +160,8 @@ class Loader {
       }
     }
     finishAddress();
+    finishMetricsAddress();
+    finishCertificateAuthority();
     finishCertificates();
     finishSecrets();
     finishRoutes();
@@ -319,7 +321,42 @@ class Loader {
       }
     } else if (name == "codec_type") {
       decodeCodecType(r, v, o);
+    } else if (name == "certificate_authority") {
+      hold(o, certificate_authority_);
+    } else if (name == "certificate_authority_file") {
+      hold(o, certificate_authority_file_);
+    } else if (name == "metrics_address") {
+      decodeMetricsAddress(r, v, o.key);
     }
+  }
+
+  // Spec §6: metrics_address is host:port with a port (":9090" listens on every interface).
+  void decodeMetricsAddress(ValueReader& r, const yaml::Node& v, const std::string& key) {
+    auto s = r.readString(v, key);
+    if (!s || s->empty()) {
+      return;
+    }
+    auto parsed = parseListenAddress(*s);
+    if (!parsed) {
+      r.error(v.mark, key,
+              "invalid metrics_addr: expected host:port (e.g. :9090 or 127.0.0.1:9090): " +
+                  parsed.error().detail());
+      return;
+    }
+    if (!parsed->has_port) {
+      r.error(v.mark, key,
+              "invalid metrics_addr " + quoted(*s) +
+                  ": expected host:port (e.g. :9090 or 127.0.0.1:9090)");
+      return;
+    }
+    if (parsed->address.port == 0) {
+      r.error(v.mark, key,
+              "invalid metrics_addr " + quoted(*s) + ": port must be between 1 and 65535");
+      return;
+    }
+    opts_.metrics_address = parsed->address;
+    metrics_address_pos_ = r.pos(v.mark);
+    metrics_address_key_ = key;
   }
 
   static bool readBoolInto(ValueReader& r, const yaml::Node& v, const std::string& key, bool& out) {
@@ -523,6 +560,37 @@ class Loader {
     }
   }
 
+  // The metrics listener cannot share the main listener's socket.
+  void finishMetricsAddress() {
+    if (!opts_.metrics_address) {
+      return;
+    }
+    const ListenAddress& m = *opts_.metrics_address;
+    const ListenAddress& main = opts_.address;
+    bool overlapping_hosts = m.host == main.host || m.host.empty() || main.host.empty();
+    if (m.port == main.port && overlapping_hosts) {
+      diags_.error(metrics_address_pos_, metrics_address_key_,
+                   "metrics_address " + quoted(m.toString()) +
+                       " uses the port of the main address " + quoted(main.toString()));
+    }
+  }
+
+  // Global extra trust roots for upstream TLS (spec §4.4): inline/base64 PEM or a file path,
+  // resolved by the tls component.
+  void finishCertificateAuthority() {
+    if (certificate_authority_ && certificate_authority_file_) {
+      diags_.error(certificate_authority_file_->key_pos, certificate_authority_file_->key,
+                   "set only one of certificate_authority and certificate_authority_file");
+    }
+    const std::optional<Held>& ca =
+        certificate_authority_ ? certificate_authority_ : certificate_authority_file_;
+    if (ca) {
+      opts_.certificate_authority = ca->value;
+      opts_.certificate_authority_key = ca->key;
+      opts_.certificate_authority_pos = ca->pos;
+    }
+  }
+
   // Pairs the top-level certificate options. The regular pairs are certificate +
   // certificate_key and certificate_file + certificate_key_file; Vallum also pairs one
   // leftover certificate with one leftover key (the route docs show certificate_file with
@@ -712,6 +780,9 @@ class Loader {
   std::optional<Held> certificate_, certificate_key_, certificate_file_, certificate_key_file_;
   std::vector<CertificateSource> certificates_;
   std::optional<Held> shared_secret_, shared_secret_file_, cookie_secret_, cookie_secret_file_;
+  std::optional<Held> certificate_authority_, certificate_authority_file_;
+  SourcePos metrics_address_pos_;
+  std::string metrics_address_key_;
   std::optional<Option> policy_, routes_;
 };
 

@@ -116,6 +116,121 @@ struct ResponseHeaderRewrite {
   std::string value;
 };
 
+/// Route `lb_policy` / `load_balancing_policy` (spec §4.1): both spellings, the five names
+/// case-insensitively (`ROUND_ROBIN`, `round_robin`, `LOAD_BALANCING_POLICY_ROUND_ROBIN`).
+enum class LbPolicy : uint8_t { RoundRobin, LeastRequest, Random, RingHash, Maglev };
+
+/// `least_request_lb_config` (Envoy LeastRequest).
+struct LeastRequestLbConfig {
+  uint32_t choice_count = 2;                  ///< >= 2
+  std::optional<double> active_request_bias;  ///< set → weighted mode weight/(active+1)^bias
+};
+
+/// `ring_hash_lb_config` (Envoy RingHash).
+struct RingHashLbConfig {
+  uint64_t minimum_ring_size = 1024;     ///< 1 <= min <= max
+  uint64_t maximum_ring_size = 8388608;  ///< <= 8388608
+  enum class HashFunction : uint8_t { XxHash, MurmurHash2 } hash_function = HashFunction::XxHash;
+};
+
+/// `maglev_lb_config` (Envoy Maglev).
+struct MaglevLbConfig {
+  uint64_t table_size = 65537;  ///< prime, <= 5000011
+};
+
+/// One route `hash_policy` entry, Envoy's RouteAction.HashPolicy shape (dataplane §1.6): the
+/// request hash for RING_HASH / MAGLEV. Without hash_policy the client IP is hashed.
+struct HashPolicy {
+  enum class Kind : uint8_t { Header, Cookie, QueryParameter, SourceIp } kind = Kind::Header;
+  std::string name;  ///< header / cookie / query parameter name (empty for SourceIp)
+  bool terminal = false;
+};
+
+/// A half-open status range [start, end) of `expected_statuses` / `retriable_statuses`.
+struct StatusRange {
+  int64_t start = 200;
+  int64_t end = 201;
+};
+
+/// One `health_checks` entry (Envoy core.v3.HealthCheck; spec §4.2, dataplane §2). Payloads
+/// are decoded bytes (from `text` hex or `binary` base64).
+struct HealthCheck {
+  std::string key;  ///< YAML path, e.g. "routes[0].health_checks[0]"
+  SourcePos pos;
+  Duration timeout{};   ///< required, > 0
+  Duration interval{};  ///< required, > 0
+  Duration initial_jitter{};
+  Duration interval_jitter{};
+  uint32_t interval_jitter_percent = 0;
+  uint32_t unhealthy_threshold = 1;  ///< required
+  uint32_t healthy_threshold = 1;    ///< required
+  /// Vallum: unset means `interval` (checks run every interval from start-up); explicit values
+  /// are honoured (dataplane §2.1).
+  std::optional<Duration> no_traffic_interval;
+  std::optional<Duration> no_traffic_healthy_interval;
+  std::optional<Duration> unhealthy_interval;
+  std::optional<Duration> unhealthy_edge_interval;
+  std::optional<Duration> healthy_edge_interval;
+  bool reuse_connection = true;
+  std::optional<uint16_t> alt_port;
+
+  enum class Kind : uint8_t { Http, Tcp } kind = Kind::Http;
+  // http_health_check
+  std::string http_path;  ///< required for Http
+  std::string http_host;  ///< "" → the endpoint's `to` host[:port]
+  std::vector<StatusRange> expected_statuses;   ///< empty → [200, 201)
+  std::vector<StatusRange> retriable_statuses;
+  enum class Codec : uint8_t { Http1, Http2 } codec_client_type = Codec::Http1;
+  // tcp_health_check
+  std::string tcp_send;                  ///< bytes; empty = connect only
+  std::vector<std::string> tcp_receive;  ///< each must appear, in order
+};
+
+/// Route `outlier_detection` (Envoy cluster.v3.OutlierDetection, spec §4.3, dataplane §3),
+/// Envoy's defaults. Present (even `{}`) = enabled.
+struct OutlierDetection {
+  uint32_t consecutive_5xx = 5;
+  uint32_t consecutive_gateway_failure = 5;
+  uint32_t consecutive_local_origin_failure = 5;
+  Duration interval = 10s;
+  Duration base_ejection_time = 30s;
+  Duration max_ejection_time = 300s;
+  Duration max_ejection_time_jitter = 0s;
+  uint32_t max_ejection_percent = 10;
+  uint32_t enforcing_consecutive_5xx = 100;
+  uint32_t enforcing_consecutive_gateway_failure = 0;
+  uint32_t enforcing_consecutive_local_origin_failure = 100;
+  uint32_t enforcing_success_rate = 100;
+  uint32_t enforcing_local_origin_success_rate = 100;
+  uint32_t success_rate_minimum_hosts = 5;
+  uint32_t success_rate_request_volume = 100;
+  uint32_t success_rate_stdev_factor = 1900;  ///< / 1000
+  uint32_t failure_percentage_threshold = 85;
+  uint32_t enforcing_failure_percentage = 0;
+  uint32_t enforcing_failure_percentage_local_origin = 0;
+  uint32_t failure_percentage_minimum_hosts = 5;
+  uint32_t failure_percentage_request_volume = 50;
+  bool split_external_local_origin_errors = false;
+  bool successful_active_health_check_uneject_host = true;
+  bool always_eject_one_host = false;
+};
+
+/// Upstream TLS of a route (spec §2.11, §4.4). Certificate values are kept as written (file
+/// path, inline PEM or base64 PEM); the tls component resolves them.
+struct UpstreamTls {
+  bool skip_verify = false;                ///< tls_skip_verify
+  std::string server_name;                 ///< tls_upstream_server_name, else tls_server_name
+  std::string custom_ca;                   ///< tls_custom_ca (base64 PEM) or tls_custom_ca_file
+  std::string custom_ca_key;               ///< YAML path of the CA value, for messages
+  SourcePos custom_ca_pos;
+  std::string client_cert;                 ///< tls_client_cert(_file)
+  std::string client_key;                  ///< tls_client_key(_file)
+  std::string client_cert_key;
+  SourcePos client_cert_pos;
+  std::string client_key_key;              ///< YAML path of the key value, for messages
+  SourcePos client_key_pos;
+};
+
 /// One route, from `policy:` (first) or `routes:` (then), in file order.
 struct Route {
   size_t index = 0;  ///< position in Options::routes
@@ -161,6 +276,18 @@ struct Route {
   std::vector<HeaderSetting> set_response_headers;
   std::vector<ResponseHeaderRewrite> rewrite_response_headers;
 
+  /// Upstream cluster (issue #4, spec §4).
+  LbPolicy lb_policy = LbPolicy::RoundRobin;
+  LeastRequestLbConfig least_request_lb_config;
+  RingHashLbConfig ring_hash_lb_config;
+  MaglevLbConfig maglev_lb_config;
+  std::vector<HashPolicy> hash_policy;
+  /// Percent of healthy hosts below which traffic goes to all hosts (Envoy default 50).
+  uint32_t healthy_panic_threshold = 50;
+  std::vector<HealthCheck> health_checks;
+  std::optional<OutlierDetection> outlier_detection;
+  UpstreamTls tls;
+
   /// Route `timeout`; unset → Options::default_upstream_timeout. 0 disables (spec §2.6).
   std::optional<Duration> timeout;
   SourcePos timeout_pos;  ///< position of the `timeout` value, for later warnings
@@ -189,6 +316,15 @@ struct Options {
   bool skip_xff_append = false;
 
   std::string log_level = "info";
+
+  /// Global `certificate_authority` / `certificate_authority_file`: extra trust roots for
+  /// every upstream (spec §4.4); a file path, inline PEM or base64 PEM. Empty = system roots.
+  std::string certificate_authority;
+  std::string certificate_authority_key;
+  SourcePos certificate_authority_pos;
+
+  /// Global `metrics_address` (spec §6): Prometheus metrics at /metrics. Unset = disabled.
+  std::optional<ListenAddress> metrics_address;
 
   /// Global `set_response_headers` (spec §2.9). Unset → Pomerium's security defaults
   /// (X-Frame-Options, X-XSS-Protection, and Strict-Transport-Security when certificates are

@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 
 #include "common/strings.h"
+#include "config/cluster_decoder.h"
 #include "config/key_tables.h"
 #include "config/url.h"
 
@@ -76,7 +77,8 @@ bool isFramingHeader(std::string_view name) {
 
 class RouteDecoder {
  public:
-  RouteDecoder(const std::string& key, ValueReader& reader) : key_(key), r_(reader) {}
+  RouteDecoder(const std::string& key, ValueReader& reader)
+      : key_(key), r_(reader), cluster_(reader) {}
 
   Route decode(const yaml::Node& node) {
     route_.key = key_;
@@ -117,6 +119,10 @@ class RouteDecoder {
     }
     const yaml::Node& v = e.value;
     const std::string& name = e.key;
+    if (ClusterDecoder::handles(name)) {
+      cluster_.decode(e, key, route_);
+      return;
+    }
     if (name == "from") {
       decodeFrom(v, key);
     } else if (name == "to") {
@@ -472,8 +478,7 @@ class RouteDecoder {
     }
     const std::string& scheme = parts->scheme;
     facts_.to_schemes.push_back(scheme);
-    if (scheme == "https" || scheme == "h2c" || scheme == "unix" || scheme == "https+unix" ||
-        scheme == "tcp") {
+    if (scheme == "h2c" || scheme == "unix" || scheme == "https+unix" || scheme == "tcp") {
       r_.error(mark, key, scheme + ":// upstreams are not supported yet");
       return false;
     }
@@ -481,7 +486,7 @@ class RouteDecoder {
       r_.error(mark, key, scheme + ":// upstreams are not supported");
       return false;
     }
-    if (scheme != "http") {
+    if (scheme != "http" && scheme != "https") {
       r_.error(mark, key,
                "unsupported upstream scheme " + quoted(scheme) +
                    " (expected http, https, h2c, unix, https+unix or tcp)");
@@ -501,7 +506,7 @@ class RouteDecoder {
     up.scheme = scheme;
     up.host = strings::lowerAscii(parts->host);
     up.port = parts->port;
-    up.effective_port = parts->port ? *parts->port : 80;
+    up.effective_port = parts->port ? *parts->port : (scheme == "https" ? 443 : 80);
     up.authority = std::move(parts->authority);
     up.path = std::move(parts->path);
     return true;
@@ -850,6 +855,7 @@ class RouteDecoder {
       }
     }
     checkShaping(node);
+    cluster_.finish(route_);
     // Legacy allow-list contradictions (§2.11), worded as Pomerium words them.
     if (facts_.public_access_mark &&
         (facts_.any_user_mark || facts_.has_allowed_users_or_domains)) {
@@ -865,6 +871,7 @@ class RouteDecoder {
 
   const std::string& key_;
   ValueReader& r_;
+  ClusterDecoder cluster_;
   Route route_;
   RouteFacts facts_;
 };

@@ -22,6 +22,8 @@
 #include "proxy/local_reply.h"
 #include "proxy/request_pipeline.h"
 #include "proxy/worker.h"
+#include "upstream/outlier/outlier_detector.h"
+#include "tls/client_context.h"
 
 // Coroutine frames: asio recycles frames of up to 1020 bytes per thread and mallocs larger
 // ones, and GCC keeps every local and every co_await temporary of a coroutine in its frame.
@@ -147,6 +149,8 @@ struct Exchange {
   uint64_t bytes_out = 0;
   const upstream::Endpoint* endpoint = nullptr;
   upstream::pool::EndpointPool* pool = nullptr;
+  /// The chosen host's shared state while a request to it is in flight (active_requests).
+  upstream::HostHealth* host = nullptr;
   bool head_request = false;
   bool response_started = false;  ///< a response head was written downstream
   bool keep_alive = true;         ///< the downstream connection may serve another request
@@ -208,9 +212,16 @@ class Http1Connection final : public network::TrackedConnection {
   Step onUpstreamBytes(UpstreamConnection& conn, boost::system::error_code ec, size_t n,
                        const PumpState& pump, bool may_retry);
   BufferSpan downstreamWriteBuffers();
+  /// One buffer for a TLS upstream write (one record, one syscall) when small enough.
+  BufferSpan coalesceUpstream(const std::vector<asio::const_buffer>& buffers);
   void setReply(int status, std::string_view details, bool force_close);
   void setTimeoutReply();
   void finishExchange();
+  void setOutcome(upstream::RequestOutcome outcome) {
+    outcome_ = outcome;
+    outcome_known_ = true;
+  }
+  void recordOutcome();
   bool requestSettled(const PumpState& pump) const {
     return parser_.messageComplete() && (!pump.running || pump.complete);
   }
@@ -247,11 +258,18 @@ class Http1Connection final : public network::TrackedConnection {
   std::string out_;        ///< response heads and local replies
   std::string coalesced_;  ///< TLS write coalescing
   asio::const_buffer coalesced_buffer_;
+  std::string upstream_coalesced_;
+  asio::const_buffer upstream_coalesced_buffer_;
   std::string upstream_head_;
   std::string request_chunk_line_;
   std::string response_chunk_line_;
   std::string details_;
   OutFraming framing_ = OutFraming::None;
+  /// What this exchange meant for outlier detection (dataplane §3.2) and when the request
+  /// went upstream (latency metric).
+  upstream::RequestOutcome outcome_ = upstream::RequestOutcome::Success;
+  bool outcome_known_ = false;
+  SteadyTime upstream_start_{};
   size_t pending_consume_ = 0;
   uint64_t pump_bytes_in_ = 0;
   asio::steady_timer pump_signal_;
@@ -391,6 +409,8 @@ void Http1Connection<Stream>::beginExchange() {
   request_id_.clear();
   ctx_.route = nullptr;  // a reply before routing (bad head) must not use the last route's
   ctx_.authority = {};
+  outcome_known_ = false;
+  upstream_start_ = {};
 }
 
 template <class Stream>
@@ -548,8 +568,34 @@ void Http1Connection<Stream>::finishExchange() {
   entry.route = ctx_.route != nullptr ? std::string_view(ctx_.route->log_name) : std::string_view();
   entry.request_id = request_id_;
   worker_.accessLog().append(entry);
+  if (ctx_.route != nullptr && !ctx_.route->metrics.empty()) {
+    std::optional<std::chrono::nanoseconds> latency;
+    if (upstream_start_ != SteadyTime{} && ex_.response_started) {
+      latency = SteadyClock::now() - upstream_start_;
+    }
+    ctx_.route->metrics[worker_.index()]->record(ex_.status, ex_.bytes_in, ex_.bytes_out,
+                                                 latency);
+  }
+  if (ex_.host != nullptr) {
+    ex_.host->active_requests.fetch_sub(1, std::memory_order_relaxed);
+    ex_.host = nullptr;
+  }
   worker_.registry().requestTick();
   clearRequestDeadlines();
+}
+
+template <class Stream>
+void Http1Connection<Stream>::recordOutcome() {
+  // Passive health (dataplane §3.2): counted here without locks; a consecutive threshold is
+  // decided on the control thread.
+  const RouteRuntime* route = ctx_.route;
+  if (route == nullptr || route->outlier == nullptr || ex_.host == nullptr || !outcome_known_) {
+    return;
+  }
+  if (upstream::outlier::recordOutcome(*ex_.host, outcome_, *route->outlier)) {
+    const uint32_t index = uint32_t(ex_.endpoint - route->cluster.endpoints.data());
+    worker_.reportOutlierThreshold(route->id, index);
+  }
 }
 
 template <class Stream>
@@ -589,9 +635,21 @@ bool Http1Connection<Stream>::prepareForward() {
     setReply(503, "no healthy upstream", false);
     return false;
   }
-  const uint32_t index = ex_.snapshot->balancers[ctx_.route_index].pick();
+  std::optional<uint64_t> hash;
+  if (route.cluster.policy == upstream::lb::Policy::RingHash ||
+      route.cluster.policy == upstream::lb::Policy::Maglev) {
+    hash = requestHash(ctx_, parser_.head(), peer_ip_);
+  }
+  const std::optional<uint32_t> picked = worker_.pickEndpoint(*ex_.snapshot, ctx_.route_index, hash);
+  if (!picked) {
+    setReply(503, "no healthy upstream", false);
+    return false;
+  }
+  const uint32_t index = *picked;
   ex_.endpoint = &route.cluster.endpoints[index];
   ex_.pool = ex_.snapshot->pools[ctx_.route_index][index];
+  ex_.host = route.cluster.health->hosts[index].get();
+  ex_.host->active_requests.fetch_add(1, std::memory_order_relaxed);
   if (!ex_.endpoint->resolved) {
     details_.assign(kResetBeforeHeaders);
     details_ += "connection failure, transport failure reason: cannot resolve ";
@@ -626,6 +684,20 @@ BufferSpan Http1Connection<Stream>::downstreamWriteBuffers() {
 }
 
 template <class Stream>
+BufferSpan Http1Connection<Stream>::coalesceUpstream(const std::vector<asio::const_buffer>& buffers) {
+  if (buffers.size() > 1 && asio::buffer_size(buffers) <= kCoalesceLimit) {
+    upstream_coalesced_.clear();
+    for (const auto& b : buffers) {
+      upstream_coalesced_.append(static_cast<const char*>(b.data()), b.size());
+    }
+    upstream_coalesced_buffer_ =
+        asio::const_buffer(upstream_coalesced_.data(), upstream_coalesced_.size());
+    return BufferSpan(&upstream_coalesced_buffer_, &upstream_coalesced_buffer_ + 1);
+  }
+  return BufferSpan(buffers);
+}
+
+template <class Stream>
 Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
                                               boost::system::error_code ec, size_t n,
                                               const PumpState& pump, bool may_retry) {
@@ -637,6 +709,7 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
     response_pieces_.clear();
     const http::ParseEvents ev = conn.parser.execute(conn.buffer.readable(), response_pieces_);
     if (ev.error_status != 0) {
+      setOutcome(upstream::RequestOutcome::LocalReset);
       if (ex_.response_started) {
         return Step::Abort;
       }
@@ -648,6 +721,10 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
     if (ev.headers_complete) {
       const http::ResponseHead& head = conn.parser.head();
       ex_.status = head.status;
+      setOutcome(head.status < 500 ? upstream::RequestOutcome::Success
+                 : (head.status >= 502 && head.status <= 504)
+                     ? upstream::RequestOutcome::UpstreamGateway
+                     : upstream::RequestOutcome::Upstream5xx);
       if (draining_) {
         ex_.keep_alive = false;
       }
@@ -669,6 +746,9 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
 
   // The read failed: a timer, the body pump, or the upstream ended it.
   if (expired_ != Expiry::None) {
+    if (!ex_.response_started && expired_ == Expiry::Route) {
+      setOutcome(upstream::RequestOutcome::LocalTimeout);
+    }
     if (ex_.response_started) {
       return Step::Abort;
     }
@@ -698,6 +778,7 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
   if (ex_.response_started) {
     return Step::Abort;  // the upstream went away mid-body: the client must see an abort
   }
+  setOutcome(upstream::RequestOutcome::LocalReset);
   details_.assign(kResetBeforeHeaders);
   details_ += ec == asio::error::connection_reset ? "connection reset" : "connection termination";
   setReply(503, details_, !requestSettled(pump));
@@ -739,6 +820,8 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
       connect_deadline_ = kNoDeadline;
       updateDeadline();
       if (ec) {
+        ex_.host->connect_failures.fetch_add(1, std::memory_order_relaxed);
+        setOutcome(upstream::RequestOutcome::LocalConnectFailure);
         if (expired_ == Expiry::Connect) {
           details_.assign(kResetBeforeHeaders);
           details_ += "connection timeout";
@@ -756,6 +839,32 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
       }
       boost::system::error_code ignored;
       conn->socket.set_option(tcp::no_delay(true), ignored);
+      if (ex_.endpoint->tls) {
+        // TLS to the upstream (spec §4.4), still under the connect deadline.
+        const tls::ClientContext& context = *ctx_.route->cluster.tls_context;
+        conn->tls_context = ctx_.route->cluster.tls_context;
+        conn->tls = std::make_unique<ssl::stream<tcp::socket&>>(conn->socket, context.sslContext());
+        context.prepare(conn->tls->native_handle(), ex_.endpoint->tls_server_name);
+        connect_deadline_ = SteadyClock::now() + kConnectTimeout;
+        updateDeadline();
+        auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, kUse);
+        connect_deadline_ = kNoDeadline;
+        updateDeadline();
+        if (hec) {
+          ex_.host->connect_failures.fetch_add(1, std::memory_order_relaxed);
+          setOutcome(upstream::RequestOutcome::LocalConnectFailure);
+          if (expired_ != Expiry::None) {
+            setTimeoutReply();
+          } else {
+            details_.assign(kResetBeforeHeaders);
+            details_ += "connection failure, transport failure reason: TLS error: ";
+            details_ += hec.message();
+            setReply(503, details_, false);
+          }
+          step = Step::Reply;
+          break;
+        }
+      }
     }
     upstream_ = conn.get();
     ++conn->requests;
@@ -763,11 +872,19 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
     touchActivity();
 
     // The head and whatever body arrived with it, in one write.
+    upstream_start_ = SteadyClock::now();
     upstream_buffers_.clear();
     upstream_buffers_.emplace_back(upstream_head_.data(), upstream_head_.size());
     appendBody(upstream_buffers_, request_pieces_, request_chunked, request_chunk_line_,
                whole_request_in_hand);
-    auto [wec, wn] = co_await asio::async_write(conn->socket, BufferSpan(upstream_buffers_), kUse);
+    boost::system::error_code wec;
+    if (conn->tls) {
+      auto [e, n] = co_await asio::async_write(*conn->tls, coalesceUpstream(upstream_buffers_), kUse);
+      wec = e;
+    } else {
+      auto [e, n] = co_await asio::async_write(conn->socket, BufferSpan(upstream_buffers_), kUse);
+      wec = e;
+    }
     if (wec) {
       if (expired_ != Expiry::None) {
         setTimeoutReply();
@@ -783,6 +900,7 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
       details_.assign(kResetBeforeHeaders);
       details_ += "connection termination";
       setReply(503, details_, true);
+      setOutcome(upstream::RequestOutcome::LocalReset);
       step = Step::Reply;
       break;
     }
@@ -795,8 +913,19 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
     conn->parser.reset(ex_.head_request);
     framing_ = OutFraming::None;
     for (;;) {
-      auto [rec, n] = co_await conn->socket.async_read_some(
-          asio::buffer(conn->buffer.writePointer(), conn->buffer.writable()), kUse);
+      boost::system::error_code rec;
+      size_t n = 0;
+      if (conn->tls) {
+        auto [e, k] = co_await conn->tls->async_read_some(
+            asio::buffer(conn->buffer.writePointer(), conn->buffer.writable()), kUse);
+        rec = e;
+        n = k;
+      } else {
+        auto [e, k] = co_await conn->socket.async_read_some(
+            asio::buffer(conn->buffer.writePointer(), conn->buffer.writable()), kUse);
+        rec = e;
+        n = k;
+      }
       step = onUpstreamBytes(*conn, rec, n, pump, may_retry);
       if (step == Step::Write || step == Step::WriteAndFinish) {
         auto [dec, dn] = co_await asio::async_write(stream_, downstreamWriteBuffers(), kUse);
@@ -830,6 +959,7 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
 
   // Settle the request body before answering or reusing anything.
   co_await stopPump(conn.get(), pump);
+  recordOutcome();
   ex_.bytes_in += pump_bytes_in_;
   upstream_ = nullptr;
   const bool request_fully_sent = whole_request_in_hand || pump.complete;
@@ -890,8 +1020,14 @@ awaitable<void> Http1Connection<Stream>::pumpRequestBody(UpstreamConnection* ups
       appendBody(pump_buffers_, request_pieces_, chunked, request_chunk_line_,
                  ev.message_complete);
       if (!pump_buffers_.empty()) {
-        auto [wec, wn] =
-            co_await asio::async_write(upstream->socket, BufferSpan(pump_buffers_), kUse);
+        boost::system::error_code wec;
+        if (upstream->tls) {
+          auto [e, wn] = co_await asio::async_write(*upstream->tls, BufferSpan(pump_buffers_), kUse);
+          wec = e;
+        } else {
+          auto [e, wn] = co_await asio::async_write(upstream->socket, BufferSpan(pump_buffers_), kUse);
+          wec = e;
+        }
         if (wec) {
           // The upstream stopped reading (it may already have answered, e.g. 413): stop
           // sending and let the response reader finish.

@@ -1,11 +1,13 @@
 #include "proxy/request_pipeline.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <re2/re2.h>
 
 #include "common/strings.h"
 #include "http/status.h"
+#include "upstream/lb/hash.h"
 
 namespace vallum::proxy {
 
@@ -176,6 +178,102 @@ Decision decide(RequestContext& ctx, http::RequestHead& head) {
     }
   }
   return Decision::Forward;
+}
+
+namespace {
+
+uint64_t rotl1(uint64_t h) { return (h << 1) | (h >> 63); }
+
+/// The value of cookie `name` in the request's Cookie fields (RFC 6265 §4.2.1).
+std::optional<std::string_view> cookieValue(const http::HeaderMap& headers, std::string_view name) {
+  for (size_t i = 0; i < headers.fieldCount(); ++i) {
+    if (!headers.live(i) || !strings::iequals(headers.name(i), "cookie")) {
+      continue;
+    }
+    std::string_view rest = headers.value(i);
+    while (!rest.empty()) {
+      size_t semi = rest.find(';');
+      std::string_view pair = strings::trimOws(rest.substr(0, semi));
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+        return pair.substr(eq + 1);
+      }
+      if (semi == std::string_view::npos) {
+        break;
+      }
+      rest.remove_prefix(semi + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+/// The first value of query parameter `name` (no percent-decoding: the hash only needs to be
+/// stable for equal requests).
+std::optional<std::string_view> queryValue(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<uint64_t> requestHash(const RequestContext& ctx, const http::RequestHead& head,
+                                    std::string_view client_ip) {
+  const std::vector<config::HashPolicy>& policies = ctx.route->config->hash_policy;
+  if (policies.empty()) {
+    return upstream::lb::xxHash64(client_ip);
+  }
+  std::optional<uint64_t> hash;
+  for (const config::HashPolicy& policy : policies) {
+    std::optional<uint64_t> h;
+    switch (policy.kind) {
+      case config::HashPolicy::Kind::Header: {
+        std::vector<std::string_view> values;
+        for (size_t i = 0; i < head.headers.fieldCount(); ++i) {
+          if (head.headers.live(i) && strings::iequals(head.headers.name(i), policy.name)) {
+            values.push_back(head.headers.value(i));
+          }
+        }
+        std::sort(values.begin(), values.end());
+        for (std::string_view v : values) {
+          h = h ? upstream::lb::xxHash64(v, *h) : upstream::lb::xxHash64(v);
+        }
+        break;
+      }
+      case config::HashPolicy::Kind::Cookie:
+        if (auto value = cookieValue(head.headers, policy.name)) {
+          h = upstream::lb::xxHash64(*value);
+        }
+        break;
+      case config::HashPolicy::Kind::QueryParameter:
+        if (ctx.target.has_query) {
+          if (auto value = queryValue(ctx.target.query, policy.name)) {
+            h = upstream::lb::xxHash64(*value);
+          }
+        }
+        break;
+      case config::HashPolicy::Kind::SourceIp:
+        h = upstream::lb::xxHash64(client_ip);
+        break;
+    }
+    if (h) {
+      hash = hash ? (rotl1(*hash) ^ *h) : *h;
+      if (policy.terminal) {
+        break;
+      }
+    }
+  }
+  return hash;
 }
 
 namespace {

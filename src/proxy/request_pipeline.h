@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -112,6 +113,14 @@ void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead
                               const upstream::Endpoint& endpoint, std::string_view client_ip,
                               std::string_view request_id, std::vector<std::string_view>& nominated,
                               std::string& out);
+
+/// The request hash for RING_HASH / MAGLEV (dataplane §1.6): the route's hash_policy entries in
+/// order (header: every value, sorted, chained XXH64; cookie: its value; query_parameter: its
+/// first value; source_ip: the client address), combined as rotl(h, 1) ^ h_new, stopping after
+/// a `terminal` entry that produced a hash; without hash_policy, XXH64 of the client address.
+/// nullopt when no entry produced a hash (the balancer then picks at random, as Envoy).
+std::optional<uint64_t> requestHash(const RequestContext& ctx, const http::RequestHead& head,
+                                    std::string_view client_ip);
 
 /// How the response body is framed towards the client.
 enum class OutFraming : uint8_t { None, Length, Chunked, Close };

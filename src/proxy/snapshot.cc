@@ -8,6 +8,8 @@
 #include "common/logging.h"
 #include "common/strings.h"
 #include "router/lint.h"
+#include "tls/client_context.h"
+#include "upstream/lb/registry.h"
 
 namespace vallum::proxy {
 
@@ -97,6 +99,47 @@ HeaderList routeResponseHeaders(const HeaderList& global, const config::Route& r
   }
   sortHeaders(out);
   return out;
+}
+
+upstream::lb::Policy toPolicy(config::LbPolicy policy) {
+  switch (policy) {
+    case config::LbPolicy::RoundRobin:
+      return upstream::lb::Policy::RoundRobin;
+    case config::LbPolicy::LeastRequest:
+      return upstream::lb::Policy::LeastRequest;
+    case config::LbPolicy::Random:
+      return upstream::lb::Policy::Random;
+    case config::LbPolicy::RingHash:
+      return upstream::lb::Policy::RingHash;
+    case config::LbPolicy::Maglev:
+      return upstream::lb::Policy::Maglev;
+  }
+  return upstream::lb::Policy::RoundRobin;
+}
+
+/// The route's balancing settings → its cluster (spec §4.1).
+void applyBalancing(const config::Route& route, upstream::Cluster& cluster,
+                    config::Diagnostics& diagnostics, bool& ok) {
+  cluster.policy = toPolicy(route.lb_policy);
+  upstream::lb::PolicyConfig& lb = cluster.lb_config;
+  lb.choice_count = route.least_request_lb_config.choice_count;
+  if (route.least_request_lb_config.active_request_bias) {
+    lb.active_request_bias = *route.least_request_lb_config.active_request_bias;
+    lb.active_request_bias_set = true;
+  }
+  lb.minimum_ring_size = route.ring_hash_lb_config.minimum_ring_size;
+  lb.maximum_ring_size = route.ring_hash_lb_config.maximum_ring_size;
+  lb.hash_function = route.ring_hash_lb_config.hash_function ==
+                             config::RingHashLbConfig::HashFunction::MurmurHash2
+                         ? upstream::lb::PolicyConfig::HashFunction::MurmurHash2
+                         : upstream::lb::PolicyConfig::HashFunction::XxHash;
+  lb.table_size = route.maglev_lb_config.table_size;
+  cluster.panic_threshold = route.healthy_panic_threshold;
+  // The loader validates these with positions; this is the balancer's own check.
+  if (auto valid = upstream::lb::validatePolicyConfig(cluster.policy, lb); !valid) {
+    diagnostics.error(route.pos, route.key, valid.error().detail());
+    ok = false;
+  }
 }
 
 std::unique_ptr<re2::RE2> compileRegex(const std::string& pattern) {
@@ -215,6 +258,14 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
   }
 
   snapshot->response_headers = globalResponseHeaders(opts);
+  // The global certificate_authority is checked once (building each route's TLS context would
+  // report a bad one once per route).
+  bool global_ca_ok = true;
+  if (!opts.certificate_authority.empty()) {
+    global_ca_ok = tls::ClientContext::build(config::UpstreamTls{}, opts.certificate_authority,
+                                             opts.certificate_authority_pos, diagnostics) != nullptr;
+    ok = ok && global_ca_ok;
+  }
   snapshot->routes.reserve(opts.routes.size());
   for (const config::Route& route : opts.routes) {
     RouteRuntime rt;
@@ -226,6 +277,18 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
     rt.cluster = upstream::buildCluster(route.to, build.resolve_dns, &warnings);
     for (const std::string& w : warnings) {
       diagnostics.warning(route.pos, route.key + ".to", w);
+    }
+    applyBalancing(route, rt.cluster, diagnostics, ok);
+    const bool any_tls = std::any_of(rt.cluster.endpoints.begin(), rt.cluster.endpoints.end(),
+                                     [](const upstream::Endpoint& ep) { return ep.tls; });
+    if (any_tls && global_ca_ok) {
+      auto context = tls::ClientContext::build(route.tls, opts.certificate_authority,
+                                               opts.certificate_authority_pos, diagnostics);
+      if (context) {
+        upstream::attachTls(rt.cluster, std::move(context), route.tls);
+      } else {
+        ok = false;
+      }
     }
     if (!route.to.empty()) {
       rt.to_path = route.to.front().path;
@@ -285,7 +348,20 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
     rt.rewrite_response_headers = route.rewrite_response_headers;
     rt.timeout = config::routeTimeout(route, opts.default_upstream_timeout);
     rt.is_public = route.allow_public_unauthenticated_access;
-    rt.log_name = !route.name.empty() ? route.name : "route-" + routeId(route);
+    rt.id = routeId(route);
+    rt.log_name = !route.name.empty() ? route.name : "route-" + rt.id;
+    if (route.outlier_detection) {
+      rt.outlier = &*route.outlier_detection;
+    }
+    if (build.cluster_health) {
+      if (auto shared = build.cluster_health(rt.id, rt.cluster.endpoints.size());
+          shared && shared->hosts.size() == rt.cluster.endpoints.size()) {
+        rt.cluster.health = std::move(shared);
+      }
+    }
+    if (build.metrics != nullptr) {
+      rt.metrics = build.metrics->routeCounters(rt.log_name);
+    }
     snapshot->routes.push_back(std::move(rt));
   }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include "config/diagnostics.h"
 #include "config/options.h"
 #include "http/path.h"
+#include "metrics/registry.h"
 #include "router/route_table.h"
 #include "tls/server_context.h"
 #include "upstream/cluster.h"
@@ -87,8 +89,14 @@ struct RouteRuntime {
   std::vector<config::ResponseHeaderRewrite> rewrite_response_headers;
   config::Duration timeout{};  ///< 0 = none
   bool is_public = false;
-  /// Route `name`, or "route-<id>" (spec §2.13), for access logs.
+  /// Route `name`, or "route-<id>" (spec §2.13), for access logs and metrics labels.
   std::string log_name;
+  /// The stable route id (spec §2.13): keys the health and outlier state kept across reloads.
+  std::string id;
+  /// Outlier detection settings when enabled (points into `config`), else null.
+  const config::OutlierDetection* outlier = nullptr;
+  /// This route's metric counters, one per worker (empty when metrics are off).
+  std::vector<metrics::RouteCounters*> metrics;
 };
 
 /// One immutable, compiled configuration (ARCHITECTURE.md §1: "config is a value"). Built on
@@ -111,6 +119,13 @@ struct SnapshotBuildOptions {
   /// Resolve upstream host names (serving). `vallum check` skips it: no network.
   bool resolve_dns = true;
   uint64_t generation = 0;
+  /// Hands out the shared health state of a route's cluster (control thread). Serving passes
+  /// the server's registry so that health, ejections and in-flight counts survive reloads;
+  /// unset → fresh state.
+  std::function<upstream::ClusterHealthSharedPtr(const std::string& route_id, size_t endpoints)>
+      cluster_health;
+  /// Metrics registry; when set, each route gets its per-worker counters.
+  metrics::Registry* metrics = nullptr;
 };
 
 /// Compiles options into a snapshot. Problems (certificates, regexes) are added to

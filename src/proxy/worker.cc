@@ -34,8 +34,8 @@ void Worker::install(SnapshotConstSharedPtr snapshot) {
   auto ws = std::make_shared<WorkerSnapshot>();
   ws->balancers.reserve(snapshot->routes.size());
   ws->pools.reserve(snapshot->routes.size());
+  ws->balancers.resize(snapshot->routes.size());
   for (const RouteRuntime& route : snapshot->routes) {
-    ws->balancers.emplace_back(route.cluster, random_.next());
     auto& pools = ws->pools.emplace_back();
     pools.reserve(route.cluster.endpoints.size());
     for (const upstream::Endpoint& ep : route.cluster.endpoints) {
@@ -44,6 +44,23 @@ void Worker::install(SnapshotConstSharedPtr snapshot) {
   }
   ws->snapshot = std::move(snapshot);
   current_ = std::move(ws);
+}
+
+std::optional<uint32_t> Worker::pickEndpoint(WorkerSnapshot& ws, uint32_t route_index,
+                                             std::optional<uint64_t> hash) {
+  const upstream::Cluster& cluster = ws.snapshot->routes[route_index].cluster;
+  RouteBalancer& balancer = ws.balancers[route_index];
+  const uint64_t epoch = cluster.health->epoch.load(std::memory_order_acquire);
+  if (!balancer.lb || balancer.epoch != epoch) {
+    balancer.lb = upstream::lb::createLoadBalancer(
+        cluster.policy, cluster.lb_config, upstream::balancingHosts(cluster, &balancer.panic),
+        random_.next());
+    balancer.epoch = epoch;
+  }
+  upstream::lb::LbContext context;
+  context.hash = hash;
+  context.random = &random_;
+  return balancer.lb->chooseHost(context);
 }
 
 void Worker::startAccepting(boost::asio::ip::tcp::acceptor acceptor) {

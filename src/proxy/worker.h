@@ -13,16 +13,23 @@
 #include "network/connection_registry.h"
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"
-#include "upstream/lb/round_robin.h"
+#include "upstream/lb/load_balancer.h"
 #include "upstream/pool/connection_pool.h"
 
 namespace vallum::proxy {
 
+/// One route's balancer on one worker, rebuilt when the cluster's health epoch moves.
+struct RouteBalancer {
+  upstream::lb::LoadBalancerPtr lb;
+  uint64_t epoch = UINT64_MAX;
+  bool panic = false;
+};
+
 /// A snapshot as one worker uses it: the shared immutable Snapshot plus this worker's own
-/// mutable per-route state (load-balancer cursors) and its pool lookups, resolved once.
+/// mutable per-route state (balancers) and its pool lookups, resolved once.
 struct WorkerSnapshot {
   SnapshotConstSharedPtr snapshot;
-  std::vector<upstream::lb::RoundRobinLoadBalancer> balancers;  ///< per route
+  std::vector<RouteBalancer> balancers;                           ///< per route
   std::vector<std::vector<upstream::pool::EndpointPool*>> pools;  ///< per route, per endpoint
 };
 using WorkerSnapshotSharedPtr = std::shared_ptr<WorkerSnapshot>;
@@ -44,6 +51,12 @@ class Worker {
   /// Replaces the current snapshot (call on the worker thread; the server posts it). Requests
   /// in flight keep the one they started with.
   void install(SnapshotConstSharedPtr snapshot);
+
+  /// Picks an endpoint of route `route_index` (worker thread): rebuilds the route's balancer
+  /// from the cluster's routable hosts (panic threshold applied) when the health epoch moved,
+  /// then asks it. nullopt = no host (503 "no healthy upstream").
+  std::optional<uint32_t> pickEndpoint(WorkerSnapshot& snapshot, uint32_t route_index,
+                                       std::optional<uint64_t> hash);
   const WorkerSnapshotSharedPtr& current() const { return current_; }
 
   /// Starts accepting on `acceptor` (already bound and listening; moved in). Worker thread.
@@ -69,6 +82,18 @@ class Worker {
   /// Called by a connection when it ends (for drain bookkeeping).
   void connectionClosed();
 
+  /// Set by the server before the worker runs: called on the worker thread when an outlier
+  /// consecutive counter of `route_id`'s host `host_index` reached its threshold; the server
+  /// posts the decision to the control thread.
+  void setOutlierReport(std::function<void(const std::string& route_id, uint32_t host_index)> fn) {
+    outlier_report_ = std::move(fn);
+  }
+  void reportOutlierThreshold(const std::string& route_id, uint32_t host_index) {
+    if (outlier_report_) {
+      outlier_report_(route_id, host_index);
+    }
+  }
+
  private:
   void acceptNext();
   void onTick();
@@ -84,6 +109,7 @@ class Worker {
   DateCache dates_;
   bool draining_ = false;
   std::function<void()> on_idle_;
+  std::function<void(const std::string&, uint32_t)> outlier_report_;
   std::chrono::steady_clock::time_point last_sweep_{};
 };
 

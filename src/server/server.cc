@@ -6,6 +6,8 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <unordered_map>
 #include <thread>
 #include <vector>
 
@@ -15,11 +17,15 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/logging.h"
+#include "common/random.h"
 #include "config/loader.h"
 #include "network/listener.h"
+#include "metrics/registry.h"
 #include "proxy/explain.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker.h"
+#include "upstream/health/active_health_checker.h"
+#include "upstream/outlier/outlier_detector.h"
 
 namespace vallum::server {
 
@@ -31,6 +37,9 @@ namespace {
 /// The config file is polled this often; a change is applied once two polls in a row see the
 /// same file (so a file being written is not read half-way).
 constexpr auto kConfigPollInterval = std::chrono::milliseconds(250);
+/// Upstream host names are resolved again this often; a changed address republishes the
+/// snapshot (health and pools are kept).
+constexpr auto kDnsRefreshInterval = std::chrono::seconds(30);
 
 /// Identity of the config file's current content, for change detection (editors often
 /// replace the file, which changes the inode).
@@ -66,37 +75,100 @@ void logDiagnostics(const config::Diagnostics& diagnostics) {
   }
 }
 
-/// Loads and compiles the config; null (with problems logged) when it is invalid.
-proxy::SnapshotConstSharedPtr loadSnapshot(const std::string& path, uint64_t generation) {
-  config::LoadResult loaded = config::loadFile(path, config::processEnvironment());
-  if (!loaded.options) {
-    logDiagnostics(loaded.diagnostics);
-    return nullptr;
+std::string durationText(config::Duration d) { return std::to_string(d.count()); }
+
+/// What makes two health-check setups the same (a changed setup restarts the checker).
+std::string healthCheckKey(const proxy::RouteRuntime& route) {
+  std::ostringstream out;
+  for (const config::HealthCheck& hc : route.config->health_checks) {
+    out << durationText(hc.timeout) << ',' << durationText(hc.interval) << ','
+        << durationText(hc.initial_jitter) << ',' << durationText(hc.interval_jitter) << ','
+        << hc.interval_jitter_percent << ',' << hc.unhealthy_threshold << ','
+        << hc.healthy_threshold << ',' << hc.reuse_connection << ',' << hc.alt_port.value_or(0)
+        << ',' << int(hc.kind) << ',' << hc.http_path << ',' << hc.http_host << ','
+        << hc.tcp_send.size() << ':' << hc.tcp_send << ',';
+    for (const auto& r : hc.expected_statuses) {
+      out << r.start << '-' << r.end << ';';
+    }
+    for (const auto& r : hc.retriable_statuses) {
+      out << r.start << '-' << r.end << ';';
+    }
+    for (const std::string& p : hc.tcp_receive) {
+      out << p.size() << ':' << p << ';';
+    }
+    for (auto* d : {&hc.no_traffic_interval, &hc.no_traffic_healthy_interval,
+                    &hc.unhealthy_interval, &hc.unhealthy_edge_interval,
+                    &hc.healthy_edge_interval}) {
+      out << (d->has_value() ? durationText(**d) : "-") << ',';
+    }
+    out << '|';
   }
-  proxy::SnapshotBuildOptions build;
-  build.generation = generation;
-  proxy::SnapshotConstSharedPtr snapshot =
-      proxy::buildSnapshot(std::move(*loaded.options), build, loaded.diagnostics);
-  logDiagnostics(loaded.diagnostics);
-  return snapshot;
+  for (const upstream::Endpoint& ep : route.cluster.endpoints) {
+    out << ep.pool_key << ';';
+  }
+  return out.str();
 }
+
+std::string outlierKey(const config::OutlierDetection& o) {
+  std::ostringstream out;
+  out << o.consecutive_5xx << ',' << o.consecutive_gateway_failure << ','
+      << o.consecutive_local_origin_failure << ',' << durationText(o.interval) << ','
+      << durationText(o.base_ejection_time) << ',' << durationText(o.max_ejection_time) << ','
+      << durationText(o.max_ejection_time_jitter) << ',' << o.max_ejection_percent << ','
+      << o.enforcing_consecutive_5xx << ',' << o.enforcing_consecutive_gateway_failure << ','
+      << o.enforcing_consecutive_local_origin_failure << ',' << o.enforcing_success_rate << ','
+      << o.enforcing_local_origin_success_rate << ',' << o.success_rate_minimum_hosts << ','
+      << o.success_rate_request_volume << ',' << o.success_rate_stdev_factor << ','
+      << o.failure_percentage_threshold << ',' << o.enforcing_failure_percentage << ','
+      << o.enforcing_failure_percentage_local_origin << ','
+      << o.failure_percentage_minimum_hosts << ',' << o.failure_percentage_request_volume << ','
+      << o.split_external_local_origin_errors << ','
+      << o.successful_active_health_check_uneject_host << ',' << o.always_eject_one_host;
+  return out.str();
+}
+
+/// A route's control-thread machinery, kept across reloads by route id.
+struct RouteControl {
+  std::string checker_key;
+  std::unique_ptr<upstream::health::ActiveHealthChecker> checker;
+  tls::ClientContextConstSharedPtr tls_hold;  ///< the checker's TLS context lives this long
+  std::string detector_key;
+  std::unique_ptr<upstream::outlier::OutlierDetector> detector;
+  std::unique_ptr<asio::steady_timer> detector_timer;
+  std::string label;
+  std::vector<std::string> endpoints;  ///< authorities, for log lines
+  bool seen = false;
+};
 
 class Server {
  public:
   explicit Server(const ServeOptions& options) : options_(options) {}
 
   int run() {
-    snapshot_ = loadSnapshot(options_.config_path, ++generation_);
+    size_t n = options_.concurrency;
+    if (n == 0) {
+      n = std::max<size_t>(1, std::thread::hardware_concurrency());
+    }
+    metrics_ = std::make_shared<metrics::Registry>(n);
+    snapshot_ = loadSnapshot(++generation_);
     if (!snapshot_) {
       VALLUM_LOG_ERROR("{}: invalid config, not starting", options_.config_path);
       return 1;
     }
     applyLogLevel(*snapshot_);
     stamp_ = FileStamp::of(options_.config_path);
-
-    size_t n = options_.concurrency;
-    if (n == 0) {
-      n = std::max<size_t>(1, std::thread::hardware_concurrency());
+    if (snapshot_->options.metrics_address) {
+      auto exporter = metrics::Exporter::start(*snapshot_->options.metrics_address, metrics_);
+      if (!exporter) {
+        VALLUM_LOG_ERROR("metrics_address: {}", exporter.error().detail());
+        return 1;
+      }
+      exporter_ = std::move(*exporter);
+      VALLUM_LOG_INFO("metrics on http://{}:{}/metrics",
+                      snapshot_->options.metrics_address->host.empty()
+                          ? std::string("0.0.0.0")
+                          : snapshot_->options.metrics_address->host,
+                      exporter_->port());
     }
     auto endpoint = network::resolveListenAddress(snapshot_->options.address);
     if (!endpoint) {
@@ -130,6 +202,12 @@ class Server {
                     snapshot_->routes.size(), snapshot_->routes.size() == 1 ? "" : "s");
 
     for (auto& worker : workers_) {
+      worker->setOutlierReport([this](const std::string& route_id, uint32_t host) {
+        asio::post(control_, [this, route_id, host] { onOutlierThreshold(route_id, host); });
+      });
+    }
+    applyControls(*snapshot_);
+    for (auto& worker : workers_) {
       proxy::Worker* w = worker.get();
       threads_.emplace_back([w] { w->run(); });
     }
@@ -138,8 +216,13 @@ class Server {
     waitSignal(signals);
     asio::steady_timer poll(control_);
     pollConfig(poll);
+    asio::steady_timer dns(control_);
+    refreshDns(dns);
     control_.run();
 
+    for (auto& [id, control] : controls_) {
+      stopControl(control);
+    }
     for (auto& worker : workers_) {
       worker->stop();
     }
@@ -207,7 +290,8 @@ class Server {
                        options_.config_path, generation_);
       return;
     }
-    proxy::SnapshotConstSharedPtr next = loadSnapshot(options_.config_path, generation_ + 1);
+    proxy::SnapshotConstSharedPtr next = loadSnapshot(generation_ + 1);
+    metrics_->configReloaded(next != nullptr);
     if (!next) {
       VALLUM_LOG_ERROR("{}: reload failed; keeping the running config (generation {})",
                        options_.config_path, generation_);
@@ -225,13 +309,281 @@ class Server {
       return;
     }
     applyLogLevel(*next);
+    publish(next);
+    VALLUM_LOG_INFO("config reloaded (generation {}, {} routes)", generation_,
+                    next->routes.size());
+  }
+
+  void publish(const proxy::SnapshotConstSharedPtr& next) {
     snapshot_ = next;
     for (auto& worker : workers_) {
       proxy::Worker* w = worker.get();
       asio::post(w->io(), [w, next] { w->install(next); });
     }
-    VALLUM_LOG_INFO("config reloaded (generation {}, {} routes)", generation_,
-                    next->routes.size());
+    applyControls(*next);
+  }
+
+  /// Loads and compiles the config file; null (with problems logged) when it is invalid.
+  proxy::SnapshotConstSharedPtr loadSnapshot(uint64_t generation) {
+    config::LoadResult loaded = config::loadFile(options_.config_path, config::processEnvironment());
+    if (!loaded.options) {
+      logDiagnostics(loaded.diagnostics);
+      return nullptr;
+    }
+    proxy::SnapshotConstSharedPtr snapshot =
+        proxy::buildSnapshot(std::move(*loaded.options), buildOptions(generation), loaded.diagnostics);
+    logDiagnostics(loaded.diagnostics);
+    return snapshot;
+  }
+
+  proxy::SnapshotBuildOptions buildOptions(uint64_t generation) {
+    proxy::SnapshotBuildOptions build;
+    build.generation = generation;
+    build.metrics = metrics_.get();
+    // Health state is shared by route id across snapshots: reloads keep health, ejections and
+    // in-flight counts, and running checkers keep writing where workers read.
+    build.cluster_health = [this](const std::string& route_id, size_t endpoints) {
+      upstream::ClusterHealthSharedPtr& shared = cluster_health_[route_id];
+      if (!shared || shared->hosts.size() != endpoints) {
+        shared = std::make_shared<upstream::ClusterHealth>();
+        for (size_t i = 0; i < endpoints; ++i) {
+          shared->hosts.push_back(std::make_shared<upstream::HostHealth>());
+        }
+      }
+      return shared;
+    };
+    return build;
+  }
+
+  /// Starts, keeps or stops each route's health checker and outlier detector for `snapshot`,
+  /// and tells the metrics registry about its endpoints. Control thread.
+  void applyControls(const proxy::Snapshot& snapshot) {
+    for (auto& [id, control] : controls_) {
+      control.seen = false;
+    }
+    std::vector<metrics::EndpointView> endpoints;
+    for (const proxy::RouteRuntime& route : snapshot.routes) {
+      RouteControl& control = controls_[route.id];
+      control.seen = true;
+      control.label = route.log_name;
+      control.endpoints.clear();
+      for (const upstream::Endpoint& ep : route.cluster.endpoints) {
+        control.endpoints.push_back(ep.authority);
+      }
+      applyHealthChecks(route, control);
+      applyOutlierDetection(route, control);
+      for (size_t i = 0; i < route.cluster.endpoints.size(); ++i) {
+        const upstream::HostHealthSharedPtr& host = route.cluster.health->hosts[i];
+        metrics::EndpointView view;
+        view.route = route.log_name;
+        view.endpoint = route.cluster.endpoints[i].authority;
+        view.owner = host;
+        view.active_healthy = &host->active_healthy;
+        view.ejected = &host->ejected;
+        view.active_requests = &host->active_requests;
+        view.connect_failures = &host->connect_failures;
+        endpoints.push_back(std::move(view));
+      }
+    }
+    for (auto it = controls_.begin(); it != controls_.end();) {
+      if (!it->second.seen) {
+        stopControl(it->second);
+        cluster_health_.erase(it->first);
+        it = controls_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    metrics_->setEndpoints(std::move(endpoints));
+  }
+
+  void applyHealthChecks(const proxy::RouteRuntime& route, RouteControl& control) {
+    const upstream::ClusterHealthSharedPtr& cluster = route.cluster.health;
+    if (route.config->health_checks.empty()) {
+      if (control.checker) {
+        control.checker->stop();
+        control.checker.reset();
+        control.checker_key.clear();
+        for (const auto& host : cluster->hosts) {
+          host->active_healthy.store(true, std::memory_order_relaxed);  // no checks: healthy
+        }
+        cluster->bump();
+      }
+      return;
+    }
+    std::string key = healthCheckKey(route);
+    if (control.checker && key == control.checker_key) {
+      return;  // unchanged: the running checker keeps its state
+    }
+    if (control.checker) {
+      control.checker->stop();
+    }
+    std::vector<upstream::health::CheckTarget> targets;
+    for (size_t i = 0; i < route.cluster.endpoints.size(); ++i) {
+      const upstream::Endpoint& ep = route.cluster.endpoints[i];
+      upstream::health::CheckTarget target;
+      target.address = ep.address;
+      target.authority = ep.authority;
+      if (ep.tls && route.cluster.tls_context) {
+        target.tls = &route.cluster.tls_context->sslContext();
+        target.tls_server_name = ep.tls_server_name;
+      }
+      target.health = cluster->hosts[i];
+      targets.push_back(std::move(target));
+    }
+    const std::string id = route.id;
+    control.tls_hold = route.cluster.tls_context;
+    control.checker = std::make_unique<upstream::health::ActiveHealthChecker>(
+        control_, route.config->health_checks, std::move(targets), cluster,
+        [this, id](size_t host, bool healthy, const std::string& reason) {
+          onHealthChange(id, host, healthy, reason);
+        },
+        random_.next());
+    control.checker_key = std::move(key);
+    control.checker->start();
+  }
+
+  void applyOutlierDetection(const proxy::RouteRuntime& route, RouteControl& control) {
+    const upstream::ClusterHealthSharedPtr& cluster = route.cluster.health;
+    if (route.outlier == nullptr) {
+      if (control.detector) {
+        control.detector.reset();
+        control.detector_timer.reset();
+        control.detector_key.clear();
+        for (const auto& host : cluster->hosts) {
+          host->ejected.store(false, std::memory_order_relaxed);
+        }
+        cluster->bump();
+      }
+      return;
+    }
+    std::string key = outlierKey(*route.outlier);
+    if (control.detector && key == control.detector_key) {
+      return;
+    }
+    const std::string id = route.id;
+    control.detector = std::make_unique<upstream::outlier::OutlierDetector>(
+        *route.outlier, cluster,
+        [this, id](size_t host, bool ejected, const std::string& reason) {
+          auto it = controls_.find(id);
+          if (it == controls_.end() || host >= it->second.endpoints.size()) {
+            return;
+          }
+          if (ejected) {
+            VALLUM_LOG_WARN("route {}: endpoint {} ejected ({})", it->second.label,
+                            it->second.endpoints[host], reason);
+          } else {
+            VALLUM_LOG_INFO("route {}: endpoint {} returned ({})", it->second.label,
+                            it->second.endpoints[host], reason);
+          }
+        },
+        random_.next());
+    control.detector_key = std::move(key);
+    control.detector_timer = std::make_unique<asio::steady_timer>(control_);
+    scheduleOutlierSweep(id, route.outlier->interval);
+  }
+
+  void scheduleOutlierSweep(const std::string& id, config::Duration interval) {
+    auto it = controls_.find(id);
+    if (it == controls_.end() || !it->second.detector_timer) {
+      return;
+    }
+    asio::steady_timer& timer = *it->second.detector_timer;
+    timer.expires_after(interval);
+    timer.async_wait([this, id, interval](const boost::system::error_code& ec) {
+      if (ec) {
+        return;
+      }
+      auto found = controls_.find(id);
+      if (found == controls_.end() || !found->second.detector) {
+        return;
+      }
+      found->second.detector->onInterval(std::chrono::steady_clock::now());
+      scheduleOutlierSweep(id, interval);
+    });
+  }
+
+  void onHealthChange(const std::string& id, size_t host, bool healthy, const std::string& reason) {
+    auto it = controls_.find(id);
+    if (it == controls_.end() || host >= it->second.endpoints.size()) {
+      return;
+    }
+    RouteControl& control = it->second;
+    if (healthy) {
+      VALLUM_LOG_INFO("route {}: endpoint {} is healthy ({})", control.label,
+                      control.endpoints[host], reason);
+      if (control.detector) {
+        control.detector->onActiveHealthCheckSuccess(host, std::chrono::steady_clock::now());
+      }
+    } else {
+      VALLUM_LOG_WARN("route {}: endpoint {} is unhealthy ({})", control.label,
+                      control.endpoints[host], reason);
+    }
+  }
+
+  void onOutlierThreshold(const std::string& id, uint32_t host) {
+    auto it = controls_.find(id);
+    if (it != controls_.end() && it->second.detector) {
+      it->second.detector->onConsecutiveThreshold(host, std::chrono::steady_clock::now());
+    }
+  }
+
+  static void stopControl(RouteControl& control) {
+    if (control.checker) {
+      control.checker->stop();
+    }
+    if (control.detector_timer) {
+      control.detector_timer->cancel();
+    }
+  }
+
+  /// Re-resolves upstream host names every kDnsRefreshInterval; when an address changed, the
+  /// same options are compiled again and published (health and pools are kept).
+  void refreshDns(asio::steady_timer& timer) {
+    timer.expires_after(kDnsRefreshInterval);
+    timer.async_wait([this, &timer](const boost::system::error_code& ec) {
+      if (ec || draining_) {
+        return;
+      }
+      bool named = false;
+      for (const proxy::RouteRuntime& route : snapshot_->routes) {
+        for (const config::UpstreamUrl& url : route.config->to) {
+          boost::system::error_code parse_error;
+          boost::asio::ip::make_address(url.host, parse_error);
+          named = named || (parse_error && url.host != "localhost");
+        }
+      }
+      if (named) {
+        config::Diagnostics diagnostics;
+        proxy::SnapshotConstSharedPtr next =
+            proxy::buildSnapshot(snapshot_->options, buildOptions(generation_ + 1), diagnostics);
+        if (next && addressesChanged(*snapshot_, *next)) {
+          ++generation_;
+          VALLUM_LOG_INFO("upstream addresses changed: publishing generation {}", generation_);
+          publish(next);
+        }
+      }
+      refreshDns(timer);
+    });
+  }
+
+  static bool addressesChanged(const proxy::Snapshot& a, const proxy::Snapshot& b) {
+    if (a.routes.size() != b.routes.size()) {
+      return true;
+    }
+    for (size_t r = 0; r < a.routes.size(); ++r) {
+      const auto& x = a.routes[r].cluster.endpoints;
+      const auto& y = b.routes[r].cluster.endpoints;
+      if (x.size() != y.size()) {
+        return true;
+      }
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (x[i].resolved != y[i].resolved || x[i].address != y[i].address) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   void beginDrain() {
@@ -263,6 +615,11 @@ class Server {
 
   ServeOptions options_;
   asio::io_context control_{1};
+  std::shared_ptr<metrics::Registry> metrics_;
+  std::unique_ptr<metrics::Exporter> exporter_;
+  std::unordered_map<std::string, upstream::ClusterHealthSharedPtr> cluster_health_;
+  std::unordered_map<std::string, RouteControl> controls_;
+  FastRandom random_;
   asio::steady_timer drain_timer_{control_};
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -40,9 +40,62 @@ Cluster buildCluster(const std::vector<config::UpstreamUrl>& to, bool resolve,
       ep.address_text = url.authority;
     }
     ep.pool_key = url.scheme + "|" + ep.address_text;
+    ep.tls = url.scheme == "https";
+    ep.host = url.host;
     cluster.endpoints.push_back(std::move(ep));
   }
+  cluster.health = std::make_shared<ClusterHealth>();
+  for (size_t i = 0; i < cluster.endpoints.size(); ++i) {
+    cluster.health->hosts.push_back(std::make_shared<HostHealth>());
+  }
   return cluster;
+}
+
+void attachTls(Cluster& cluster, tls::ClientContextConstSharedPtr context,
+               const config::UpstreamTls& settings) {
+  // Hash of everything that changes what a TLS connection is: pooled connections are shared
+  // only between endpoints with the same address, server name and settings.
+  const size_t identity = std::hash<std::string>{}(
+      std::string(settings.skip_verify ? "1" : "0") + "|" + settings.server_name + "|" +
+      settings.custom_ca + "|" + settings.client_cert + "|" + settings.client_key);
+  for (Endpoint& ep : cluster.endpoints) {
+    if (!ep.tls) {
+      continue;
+    }
+    ep.tls_server_name = context->serverName(ep.host);
+    ep.pool_key += "|" + ep.tls_server_name + "|" + std::to_string(identity);
+  }
+  cluster.tls_context = std::move(context);
+}
+
+std::vector<lb::LbHost> balancingHosts(const Cluster& cluster, bool* panic) {
+  std::vector<lb::LbHost> all;
+  std::vector<lb::LbHost> routable;
+  all.reserve(cluster.endpoints.size());
+  for (size_t i = 0; i < cluster.endpoints.size(); ++i) {
+    const Endpoint& ep = cluster.endpoints[i];
+    lb::LbHost host;
+    host.index = uint32_t(i);
+    host.weight = ep.weight;
+    host.hash_key = ep.address_text;
+    host.active_requests = &cluster.health->hosts[i]->active_requests;
+    if (cluster.health->hosts[i]->routable()) {
+      routable.push_back(host);
+    }
+    all.push_back(std::move(host));
+  }
+  if (panic != nullptr) {
+    *panic = false;
+  }
+  // Panic when strictly fewer than the threshold share are routable (4 hosts, 1 healthy = 25%
+  // < 50% → panic; 2 of 4 = 50% → not). Threshold 0 never panics.
+  if (!all.empty() && routable.size() * 100 < uint64_t(cluster.panic_threshold) * all.size()) {
+    if (panic != nullptr) {
+      *panic = true;
+    }
+    return all;
+  }
+  return routable;
 }
 
 }  // namespace vallum::upstream

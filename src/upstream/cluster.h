@@ -7,6 +7,9 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "config/options.h"
+#include "tls/client_context.h"
+#include "upstream/host_health.h"
+#include "upstream/lb/load_balancer.h"
 
 namespace vallum::upstream {
 
@@ -22,14 +25,41 @@ struct Endpoint {
   /// Identifies interchangeable connections: endpoints with the same key share a pool.
   std::string pool_key;
   uint32_t weight = 1;
+  /// `https://` endpoint: TLS to the upstream with the route's client context.
+  bool tls = false;
+  /// The URL host (lower-case).
+  std::string host;
+  /// TLS server name (SNI and verification) for `https://` endpoints (spec §4.4).
+  std::string tls_server_name;
 };
 
-/// A route's upstream cluster: its `to` endpoints (spec §2.2, ARCHITECTURE.md §4).
+/// A route's upstream cluster: its `to` endpoints (spec §2.2, ARCHITECTURE.md §4) with their
+/// shared health, and how to balance over them.
 struct Cluster {
   std::vector<Endpoint> endpoints;
   /// Weights were given in `to` (`URL,WEIGHT`).
   bool weighted = false;
+  /// One HostHealth per endpoint (same order) and the health epoch; never null.
+  ClusterHealthSharedPtr health;
+  lb::Policy policy = lb::Policy::RoundRobin;
+  lb::PolicyConfig lb_config;
+  /// Percent of routable hosts below which every host is used (Envoy panic threshold).
+  uint32_t panic_threshold = 50;
+  /// Client TLS context for the `https://` endpoints; null when there are none.
+  tls::ClientContextConstSharedPtr tls_context;
 };
+
+/// Sets up the TLS side of a cluster whose endpoints include `https://` ones: the context,
+/// each TLS endpoint's server name, and a pool key that includes the TLS identity (connections
+/// made with different trust or client certificates must never be shared).
+void attachTls(Cluster& cluster, tls::ClientContextConstSharedPtr context,
+               const config::UpstreamTls& settings);
+
+/// The hosts a balancer should run over right now (dataplane §1.0): the routable ones
+/// (passing active checks, not ejected); when fewer than `panic_threshold` percent of hosts are
+/// routable, all hosts (panic); with threshold 0 and nothing routable, none (→ 503 "no healthy
+/// upstream"). `panic` is set when the panic rule applied.
+std::vector<lb::LbHost> balancingHosts(const Cluster& cluster, bool* panic);
 
 /// Builds the cluster for a route's `to` list. IP literals and `localhost` are used directly;
 /// other names are resolved once here (blocking; control thread only) when `resolve` is true.

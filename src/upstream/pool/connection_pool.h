@@ -8,9 +8,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include "common/buffer.h"
 #include "http/http1_parser.h"
+#include "tls/client_context.h"
 
 namespace vallum::upstream::pool {
 
@@ -26,6 +28,10 @@ struct UpstreamConnection {
       : socket(io), buffer(kUpstreamBufferSize) {}
 
   boost::asio::ip::tcp::socket socket;
+  /// Set for `https://` endpoints: TLS over `socket`. `tls_context` keeps the SSL_CTX alive for
+  /// as long as the connection (a pooled connection can outlive the snapshot that made it).
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls;
+  tls::ClientContextConstSharedPtr tls_context;
   Buffer buffer;
   http::ResponseParser parser;
   SteadyTime idle_since{};
