@@ -217,6 +217,15 @@ class Http1Connection final : public network::TrackedConnection {
   void setReply(int status, std::string_view details, bool force_close);
   void setTimeoutReply();
   void finishExchange();
+  /// Whether closing needs a lingering close (RFC 9112 §9.6): only when the client may still be
+  /// sending (an unread body, bytes already buffered, a rejected head). After a complete
+  /// request with nothing pending the connection simply closes, as nginx does; a half-close
+  /// and a wait for the client's FIN on every Connection: close request would cost a round
+  /// trip and syscalls per connection for nothing.
+  bool needsLinger() const {
+    return !parser_.headersComplete() || !parser_.messageComplete() || !in_.empty() ||
+           ctx_.reply.force_close;
+  }
   void setOutcome(upstream::RequestOutcome outcome) {
     outcome_ = outcome;
     outcome_known_ = true;
@@ -544,7 +553,9 @@ awaitable<bool> Http1Connection<Stream>::sendReply() {
     co_return false;
   }
   if (close) {
-    co_await lingerClose();
+    if (needsLinger()) {
+      co_await lingerClose();
+    }
     co_return false;
   }
   co_return true;
@@ -989,7 +1000,9 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
   if (ex_.keep_alive && !draining_) {
     co_return true;
   }
-  co_await lingerClose();
+  if (needsLinger()) {
+    co_await lingerClose();
+  }
   co_return false;
 }
 
