@@ -142,8 +142,10 @@ TEST(LoadBalancerRegistryTest, EveryPolicyPicksTheOnlyHost) {
   }
 }
 
-TEST(LoadBalancerRegistryTest, PicksDoNotAllocate) {
+// Under sanitizers operator new is the sanitizer's, so the test is not built at all there
+// (rather than built and skipped, which ctest would count as passed).
 #if VALLUM_LB_TEST_COUNTS_ALLOCATIONS
+TEST(LoadBalancerRegistryTest, PicksDoNotAllocate) {
   FastRandom random(3);
   std::vector<std::atomic<uint32_t>> active(50);
   for (Policy policy : kAllPolicies) {
@@ -168,10 +170,8 @@ TEST(LoadBalancerRegistryTest, PicksDoNotAllocate) {
       EXPECT_EQ(allocations, before) << policyName(policy) << " weighted " << weighted;
     }
   }
-#else
-  GTEST_SKIP() << "allocation counting is off under sanitizers";
-#endif
 }
+#endif
 
 TEST(LoadBalancerRegistryTest, ValidationAcceptsEnvoyDefaults) {
   for (Policy policy : kAllPolicies) {
