@@ -1,6 +1,8 @@
 #include "proxy/http1_connection.h"
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -182,12 +184,18 @@ class Http1Connection final : public network::TrackedConnection {
   using Traits = StreamTraits<Stream>;
 
  public:
-  Http1Connection(Worker& worker, Stream stream, tcp::endpoint peer)
-      : worker_(worker),
-        stream_(std::move(stream)),
-        peer_ip_(network::clientAddressString(peer.address())),
-        in_(kDownstreamBufferSize),
-        pump_signal_(worker.io(), SteadyTime::max()) {}
+  /// A connection object without a client; attach() gives it one. Objects are recycled
+  /// through the worker's spare list (see runConnection) so the buffers a connection grew
+  /// are reused by the next one instead of being allocated and freed per connection.
+  explicit Http1Connection(Worker& worker)
+      : worker_(worker), in_(kDownstreamBufferSize), pump_signal_(worker.io(), SteadyTime::max()) {}
+
+  /// Takes the accepted client stream; every per-connection field starts fresh.
+  void attach(Stream&& stream, const tcp::endpoint& peer);
+  /// Drops the stream and everything the last connection referenced (snapshot, route, pool,
+  /// upstream), and returns oversized buffers to the allocator, so the object can go back on
+  /// the spare list.
+  void detach();
 
   awaitable<void> run();
 
@@ -196,7 +204,7 @@ class Http1Connection final : public network::TrackedConnection {
   void onDrain() override;
 
  private:
-  tcp::socket& socket() { return Traits::socket(stream_); }
+  tcp::socket& socket() { return Traits::socket(*stream_); }
 
   // Coroutines (the I/O).
   awaitable<bool> serveOne();
@@ -250,7 +258,7 @@ class Http1Connection final : public network::TrackedConnection {
   int timeoutStatus() const;
 
   Worker& worker_;
-  Stream stream_;
+  std::optional<Stream> stream_;
   std::string peer_ip_;
   Buffer in_;
   http::RequestParser parser_;
@@ -380,12 +388,76 @@ int Http1Connection<Stream>::timeoutStatus() const {
 // ------------------------------------------------------------------------ connection loop
 
 template <class Stream>
+void Http1Connection<Stream>::attach(Stream&& stream, const tcp::endpoint& peer) {
+  stream_.emplace(std::move(stream));
+  peer_ip_ = network::clientAddressString(peer.address());
+  in_.clear();
+  phase_deadline_ = request_deadline_ = connect_deadline_ = route_deadline_ = kNoDeadline;
+  activity_deadline_ = max_stream_deadline_ = kNoDeadline;
+  setDeadline(kNoDeadline);
+  expired_ = Expiry::None;
+  idle_ = draining_ = request_complete_ = false;
+  upstream_ = nullptr;
+  pending_consume_ = 0;
+  pump_bytes_in_ = 0;
+  framing_ = OutFraming::None;
+  outcome_known_ = false;
+}
+
+namespace {
+
+/// A string keeps its capacity across connections up to this; beyond, it is freed.
+constexpr size_t kKeepCapacity = 16 * 1024;
+
+void trim(std::string& s) {
+  s.clear();
+  if (s.capacity() > kKeepCapacity) {
+    s.shrink_to_fit();
+  }
+}
+
+template <class T>
+void trim(std::vector<T>& v) {
+  v.clear();
+  if (v.capacity() > 256) {
+    v.shrink_to_fit();
+  }
+}
+
+}  // namespace
+
+template <class Stream>
+void Http1Connection<Stream>::detach() {
+  stream_.reset();
+  ex_ = Exchange{};
+  ctx_.reset(nullptr, false);
+  ctx_.target = {};
+  ctx_.path = {};
+  trim(ctx_.host);
+  trim(ctx_.path_scratch);
+  trim(ctx_.reply_text);
+  parser_.reset();
+  upstream_ = nullptr;
+  in_.clear();
+  for (std::string* s : {&request_id_, &out_, &coalesced_, &upstream_coalesced_, &upstream_head_,
+                         &request_chunk_line_, &response_chunk_line_, &details_}) {
+    trim(*s);
+  }
+  trim(request_pieces_);
+  trim(response_pieces_);
+  trim(upstream_buffers_);
+  trim(downstream_buffers_);
+  trim(pump_buffers_);
+  trim(nominated_);
+}
+
+template <class Stream>
 awaitable<void> Http1Connection<Stream>::run() {
   network::ConnectionRegistry::Registration registration(worker_.registry(), *this);
   try {
     if constexpr (Traits::kTls) {
       setPhaseDeadline(SteadyClock::now() + kHandshakeTimeout);
-      auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kUse);
+      auto [ec] = co_await stream_->async_handshake(ssl::stream_base::server, kUse);
       if (ec) {
         VALLUM_LOG_DEBUG("TLS handshake with {} failed: {}", peer_ip_, ec.message());
         co_return;
@@ -437,7 +509,7 @@ awaitable<bool> Http1Connection<Stream>::serveOne() {
     const config::Duration idle = worker_.current()->snapshot->options.timeout_idle;
     setPhaseDeadline(idle.count() > 0 ? SteadyClock::now() + idle : kNoDeadline);
     auto [ec, n] =
-        co_await stream_.async_read_some(asio::buffer(in_.writePointer(), in_.writable()), kUse);
+        co_await stream_->async_read_some(asio::buffer(in_.writePointer(), in_.writable()), kUse);
     idle_ = false;
     if (ec || n == 0) {
       co_return false;  // the client closed, the idle timeout fired, or we are draining
@@ -460,7 +532,7 @@ awaitable<bool> Http1Connection<Stream>::serveOne() {
       break;
     }
     auto [ec, n] =
-        co_await stream_.async_read_some(asio::buffer(in_.writePointer(), in_.writable()), kUse);
+        co_await stream_->async_read_some(asio::buffer(in_.writePointer(), in_.writable()), kUse);
     if (ec || n == 0) {
       if (expired_ == Expiry::None) {
         co_return false;  // closed mid-head: nobody to answer
@@ -547,7 +619,7 @@ awaitable<bool> Http1Connection<Stream>::sendReply() {
   expired_ = Expiry::None;
   clearRequestDeadlines();
   touchActivity();  // a deadline for writing the reply itself
-  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), kUse);
+  auto [ec, n] = co_await asio::async_write(*stream_, asio::buffer(out_), kUse);
   finishExchange();
   if (ec) {
     co_return false;
@@ -618,7 +690,7 @@ awaitable<void> Http1Connection<Stream>::lingerClose() {
   setPhaseDeadline(SteadyClock::now() + kLingerTimeout);
   if constexpr (Traits::kTls) {
     // close_notify, then wait (bounded by the linger deadline) for the peer to close.
-    auto [ec] = co_await stream_.async_shutdown(kUse);
+    auto [ec] = co_await stream_->async_shutdown(kUse);
     (void)ec;
   } else {
     boost::system::error_code ec;
@@ -809,7 +881,7 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
   // answers it itself once the request is going upstream, as Envoy does.
   if (request.expect_continue && !whole_request_in_hand &&
       !(request.version_major == 1 && request.version_minor == 0)) {
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kUse);
+    auto [ec, n] = co_await asio::async_write(*stream_, asio::buffer(kContinue), kUse);
     if (ec) {
       co_return false;
     }
@@ -939,7 +1011,7 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
       }
       step = onUpstreamBytes(*conn, rec, n, pump, may_retry);
       if (step == Step::Write || step == Step::WriteAndFinish) {
-        auto [dec, dn] = co_await asio::async_write(stream_, downstreamWriteBuffers(), kUse);
+        auto [dec, dn] = co_await asio::async_write(*stream_, downstreamWriteBuffers(), kUse);
         if (dec) {
           step = Step::Abort;  // the client went away or a timer fired
           break;
@@ -1013,7 +1085,7 @@ awaitable<void> Http1Connection<Stream>::pumpRequestBody(UpstreamConnection* ups
   pump_bytes_in_ = 0;
   try {
     while (!parser_.messageComplete()) {
-      auto [ec, n] = co_await stream_.async_read_some(
+      auto [ec, n] = co_await stream_->async_read_some(
           asio::buffer(in_.writePointer(), in_.writable()), kUse);
       if (ec || n == 0) {
         state->downstream_failed = true;
@@ -1095,8 +1167,17 @@ awaitable<void> runConnection(Worker& worker, Stream stream, tcp::endpoint peer,
   // life of the connection.
   (void)hold;
   {
-    Http1Connection<Stream> connection(worker, std::move(stream), peer);
-    co_await connection.run();
+    // The object comes from (and goes back to) this worker's spare list; with none spare, a
+    // new one. Heap-held so the coroutine frame stays small enough for asio's frame recycling.
+    constexpr size_t kKind = StreamTraits<Stream>::kTls ? 1 : 0;
+    std::unique_ptr<network::TrackedConnection> spare = worker.takeSpareConnection(kKind);
+    std::unique_ptr<Http1Connection<Stream>> connection(
+        spare ? static_cast<Http1Connection<Stream>*>(spare.release())
+              : new Http1Connection<Stream>(worker));
+    connection->attach(std::move(stream), peer);
+    co_await connection->run();
+    connection->detach();
+    worker.keepSpareConnection(kKind, std::move(connection));
   }
   worker.connectionClosed();
 }

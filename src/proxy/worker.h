@@ -82,6 +82,27 @@ class Worker {
   /// Called by a connection when it ends (for drain bookkeeping).
   void connectionClosed();
 
+  /// Spare downstream connection objects of one `kind` (0 plain, 1 TLS), recycled so their
+  /// grown buffers serve the next connection (newconn: no per-connection malloc/free of a
+  /// dozen buffers). take returns null when none is spare; keep holds at most
+  /// kMaxSpareConnections per kind and frees the rest. Worker thread only.
+  static constexpr size_t kMaxSpareConnections = 64;
+  std::unique_ptr<network::TrackedConnection> takeSpareConnection(size_t kind) {
+    auto& spares = spare_connections_[kind];
+    if (spares.empty()) {
+      return nullptr;
+    }
+    std::unique_ptr<network::TrackedConnection> c = std::move(spares.back());
+    spares.pop_back();
+    return c;
+  }
+  void keepSpareConnection(size_t kind, std::unique_ptr<network::TrackedConnection> c) {
+    auto& spares = spare_connections_[kind];
+    if (spares.size() < kMaxSpareConnections && !draining_) {
+      spares.push_back(std::move(c));
+    }
+  }
+
   /// Set by the server before the worker runs: called on the worker thread when an outlier
   /// consecutive counter of `route_id`'s host `host_index` reached its threshold; the server
   /// posts the decision to the control thread.
@@ -111,6 +132,8 @@ class Worker {
   std::function<void()> on_idle_;
   std::function<void(const std::string&, uint32_t)> outlier_report_;
   std::chrono::steady_clock::time_point last_sweep_{};
+  /// Declared last: destroyed first, while io_ (their timers' service) still exists.
+  std::vector<std::unique_ptr<network::TrackedConnection>> spare_connections_[2];
 };
 
 }  // namespace vallum::proxy

@@ -39,5 +39,15 @@ TEST(ListenerTest, Formatting) {
   EXPECT_EQ(clientAddressString(asio::ip::make_address("::ffff:10.1.2.3")), "10.1.2.3");
 }
 
+TEST(ListenerTest, ClientAddressMatchesInetNtopForEveryOctetWidth) {
+  for (const char* text : {"0.0.0.0", "1.2.3.4", "9.10.99.100", "255.255.255.255",
+                           "10.0.200.7", "127.0.0.1", "100.64.0.10"}) {
+    EXPECT_EQ(clientAddressString(asio::ip::make_address(text)), text);
+  }
+  EXPECT_EQ(clientAddressString(asio::ip::make_address("::ffff:192.168.0.255")), "192.168.0.255");
+  EXPECT_EQ(clientAddressString(asio::ip::make_address("2001:db8::1")), "2001:db8::1");
+  EXPECT_EQ(clientAddressString(asio::ip::make_address("::1")), "::1");
+}
+
 }  // namespace
 }  // namespace vallum::network
