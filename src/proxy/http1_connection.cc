@@ -733,6 +733,7 @@ bool Http1Connection<Stream>::prepareForward() {
   ex_.pool = ex_.snapshot->pools[ctx_.route_index][index];
   ex_.host = route.cluster.health->hosts[index].get();
   ex_.host->active_requests.fetch_add(1, std::memory_order_relaxed);
+  ex_.host->noteTraffic();
   if (!ex_.endpoint->resolved) {
     details_.assign(kResetBeforeHeaders);
     details_ += "connection failure, transport failure reason: cannot resolve ";

@@ -439,6 +439,14 @@ class Server {
           onHealthChange(id, host, healthy, reason);
         },
         random_.next());
+    // successful_active_health_check_uneject_host: every passing check of a healthy host, not
+    // only the transition to healthy (Envoy).
+    control.checker->setOnPass([this, id](size_t host) {
+      auto found = controls_.find(id);
+      if (found != controls_.end() && found->second.detector) {
+        found->second.detector->onActiveHealthCheckSuccess(host, std::chrono::steady_clock::now());
+      }
+    });
     control.checker_key = std::move(key);
     control.checker->start();
   }
@@ -512,9 +520,6 @@ class Server {
     if (healthy) {
       VALLUM_LOG_INFO("route {}: endpoint {} is healthy ({})", control.label,
                       control.endpoints[host], reason);
-      if (control.detector) {
-        control.detector->onActiveHealthCheckSuccess(host, std::chrono::steady_clock::now());
-      }
     } else {
       VALLUM_LOG_WARN("route {}: endpoint {} is unhealthy ({})", control.label,
                       control.endpoints[host], reason);

@@ -24,6 +24,17 @@ struct HostHealth {
 
   /// Requests in flight on all workers (LEAST_REQUEST, metrics).
   std::atomic<uint32_t> active_requests{0};
+  /// Sticky: a request has been sent to this host since the process started (Envoy's "cluster
+  /// has carried traffic", which ends a health check's `no_traffic_interval` phase). Workers
+  /// store it only while it reads false, so the line is written once.
+  std::atomic<bool> carried_traffic{false};
+
+  /// Marks the host as having carried traffic; one relaxed load per request afterwards.
+  void noteTraffic() {
+    if (!carried_traffic.load(std::memory_order_relaxed)) {
+      carried_traffic.store(true, std::memory_order_relaxed);
+    }
+  }
 
   /// Outlier counters, written by workers, read and reset by the control thread.
   std::atomic<uint32_t> consecutive_5xx{0};

@@ -169,7 +169,8 @@ struct Core : std::enable_shared_from_this<Core> {
         host_healthy(targets.size(), false) {}
 
   /// Records the health of one session's host after a check; publishes a change of the host.
-  void onResult(const Session& session, bool session_changed, const std::string& reason);
+  void onResult(const Session& session, bool passed, bool session_changed,
+                const std::string& reason);
   /// Whether the cluster has carried traffic (sticky). Only asked when a check configures a
   /// no-traffic interval.
   bool trafficSeen();
@@ -179,6 +180,7 @@ struct Core : std::enable_shared_from_this<Core> {
   const std::vector<CheckTarget> targets;
   ClusterHealthSharedPtr cluster;
   ActiveHealthChecker::OnChange on_change;
+  std::function<void(size_t)> on_pass;
   FastRandom random;
   /// Host-major: sessions[host * checks.size() + check].
   std::vector<std::unique_ptr<Session>> sessions;
@@ -238,7 +240,7 @@ awaitable<void> Session::run(std::shared_ptr<Core> keep) {
         verdict.reason = "health_checks[" + std::to_string(check_index_) + "]: " + verdict.reason;
       }
     }
-    core_.onResult(*this, changed, verdict.reason);
+    core_.onResult(*this, passed, changed, verdict.reason);
     if (core_.stopped) {  // on_change may stop the checker
       co_return;
     }
@@ -512,11 +514,15 @@ awaitable<Verdict> Session::tcpCheck() {
   }
 }
 
-void Core::onResult(const Session& session, bool session_changed, const std::string& reason) {
+void Core::onResult(const Session& session, bool passed, bool session_changed,
+                    const std::string& reason) {
+  const size_t host = session.hostIndex();
   if (!session_changed) {
+    if (passed && host_healthy[host] && on_pass) {
+      on_pass(host);
+    }
     return;
   }
-  const size_t host = session.hostIndex();
   bool healthy = true;
   for (size_t c = 0; c < checks.size(); ++c) {
     healthy = healthy && sessions[host * checks.size() + c]->healthy();
@@ -534,6 +540,9 @@ void Core::onResult(const Session& session, bool session_changed, const std::str
   if (on_change) {
     on_change(host, healthy, reason);
   }
+  if (healthy && passed && on_pass && !stopped) {
+    on_pass(host);
+  }
 }
 
 bool Core::trafficSeen() {
@@ -543,10 +552,7 @@ bool Core::trafficSeen() {
   constexpr auto kRelaxed = std::memory_order_relaxed;
   for (const HostHealthSharedPtr& h : cluster->hosts) {
     if (h &&
-        (h->active_requests.load(kRelaxed) != 0 || h->interval_success.load(kRelaxed) != 0 ||
-         h->interval_failure.load(kRelaxed) != 0 || h->interval_local_success.load(kRelaxed) != 0 ||
-         h->interval_local_failure.load(kRelaxed) != 0 ||
-         h->connect_failures.load(kRelaxed) != 0)) {
+        (h->carried_traffic.load(kRelaxed) || h->active_requests.load(kRelaxed) != 0)) {
       traffic_seen = true;
       break;
     }
@@ -578,6 +584,10 @@ ActiveHealthChecker::ActiveHealthChecker(boost::asio::io_context& io,
 }
 
 ActiveHealthChecker::~ActiveHealthChecker() { stop(); }
+
+void ActiveHealthChecker::setOnPass(std::function<void(size_t host_index)> on_pass) {
+  impl_->core->on_pass = std::move(on_pass);
+}
 
 void ActiveHealthChecker::start() {
   Core& core = *impl_->core;

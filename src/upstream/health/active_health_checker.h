@@ -99,6 +99,11 @@ class ActiveHealthChecker {
   ActiveHealthChecker(const ActiveHealthChecker&) = delete;
   ActiveHealthChecker& operator=(const ActiveHealthChecker&) = delete;
 
+  /// Called after every passing check of a host that is healthy on all its checks (not only on
+  /// changes), as Envoy's outlier detector hears of it for
+  /// `successful_active_health_check_uneject_host`. Set before start().
+  void setOnPass(std::function<void(size_t host_index)> on_pass);
+
   /// Marks every host unhealthy (if it has never been checked) and starts the first round.
   void start();
   /// Cancels all checks and timers; safe to destroy afterwards.

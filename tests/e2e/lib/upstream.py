@@ -477,7 +477,9 @@ class Hold:
 class EchoUpstream:
     _ids = itertools.count(1)
 
-    def __init__(self, name: str = "echo", default: Optional[Callable[[Ctx], bool]] = None):
+    def __init__(self, name: str = "echo", default: Optional[Callable[[Ctx], bool]] = None, port: int = 0):
+        """`port` 0 picks a free port; a given port brings a server back on the address of one
+        that was stopped (lib/clusters.py kill_upstream)."""
         self.name = name
         self.default = default or Echo()
         self.routes: List[Tuple[str, Callable[[Ctx], bool]]] = []
@@ -491,7 +493,7 @@ class EchoUpstream:
         self.errors: List[str] = []
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.bind(("127.0.0.1", port))
         self.lsock.listen(512)
         self.port = self.lsock.getsockname()[1]
         self.addr = f"127.0.0.1:{self.port}"

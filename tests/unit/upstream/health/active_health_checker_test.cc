@@ -297,6 +297,7 @@ class ActiveHealthCheckerTest : public ::testing::Test {
           }
         },
         /*seed=*/1);
+    checker_->setOnPass([this](size_t host) { passes_.push_back(host); });
     checker_->start();
   }
 
@@ -328,6 +329,7 @@ class ActiveHealthCheckerTest : public ::testing::Test {
   asio::io_context io_;
   ClusterHealthSharedPtr cluster_ = std::make_shared<ClusterHealth>();
   std::vector<Change> changes_;
+  std::vector<size_t> passes_;
   std::function<void(size_t, bool)> on_change_hook_;
   std::unique_ptr<ActiveHealthChecker> checker_;
 };
@@ -389,6 +391,28 @@ TEST_F(ActiveHealthCheckerTest, UnexpectedStatusFlipsAHealthyHostAtOnce) {
   EXPECT_EQ(countOf(server->responses, 404), 1);  // unhealthy_threshold 3 does not apply
   EXPECT_FALSE(hostHealthy(0));
   EXPECT_EQ(epoch(), 3u);
+}
+
+// successful_active_health_check_uneject_host needs every pass of a healthy host, not only the
+// transition: the outlier detector un-ejects on the next pass after an ejection.
+TEST_F(ActiveHealthCheckerTest, OnPassHearsEveryPassOfAHealthyHostOnly) {
+  FakeServer server(io_);
+  start({httpCheck()}, {target(server.endpoint())});
+  ASSERT_TRUE(runUntil([&] { return passes_.size() >= 3; }));
+  // One per 200 the server sent (the last may still be on its way to the checker).
+  EXPECT_LE(passes_.size(), size_t(countOf(server->responses, 200)));
+  EXPECT_GE(passes_.size() + 1, size_t(countOf(server->responses, 200)));
+  EXPECT_EQ(std::count(passes_.begin(), passes_.end(), size_t{0}), std::ptrdiff_t(passes_.size()));
+  server->status = 503;
+  ASSERT_TRUE(waitChanges(2));
+  const size_t before = passes_.size();
+  runFor(60ms);
+  EXPECT_EQ(passes_.size(), before);  // failing checks and an unhealthy host: none
+  // Back: healthy_threshold (2 here) successes flip it; only then do passes count again.
+  server->status = 200;
+  ASSERT_TRUE(waitChanges(3));
+  EXPECT_TRUE(changes_[2].healthy);
+  EXPECT_EQ(passes_.size(), before + 1);
 }
 
 TEST_F(ActiveHealthCheckerTest, ReturnsAfterHealthyThresholdSuccesses) {
