@@ -478,7 +478,7 @@ class RouteDecoder {
     }
     const std::string& scheme = parts->scheme;
     facts_.to_schemes.push_back(scheme);
-    if (scheme == "h2c" || scheme == "unix" || scheme == "https+unix" || scheme == "tcp") {
+    if (scheme == "unix" || scheme == "https+unix" || scheme == "tcp") {
       r_.error(mark, key, scheme + ":// upstreams are not supported yet");
       return false;
     }
@@ -486,7 +486,7 @@ class RouteDecoder {
       r_.error(mark, key, scheme + ":// upstreams are not supported");
       return false;
     }
-    if (scheme != "http" && scheme != "https") {
+    if (scheme != "http" && scheme != "https" && scheme != "h2c") {
       r_.error(mark, key,
                "unsupported upstream scheme " + quoted(scheme) +
                    " (expected http, https, h2c, unix, https+unix or tcp)");

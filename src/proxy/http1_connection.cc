@@ -1,6 +1,8 @@
 #include "proxy/http1_connection.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,12 +21,14 @@
 #include "common/logging.h"
 #include "common/random.h"
 #include "common/strings.h"
+#include "http/h2_client_session.h"
 #include "http/http1_parser.h"
 #include "network/listener.h"
 #include "proxy/local_reply.h"
 #include "proxy/request_pipeline.h"
 #include "proxy/worker.h"
 #include "upstream/outlier/outlier_detector.h"
+#include "upstream/pool/h2_connection.h"
 #include "tls/client_context.h"
 
 // Coroutine frames: asio recycles frames of up to 1020 bytes per thread and mallocs larger
@@ -179,6 +183,87 @@ enum class Step : uint8_t {
   Reply,           ///< answer with ctx_.reply (nothing was sent to the client yet)
 };
 
+/// Request bytes queued for an h2c stream beyond which the body pump stops reading the client
+/// (backpressure; the stream window is 64 KiB).
+constexpr size_t kH2BodyBacklog = 64 * 1024;
+
+/// One request's stream on a multiplexed h2c upstream connection (proxyViaH2). The session
+/// calls the handler methods from inside its own calls; they only record and wake, never call
+/// back into the session. Reused across the requests of one downstream connection.
+struct H2Exchange final : http::H2StreamHandler, upstream::pool::H2Waiter {
+  explicit H2Exchange(asio::io_context& io)
+      : signal(io, SteadyTime::max()), body_signal(io, SteadyTime::max()) {}
+
+  void reset() {
+    conn.reset();
+    stream_id = 0;
+    head_ready = response_done = closed = protocol_error = false;
+    close_code = 0;
+    rx.clear();
+    rx_writing.clear();
+    unconsumed = 0;
+    tx.clear();
+    tx_off = 0;
+    tx_eof = false;
+  }
+  void wake() { signal.cancel(); }
+  size_t backlog() const { return tx.size() - tx_off; }
+
+  // http::H2StreamHandler
+  void onResponseHead(http::ResponseHead&) override {
+    head_ready = true;
+    wake();
+  }
+  void onResponseData(std::string_view data) override {
+    rx.append(data);
+    unconsumed += data.size();
+    wake();
+  }
+  void onResponseComplete() override {
+    response_done = true;
+    wake();
+  }
+  void onStreamClose(uint32_t error_code, bool malformed) override {
+    closed = true;
+    close_code = error_code;
+    protocol_error = malformed;
+    wake();
+    body_signal.cancel();
+  }
+  size_t readRequestBody(uint8_t* out, size_t max, bool* eof) override {
+    const size_t n = std::min(max, backlog());
+    std::memcpy(out, tx.data() + tx_off, n);
+    tx_off += n;
+    if (tx_off == tx.size()) {
+      tx.clear();
+      tx_off = 0;
+      *eof = tx_eof;
+    }
+    if (backlog() < kH2BodyBacklog) {
+      body_signal.cancel();  // the pump may read more from the client
+    }
+    return n;
+  }
+  // upstream::pool::H2Waiter
+  void onConnectionSettled() override { wake(); }
+
+  asio::steady_timer signal;       ///< wakes the response loop
+  asio::steady_timer body_signal;  ///< wakes the request body pump
+  upstream::pool::H2ConnectionSharedPtr conn;
+  int32_t stream_id = 0;
+  bool head_ready = false;
+  bool response_done = false;  ///< END_STREAM received after the head
+  bool closed = false;
+  bool protocol_error = false;
+  uint32_t close_code = 0;
+  std::string rx;          ///< response body received, not yet written downstream
+  std::string rx_writing;  ///< response body being written downstream
+  size_t unconsumed = 0;   ///< received bytes not yet given back to flow control
+  std::string tx;          ///< request body not yet taken by the session
+  size_t tx_off = 0;
+  bool tx_eof = false;     ///< tx ends the request body
+};
+
 template <class Stream>
 class Http1Connection final : public network::TrackedConnection {
   using Traits = StreamTraits<Stream>;
@@ -213,8 +298,18 @@ class Http1Connection final : public network::TrackedConnection {
   awaitable<void> pumpRequestBody(UpstreamConnection* upstream, PumpState* state);
   awaitable<void> stopPump(UpstreamConnection* upstream, PumpState& pump);
   awaitable<void> lingerClose();
+  awaitable<bool> proxyViaH2();
+  awaitable<void> pumpH2Body(PumpState* state);
+  awaitable<void> waitH2(asio::steady_timer& timer);
 
   // Plain functions (the thinking).
+  /// Opens the request's stream on the connected h2_->conn (head from upstream_head_, body
+  /// already in hand); false → ctx_.reply set.
+  bool submitH2(bool whole_request_in_hand);
+  Step onH2Event(const PumpState& pump);
+  /// Gives the stream back (reset when still open, flow control settled) and releases the
+  /// connection.
+  void releaseH2();
   void beginExchange();
   bool prepareForward();
   Step onUpstreamBytes(UpstreamConnection& conn, boost::system::error_code ec, size_t n,
@@ -291,6 +386,13 @@ class Http1Connection final : public network::TrackedConnection {
   uint64_t pump_bytes_in_ = 0;
   asio::steady_timer pump_signal_;
   UpstreamConnection* upstream_ = nullptr;  ///< the exchange's upstream, for cancellation
+  /// h2c upstreams: the stream state (allocated on the first such request), whether an
+  /// exchange is using it, and the connection this request is connecting (for cancellation).
+  std::unique_ptr<H2Exchange> h2_;
+  bool h2_active_ = false;
+  upstream::pool::H2Connection* h2_connecting_ = nullptr;
+  std::string h2_head_;
+  std::vector<std::pair<std::string_view, std::string_view>> h2_headers_;
 
   SteadyTime phase_deadline_ = kNoDeadline;
   SteadyTime request_deadline_ = kNoDeadline;
@@ -348,6 +450,13 @@ void Http1Connection<Stream>::onDeadline() {
   socket().cancel(ignored);
   if (upstream_ != nullptr) {
     upstream_->socket.cancel(ignored);
+  }
+  if (h2_active_) {
+    h2_->wake();
+    h2_->body_signal.cancel();
+    if (h2_connecting_ != nullptr) {
+      h2_connecting_->socket().cancel(ignored);
+    }
   }
 }
 
@@ -449,6 +558,8 @@ void Http1Connection<Stream>::detach() {
   trim(downstream_buffers_);
   trim(pump_buffers_);
   trim(nominated_);
+  trim(h2_head_);
+  trim(h2_headers_);
 }
 
 template <class Stream>
@@ -874,6 +985,9 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
   if (!prepareForward()) {
     co_return co_await sendReply();
   }
+  if (ex_.endpoint->http2) {
+    co_return co_await proxyViaH2();
+  }
   const http::RequestHead& request = parser_.head();
   const bool whole_request_in_hand = parser_.messageComplete();
   const bool request_chunked = request.framing == http::BodyFraming::Chunked;
@@ -1159,6 +1273,388 @@ awaitable<void> Http1Connection<Stream>::stopPump(UpstreamConnection* upstream,
     auto [ec] = co_await pump_signal_.async_wait(kUse);
     (void)ec;
   }
+}
+
+// ------------------------------------------------------------------------- h2c upstreams
+
+template <class Stream>
+awaitable<void> Http1Connection<Stream>::waitH2(asio::steady_timer& timer) {
+  timer.expires_at(SteadyTime::max());
+  auto [ec] = co_await timer.async_wait(kUse);
+  (void)ec;
+}
+
+template <class Stream>
+bool Http1Connection<Stream>::submitH2(bool whole_request_in_hand) {
+  H2Exchange& x = *h2_;
+  // The HTTP/1.1 head built for this request carries every rule (path rewrite, Host,
+  // forwarding and policy headers); HTTP/2 takes it as pseudo-headers plus lower-case fields
+  // without the connection-specific ones (RFC 9113 §8.2.2, §8.3.1).
+  h2_head_.assign(upstream_head_);
+  h2_headers_.clear();
+  std::string_view head(h2_head_);
+  const size_t line_end = head.find(kCrlf);
+  const std::string_view request_line = head.substr(0, line_end);
+  const size_t sp1 = request_line.find(' ');
+  const size_t sp2 = request_line.rfind(' ');
+  h2_headers_.emplace_back(":method", request_line.substr(0, sp1));
+  h2_headers_.emplace_back(":scheme", "http");
+  h2_headers_.emplace_back(":authority", std::string_view());
+  h2_headers_.emplace_back(":path", request_line.substr(sp1 + 1, sp2 - sp1 - 1));
+  size_t pos = line_end + kCrlf.size();
+  while (pos < head.size()) {
+    const size_t end = head.find(kCrlf, pos);
+    if (end == std::string_view::npos || end == pos) {
+      break;
+    }
+    const size_t colon = head.find(':', pos);
+    char* name = h2_head_.data() + pos;
+    const size_t name_size = colon - pos;
+    for (size_t i = 0; i < name_size; ++i) {
+      name[i] = strings::toLowerAscii(name[i]);
+    }
+    const std::string_view n(name, name_size);
+    std::string_view v = head.substr(colon + 1, end - colon - 1);
+    while (!v.empty() && v.front() == ' ') {
+      v.remove_prefix(1);
+    }
+    pos = end + kCrlf.size();
+    if (n == "host") {
+      h2_headers_[2].second = v;
+    } else if (n != "transfer-encoding" && n != "connection" && n != "keep-alive" &&
+               n != "proxy-connection" && n != "upgrade") {
+      h2_headers_.emplace_back(n, v);
+    }
+  }
+  const http::RequestHead& request = parser_.head();
+  const bool has_body = request.framing == http::BodyFraming::Chunked ||
+                        (request.framing == http::BodyFraming::ContentLength &&
+                         request.content_length > 0);
+  if (whole_request_in_hand) {
+    for (std::string_view piece : request_pieces_) {
+      x.tx.append(piece);
+    }
+    x.tx_eof = true;
+  }
+  x.stream_id = x.conn->session().submitRequest(h2_headers_, has_body, &x);
+  if (x.stream_id <= 0) {
+    x.stream_id = 0;
+    setOutcome(upstream::RequestOutcome::LocalReset);
+    details_.assign(kResetBeforeHeaders);
+    details_ += "connection termination";
+    setReply(503, details_, !whole_request_in_hand);
+    return false;
+  }
+  upstream_start_ = SteadyClock::now();
+  touchActivity();
+  x.conn->flush();
+  return true;
+}
+
+template <class Stream>
+Step Http1Connection<Stream>::onH2Event(const PumpState& pump) {
+  H2Exchange& x = *h2_;
+  downstream_buffers_.clear();
+  pending_consume_ = 0;
+  if (expired_ != Expiry::None) {
+    if (!ex_.response_started && expired_ == Expiry::Route) {
+      setOutcome(upstream::RequestOutcome::LocalTimeout);
+    }
+    if (ex_.response_started) {
+      return Step::Abort;
+    }
+    setTimeoutReply();
+    return Step::Reply;
+  }
+  if (pump.done && (pump.downstream_failed || pump.bad_request_status != 0)) {
+    if (pump.bad_request_status != 0 && !ex_.response_started) {
+      setReply(pump.bad_request_status, "malformed request body", true);
+      return Step::Reply;
+    }
+    return Step::Abort;
+  }
+  if (x.head_ready && !ex_.response_started) {
+    const http::ResponseHead& head = x.pending_head;
+    ex_.status = head.status;
+    setOutcome(head.status < 500 ? upstream::RequestOutcome::Success
+               : (head.status >= 502 && head.status <= 504)
+                   ? upstream::RequestOutcome::UpstreamGateway
+                   : upstream::RequestOutcome::Upstream5xx);
+    if (draining_) {
+      ex_.keep_alive = false;
+    }
+    out_.clear();
+    framing_ = buildResponseHead(head, parser_.head(), *ctx_.route, ex_.head_request,
+                                 ex_.keep_alive, request_id_, nominated_, out_);
+    downstream_buffers_.emplace_back(out_.data(), out_.size());
+    ex_.response_started = true;
+  }
+  if (ex_.response_started && (!x.rx.empty() || x.response_done)) {
+    x.rx_writing.swap(x.rx);
+    x.rx.clear();
+    pending_consume_ = x.rx_writing.size();
+    if (ex_.head_request) {
+      x.rx_writing.clear();  // a HEAD response has no body, whatever the upstream sends
+    }
+    response_pieces_.clear();
+    response_pieces_.emplace_back(x.rx_writing);
+    ex_.bytes_out += x.rx_writing.size();
+    appendBody(downstream_buffers_, response_pieces_, framing_ == OutFraming::Chunked,
+               response_chunk_line_, x.response_done);
+  }
+  if (x.response_done) {
+    return downstream_buffers_.empty() ? Step::Finish : Step::WriteAndFinish;
+  }
+  if (x.closed) {
+    // The stream ended without a complete response (dataplane-semantics §4.3).
+    setOutcome(upstream::RequestOutcome::LocalReset);
+    if (ex_.response_started) {
+      return Step::Abort;
+    }
+    details_.assign(kResetBeforeHeaders);
+    if (x.protocol_error) {
+      details_ += "protocol error";
+      setReply(502, details_, !requestSettled(pump));
+      return Step::Reply;
+    }
+    details_ += x.close_code == http::kH2ConnectionLost ? "connection termination"
+                : x.close_code == http::kH2RefusedStream ? "remote refused stream reset"
+                                                         : "remote reset";
+    setReply(503, details_, !requestSettled(pump));
+    return Step::Reply;
+  }
+  return downstream_buffers_.empty() ? Step::ReadMore : Step::Write;
+}
+
+template <class Stream>
+void Http1Connection<Stream>::releaseH2() {
+  H2Exchange& x = *h2_;
+  h2_active_ = false;
+  h2_connecting_ = nullptr;
+  if (!x.conn) {
+    return;
+  }
+  if (x.stream_id > 0) {
+    http::H2ClientSession& session = x.conn->session();
+    session.consume(x.stream_id, x.unconsumed);  // what we will never pass on
+    if (x.closed) {
+      session.detach(x.stream_id);
+    } else {
+      session.resetStream(x.stream_id, http::kH2Cancel);
+    }
+    x.conn->flush();
+  }
+  x.conn->removeWaiter(&x);
+  x.conn->release(SteadyClock::now());
+  x.reset();
+}
+
+template <class Stream>
+awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
+  using upstream::pool::H2Connection;
+  const http::RequestHead& request = parser_.head();
+  const bool whole_request_in_hand = parser_.messageComplete();
+  if (request.expect_continue && !whole_request_in_hand &&
+      !(request.version_major == 1 && request.version_minor == 0)) {
+    auto [ec, n] = co_await asio::async_write(*stream_, asio::buffer(kContinue), kUse);
+    if (ec) {
+      co_return false;
+    }
+  }
+  if (!h2_) {
+    h2_ = std::make_unique<H2Exchange>(worker_.io());
+  }
+  H2Exchange& x = *h2_;
+  x.reset();
+  h2_active_ = true;
+  x.conn = ex_.pool->h2Connection(worker_.io());
+  x.conn->acquire();
+
+  PumpState pump;
+  Step step = Step::Reply;
+  bool ok = true;
+  if (x.conn->state() == H2Connection::State::New) {
+    // This request connects it; requests arriving meanwhile wait for it (below).
+    x.conn->beginConnect();
+    h2_connecting_ = x.conn.get();
+    connect_deadline_ = SteadyClock::now() + kConnectTimeout;
+    updateDeadline();
+    auto [ec] = co_await x.conn->socket().async_connect(ex_.endpoint->address, kUse);
+    connect_deadline_ = kNoDeadline;
+    updateDeadline();
+    h2_connecting_ = nullptr;
+    if (ec) {
+      x.conn->fail();
+      ex_.host->connect_failures.fetch_add(1, std::memory_order_relaxed);
+      setOutcome(upstream::RequestOutcome::LocalConnectFailure);
+      ok = false;
+      if (expired_ == Expiry::Connect) {
+        details_.assign(kResetBeforeHeaders);
+        details_ += "connection timeout";
+        setReply(503, details_, false);
+      } else if (expired_ != Expiry::None) {
+        setTimeoutReply();
+      } else {
+        details_.assign(kResetBeforeHeaders);
+        details_ += "connection failure, transport failure reason: ";
+        details_ += ec.message();
+        setReply(503, details_, false);
+      }
+    } else {
+      boost::system::error_code ignored;
+      x.conn->socket().set_option(tcp::no_delay(true), ignored);
+      x.conn->ready();
+    }
+  } else if (x.conn->state() == H2Connection::State::Connecting) {
+    x.conn->addWaiter(&x);
+    while (x.conn->state() == H2Connection::State::Connecting && expired_ == Expiry::None) {
+      co_await waitH2(x.signal);
+    }
+    x.conn->removeWaiter(&x);
+  }
+  if (ok && expired_ != Expiry::None) {
+    setTimeoutReply();
+    ok = false;
+  }
+  if (ok && x.conn->state() != H2Connection::State::Ready) {
+    // Another request's connect failed, or the connection died meanwhile.
+    setOutcome(upstream::RequestOutcome::LocalConnectFailure);
+    details_.assign(kResetBeforeHeaders);
+    details_ += "connection failure";
+    setReply(503, details_, false);
+    ok = false;
+  }
+  if (ok) {
+    ok = submitH2(whole_request_in_hand);
+  }
+  if (ok) {
+    if (!whole_request_in_hand) {
+      pump.running = true;
+      asio::co_spawn(worker_.io(), pumpH2Body(&pump), asio::detached);
+    }
+    for (;;) {
+      step = onH2Event(pump);
+      if (step == Step::ReadMore) {
+        co_await waitH2(x.signal);
+        continue;
+      }
+      if (step == Step::Write || step == Step::WriteAndFinish) {
+        auto [dec, dn] = co_await asio::async_write(*stream_, downstreamWriteBuffers(), kUse);
+        if (dec) {
+          step = Step::Abort;  // the client went away or a timer fired
+          break;
+        }
+        touchActivity();
+        if (x.conn && x.stream_id > 0) {
+          x.conn->session().consume(x.stream_id, pending_consume_);
+          x.unconsumed -= std::min(x.unconsumed, pending_consume_);
+          x.conn->flush();
+        }
+        x.rx_writing.clear();
+        if (step == Step::WriteAndFinish) {
+          step = Step::Finish;
+          break;
+        }
+        continue;
+      }
+      break;  // Finish, Abort, Reply
+    }
+  }
+
+  // Settle the request body pump, then give the stream and the connection back.
+  if (pump.running && !pump.done) {
+    boost::system::error_code ignored;
+    socket().cancel(ignored);
+    x.body_signal.cancel();
+    while (!pump.done) {
+      pump_signal_.expires_at(SteadyTime::max());
+      auto [ec] = co_await pump_signal_.async_wait(kUse);
+      (void)ec;
+    }
+  }
+  recordOutcome();
+  ex_.bytes_in += pump_bytes_in_;
+  releaseH2();
+  if (step == Step::Reply) {
+    co_return co_await sendReply();
+  }
+  if (step != Step::Finish) {
+    ex_.keep_alive = false;  // abort: never a truncated body that looks complete
+    finishExchange();
+    co_return false;
+  }
+  const bool request_fully_sent = whole_request_in_hand || pump.complete;
+  if (!request_fully_sent || !parser_.messageComplete()) {
+    ex_.keep_alive = false;  // unread request bytes: the connection cannot be reused
+  }
+  finishExchange();
+  if (ex_.keep_alive && !draining_) {
+    co_return true;
+  }
+  if (needsLinger()) {
+    co_await lingerClose();
+  }
+  co_return false;
+}
+
+template <class Stream>
+awaitable<void> Http1Connection<Stream>::pumpH2Body(PumpState* state) {
+  H2Exchange& x = *h2_;
+  pump_bytes_in_ = 0;
+  try {
+    while (!parser_.messageComplete()) {
+      while (x.backlog() >= kH2BodyBacklog && !x.closed && !x.response_done &&
+             expired_ == Expiry::None) {
+        co_await waitH2(x.body_signal);
+      }
+      if (x.closed || x.response_done || expired_ != Expiry::None) {
+        state->upstream_failed = true;  // the upstream answered or went away: stop sending
+        break;
+      }
+      auto [ec, n] = co_await stream_->async_read_some(
+          asio::buffer(in_.writePointer(), in_.writable()), kUse);
+      if (ec || n == 0) {
+        state->downstream_failed = !(x.closed || x.response_done);
+        state->upstream_failed = !state->downstream_failed;
+        break;
+      }
+      in_.commit(n);
+      touchActivity();
+      request_pieces_.clear();
+      const http::ParseEvents ev = parser_.execute(in_.readable(), request_pieces_);
+      if (ev.error_status != 0) {
+        state->bad_request_status = ev.error_status;
+        in_.clear();
+        break;
+      }
+      const size_t size = totalSize(request_pieces_);
+      pump_bytes_in_ += size;
+      for (std::string_view piece : request_pieces_) {
+        x.tx.append(piece);
+      }
+      in_.consume(ev.consumed);  // bytes after the message (pipelining) stay buffered
+      if (ev.message_complete) {
+        x.tx_eof = true;
+      }
+      if (x.conn && x.stream_id > 0 && (size > 0 || ev.message_complete)) {
+        x.conn->session().resumeBody(x.stream_id);
+        x.conn->flush();
+      }
+    }
+    if (parser_.messageComplete() && state->bad_request_status == 0 &&
+        !state->upstream_failed && !state->downstream_failed) {
+      state->complete = true;
+      startRouteTimer();
+    }
+  } catch (const std::exception& e) {
+    VALLUM_LOG_ERROR("request body pump failed: {}", e.what());
+    state->downstream_failed = true;
+  }
+  state->done = true;
+  if (state->downstream_failed || state->bad_request_status != 0) {
+    x.wake();  // the exchange cannot complete normally
+  }
+  pump_signal_.cancel();
 }
 
 template <class Stream>

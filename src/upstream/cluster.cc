@@ -1,5 +1,7 @@
 #include "upstream/cluster.h"
 
+#include <algorithm>
+
 #include <boost/asio/io_context.hpp>
 
 namespace vallum::upstream {
@@ -43,6 +45,12 @@ Cluster buildCluster(const std::vector<config::UpstreamUrl>& to, bool resolve,
     ep.tls = url.scheme == "https";
     ep.host = url.host;
     cluster.endpoints.push_back(std::move(ep));
+  }
+  const bool all_h2c = !to.empty() && std::all_of(to.begin(), to.end(), [](const auto& url) {
+    return url.scheme == "h2c";
+  });
+  for (Endpoint& ep : cluster.endpoints) {
+    ep.http2 = all_h2c;
   }
   cluster.health = std::make_shared<ClusterHealth>();
   for (size_t i = 0; i < cluster.endpoints.size(); ++i) {

@@ -27,6 +27,10 @@ struct Endpoint {
   uint32_t weight = 1;
   /// `https://` endpoint: TLS to the upstream with the route's client context.
   bool tls = false;
+  /// HTTP/2 with prior knowledge over cleartext: set on every endpoint of a cluster whose
+  /// endpoints are all `h2c://` (spec pomerium-routes §4.4; an `h2c://` endpoint mixed with
+  /// others speaks HTTP/1.1, as in Pomerium).
+  bool http2 = false;
   /// The URL host (lower-case).
   std::string host;
   /// TLS server name (SNI and verification) for `https://` endpoints (spec §4.4).

@@ -53,6 +53,29 @@ void EndpointPool::closeIdleBefore(SteadyTime cutoff) {
     }
   }
   idle_.resize(kept);
+  std::erase_if(h2_, [cutoff](const H2ConnectionSharedPtr& c) {
+    if (c->state() == H2Connection::State::Closed) {
+      return true;
+    }
+    if (c->users() == 0 && c->state() == H2Connection::State::Ready && c->idleSince() < cutoff) {
+      c->close();
+      return true;
+    }
+    return false;
+  });
+}
+
+H2ConnectionSharedPtr EndpointPool::h2Connection(boost::asio::io_context& io) {
+  std::erase_if(h2_, [](const H2ConnectionSharedPtr& c) {
+    return c->state() == H2Connection::State::Closed;
+  });
+  for (const H2ConnectionSharedPtr& c : h2_) {
+    if (c->available()) {
+      return c;
+    }
+  }
+  h2_.push_back(std::make_shared<H2Connection>(io, http::H2ClientSettings{}));
+  return h2_.back();
 }
 
 EndpointPool& ConnectionPools::forKey(const std::string& key) {

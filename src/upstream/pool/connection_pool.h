@@ -13,6 +13,7 @@
 #include "common/buffer.h"
 #include "http/http1_parser.h"
 #include "tls/client_context.h"
+#include "upstream/pool/h2_connection.h"
 
 namespace vallum::upstream::pool {
 
@@ -53,14 +54,22 @@ class EndpointPool {
   /// Returns a connection for reuse; closes it instead when the pool is full.
   void putIdle(UpstreamConnectionPtr connection, SteadyTime now);
 
-  /// Closes idle connections unused since before `cutoff`.
+  /// Closes idle connections unused since before `cutoff` (HTTP/2 ones: without a request
+  /// since then).
   void closeIdleBefore(SteadyTime cutoff);
 
   size_t idleCount() const { return idle_.size(); }
 
+  /// An HTTP/2 connection (`h2c://` clusters) with room for one more request: the first
+  /// available one, else a new one in State::New that the caller connects. Closed connections
+  /// are dropped from the pool here. The caller acquire()s the result.
+  H2ConnectionSharedPtr h2Connection(boost::asio::io_context& io);
+  size_t h2ConnectionCount() const { return h2_.size(); }
+
  private:
   size_t max_idle_;
   std::vector<UpstreamConnectionPtr> idle_;
+  std::vector<H2ConnectionSharedPtr> h2_;
 };
 
 /// All endpoint pools of one worker, keyed by Endpoint::pool_key. Pools outlive snapshots, so a

@@ -253,7 +253,6 @@ INSTANTIATE_TEST_SUITE_P(
         ToCase{"[http://a:80,10]", 3, 22, "routes[0].to[1]",
                "\"10\" looks like a load balancing weight split off by a YAML flow list"},
         ToCase{"http://", 3, 9, "routes[0].to", "endpoint hostname must be specified"},
-        ToCase{"h2c://app", 3, 9, "routes[0].to", "h2c:// upstreams are not supported yet"},
         ToCase{"unix:///run/app.sock", 3, 9, "routes[0].to",
                "unix:// upstreams are not supported yet"},
         ToCase{"https+unix:///run/app.sock", 3, 9, "routes[0].to",

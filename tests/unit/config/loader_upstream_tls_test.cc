@@ -47,9 +47,21 @@ TEST(LoaderUpstreamTlsTest, HttpsUpstreamsAreAccepted) {
   EXPECT_EQ(to[2].effective_port, 8080);
 }
 
+TEST(LoaderUpstreamTlsTest, H2cLoadsWithPort80ByDefault) {
+  LoadResult r = load(
+      "routes:\n  - from: https://app.example.com\n    to: [h2c://app.internal, "
+      "'h2c://10.0.0.1:9090']\n");
+  ASSERT_TRUE(test::clean(r));
+  const auto& to = onlyRoute(r).to;
+  ASSERT_EQ(to.size(), 2u);
+  EXPECT_EQ(to[0].scheme, "h2c");
+  EXPECT_EQ(to[0].effective_port, 80);
+  EXPECT_EQ(to[1].effective_port, 9090);
+}
+
 TEST(LoaderUpstreamTlsTest, OtherUpstreamSchemesStayNotSupportedYet) {
   for (const char* to :
-       {"h2c://app", "unix:///run/app.sock", "https+unix:///run/app.sock", "tcp://db:5432"}) {
+       {"unix:///run/app.sock", "https+unix:///run/app.sock", "tcp://db:5432"}) {
     LoadResult r =
         load("routes:\n  - from: https://app.example.com\n    to: " + std::string(to) + "\n");
     EXPECT_TRUE(hasDiag(r, {E::Error, 3, 9, "routes[0].to", "upstreams are not supported yet"}))

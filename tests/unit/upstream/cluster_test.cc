@@ -48,5 +48,25 @@ TEST(BuildClusterTest, SameAddressSharesAPoolKey) {
   EXPECT_EQ(c.endpoints[0].pool_key, c.endpoints[1].pool_key);
 }
 
+// spec pomerium-routes §4.4: HTTP/2 prior knowledge only when every endpoint is h2c; a mixed
+// cluster speaks HTTP/1.1 to all, its h2c endpoints included.
+TEST(BuildClusterTest, Http2OnlyWhenEveryEndpointIsH2c) {
+  Cluster all = buildCluster({url("h2c", "127.0.0.1", 9001, "127.0.0.1:9001"),
+                              url("h2c", "127.0.0.1", 9002, "127.0.0.1:9002")},
+                             false, nullptr);
+  EXPECT_TRUE(all.endpoints[0].http2);
+  EXPECT_TRUE(all.endpoints[1].http2);
+  EXPECT_FALSE(all.endpoints[0].tls);
+  EXPECT_EQ(all.endpoints[0].address_text, "127.0.0.1:9001");
+  Cluster mixed = buildCluster({url("h2c", "127.0.0.1", 9001, "127.0.0.1:9001"),
+                                url("http", "127.0.0.1", 9002, "127.0.0.1:9002")},
+                               false, nullptr);
+  EXPECT_FALSE(mixed.endpoints[0].http2);
+  EXPECT_FALSE(mixed.endpoints[1].http2);
+  // h2c and http connections to one address are never interchangeable.
+  Cluster h1 = buildCluster({url("http", "127.0.0.1", 9001, "127.0.0.1:9001")}, false, nullptr);
+  EXPECT_NE(all.endpoints[0].pool_key, h1.endpoints[0].pool_key);
+}
+
 }  // namespace
 }  // namespace vallum::upstream
