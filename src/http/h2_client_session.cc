@@ -55,6 +55,12 @@ struct H2ClientSession::Callbacks {
     }
     const std::string_view n(reinterpret_cast<const char*>(name), name_len);
     const std::string_view v(reinterpret_cast<const char*>(value), value_len);
+    ResponseHead& head = h->pending_head;
+    if (head.headers.fieldCount() >= kMaxResponseHeaderCount ||
+        head.headers.byteSize() + name_len + value_len > kMaxResponseHeaderBytes) {
+      h->pending_protocol_error = true;  // oversized head: reset the stream, 502
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
     if (n == ":status") {
       int status = 0;
       std::from_chars(v.data(), v.data() + v.size(), status);

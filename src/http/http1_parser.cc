@@ -321,11 +321,6 @@ ParseEvents RequestParser::execute(std::string_view data, std::vector<std::strin
 
 // ----------------------------------------------------------------------------- responses
 
-namespace {
-constexpr uint32_t kMaxResponseHeaderBytes = 128 * 1024;
-constexpr uint32_t kMaxResponseHeaderCount = 1000;
-}  // namespace
-
 struct ResponseCallbacks {
   static ResponseParser& self(llhttp_t* p) { return *static_cast<ResponseParser*>(p->data); }
 

@@ -52,6 +52,11 @@ struct ResponseHead {
   void clear();
 };
 
+/// Upstream response head limits (name + value bytes summed, and fields), for HTTP/1.1 and
+/// HTTP/2 origins alike; over them the response is malformed (502, dataplane-semantics §7.3).
+inline constexpr uint32_t kMaxResponseHeaderBytes = 128 * 1024;
+inline constexpr uint32_t kMaxResponseHeaderCount = 1000;
+
 /// Request limits (Pomerium's, dataplane-semantics §7.3).
 struct ParserLimits {
   /// Sum over all fields of name size + value size (request line, ": " and CRLF not counted).

@@ -55,7 +55,11 @@ class Origin {
           static_cast<Origin*>(u)->streams[id].reset_code = code;
           return 0;
         });
-    nghttp2_session_server_new(&session, cb, this);
+    nghttp2_option* opt = nullptr;
+    nghttp2_option_new(&opt);
+    nghttp2_option_set_max_send_header_block_length(opt, 1024 * 1024);  // oversized-head test
+    nghttp2_session_server_new2(&session, cb, this, opt);
+    nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1000}};
     nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, 1);
@@ -286,6 +290,30 @@ TEST_F(H2ClientSessionTest, MalformedResponseHeaderIsAProtocolError) {
   EXPECT_TRUE(r.protocol_error);
   EXPECT_EQ(r.heads, 0);
   EXPECT_EQ(origin.streams[id].reset_code, uint32_t(NGHTTP2_PROTOCOL_ERROR));
+}
+
+// The HTTP/1 response parser's limits hold for HTTP/2 origins too (dataplane §7.3): over them the
+// head is malformed and the stream is reset (→ 502).
+TEST_F(H2ClientSessionTest, OversizedResponseHeadIsAProtocolError) {
+  Recorder many;
+  Recorder big;
+  const int32_t a = get(many);
+  const int32_t b = get(big);
+  pump();
+  Headers fields{{":status", "200"}};
+  for (int i = 0; i < 1001; ++i) {  // 1000 are allowed
+    fields.emplace_back("x-f" + std::to_string(i), "v");
+  }
+  origin.headersOnly(a, fields, true);
+  origin.headersOnly(b, {{":status", "200"}, {"x-big1", std::string(40000, 'v')},
+                         {"x-big2", std::string(40000, 'w')}, {"x-big3", std::string(40000, 'x')},
+                         {"x-big4", std::string(40000, 'y')}}, true);
+  pump();
+  EXPECT_TRUE(many.protocol_error);
+  EXPECT_EQ(many.heads, 0);
+  EXPECT_TRUE(big.protocol_error);
+  EXPECT_EQ(big.heads, 0);
+  EXPECT_TRUE(client.alive());  // stream errors, not connection errors
 }
 
 TEST_F(H2ClientSessionTest, RequestBodyIsDeferredUntilResumed) {
