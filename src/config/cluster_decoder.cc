@@ -290,6 +290,8 @@ struct ClusterDecoder::State {
   // outlier_detection: where to point the "nothing can be ejected" lint.
   std::optional<yaml::Mark> outlier_mark;
   std::string outlier_key;
+  std::optional<yaml::Mark> health_checks_mark;
+  std::string health_checks_key;
 
   std::optional<Located> skip_verify;  ///< only when true
   std::optional<Located> server_name, upstream_server_name;
@@ -692,6 +694,27 @@ struct ClusterDecoder::State {
     finishPolicy(route);
     finishOutlier(route);
     finishTls(route);
+    finishHealthChecks(route);
+  }
+
+  // An all-h2c route talks HTTP/2 to origins that may not speak HTTP/1.1 at all, while HTTP
+  // health checks speak HTTP/1.1 (codec_client_type HTTP1, Envoy's default; HTTP2 is not
+  // supported yet), so they may fail against a healthy origin.
+  void finishHealthChecks(const Route& route) {
+    if (!health_checks_mark || route.to.empty() ||
+        !std::all_of(route.to.begin(), route.to.end(),
+                     [](const UpstreamUrl& u) { return u.scheme == "h2c"; })) {
+      return;
+    }
+    for (const HealthCheck& hc : route.health_checks) {
+      if (hc.kind == HealthCheck::Kind::Http) {
+        r.warning(*health_checks_mark, health_checks_key,
+                  "http_health_check speaks HTTP/1.1 to these h2c:// endpoints; an origin that "
+                  "only speaks HTTP/2 fails it (HTTP2 health checks are not supported yet; a "
+                  "tcp_health_check works)");
+        return;
+      }
+    }
   }
 
   void finishPolicy(Route& route) {
@@ -863,6 +886,8 @@ void ClusterDecoder::decode(const yaml::Entry& e, const std::string& key, Route&
     if (!s.r.check(ValueType::List, e.value, key)) {
       return;
     }
+    s.health_checks_mark = e.key_mark;
+    s.health_checks_key = key;
     for (size_t i = 0; i < e.value.items.size(); ++i) {
       if (auto hc = decodeHealthCheck(e.value.items[i], indexKey(key, i), s.r)) {
         route.health_checks.push_back(std::move(*hc));

@@ -743,6 +743,23 @@ TEST(LoaderClusterTest, OutlierUnknownIgnoredAndUnsupportedFields) {
       {E::Error, 4, 24, "routes[0].outlier_detection", "expected a mapping, got \"true\""}));
 }
 
+// HTTP health checks speak HTTP/1.1; an all-h2c route's origins may speak only HTTP/2.
+TEST(LoaderClusterTest, HttpHealthCheckOnAnAllH2cRouteWarns) {
+  auto routeTo = [](const std::string& to, const std::string& check) {
+    return load("routes:\n  - from: https://app.example.com\n    to: " + to +
+                "\n    health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, "
+                "healthy_threshold: 1, " + check + "}]\n");
+  };
+  LoadResult h2c = routeTo("[h2c://a, h2c://b]", "http_health_check: {path: /}");
+  ASSERT_TRUE(loaded(h2c));
+  EXPECT_TRUE(hasDiag(h2c, {E::Warning, 4, 5, "routes[0].health_checks",
+                            "http_health_check speaks HTTP/1.1 to these h2c:// endpoints"}));
+  EXPECT_EQ(h2c.diagnostics.items().size(), 1u);
+  // TCP checks, or a mixed route (which speaks HTTP/1.1 to all), say nothing.
+  EXPECT_TRUE(test::clean(routeTo("[h2c://a, h2c://b]", "tcp_health_check: {}")));
+  EXPECT_TRUE(test::clean(routeTo("[h2c://a, http://b]", "http_health_check: {path: /}")));
+}
+
 // Spec §4.3: with endpoints x max_ejection_percent < 100 Envoy never ejects.
 TEST(LoaderClusterTest, OutlierNothingCanBeEjectedLint) {
   auto routeTo = [](const std::string& to, const std::string& od) {
