@@ -63,7 +63,11 @@ struct H2ClientSession::Callbacks {
     }
     if (n == ":status") {
       int status = 0;
-      std::from_chars(v.data(), v.data() + v.size(), status);
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), status);
+      if (ec != std::errc() || end != v.data() + v.size() || status < 100 || status > 999) {
+        h->pending_protocol_error = true;  // RFC 9110 §15: a status is 100-999
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
       h->pending_head.status = status;
     } else if (!n.empty() && n[0] != ':') {
       h->pending_head.headers.add(n, v);
@@ -72,6 +76,10 @@ struct H2ClientSession::Callbacks {
   }
 
   static int onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type == NGHTTP2_SETTINGS && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+      self(user_data).settings_received_ = true;
+      return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
       return 0;
     }
@@ -119,10 +127,12 @@ struct H2ClientSession::Callbacks {
 
   static int onDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
                          size_t len, void* user_data) {
+    // The connection window reopens at once: a stream whose client stops reading holds at most
+    // its own stream window, never the other streams' share of the connection. The stream
+    // window reopens as the owner passes the bytes on (consume()).
+    nghttp2_session_consume_connection(session, len);
     if (H2StreamHandler* h = self(user_data).handlerFor(stream_id)) {
       h->onResponseData(std::string_view(reinterpret_cast<const char*>(data), len));
-    } else {
-      nghttp2_session_consume(session, stream_id, len);  // nobody wants it: open the window
     }
     return 0;
   }
@@ -192,7 +202,7 @@ H2ClientSession::H2ClientSession(const H2ClientSettings& settings) : settings_(s
   }
   // Windows open only as the client side drains the body (backpressure).
   nghttp2_option_set_no_auto_window_update(option, 1);
-  nghttp2_option_set_peer_max_concurrent_streams(option, settings_.max_concurrent_streams);
+  nghttp2_option_set_peer_max_concurrent_streams(option, settings_.assumed_peer_streams);
   const int rv = nghttp2_session_client_new2(&session_, callbacks, this, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
@@ -278,7 +288,7 @@ void H2ClientSession::resumeBody(int32_t stream_id) {
 
 void H2ClientSession::consume(int32_t stream_id, size_t bytes) {
   if (!dead_ && bytes > 0) {
-    nghttp2_session_consume(session_, stream_id, bytes);
+    nghttp2_session_consume_stream(session_, stream_id, bytes);  // closed stream: a no-op
   }
 }
 

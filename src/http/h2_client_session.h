@@ -36,8 +36,9 @@ class H2StreamHandler {
   /// response carried a valid content-length, None when END_STREAM came with the head, and
   /// CloseDelimited otherwise (the body ends with the stream).
   virtual void onResponseHead(ResponseHead& head) = 0;
-  /// A piece of the response body. The bytes count against the flow-control windows until
-  /// the owner calls H2ClientSession::consume() for them (that is the backpressure).
+  /// A piece of the response body. The bytes count against the stream's flow-control window
+  /// until the owner calls H2ClientSession::consume() for them (that is the backpressure); the
+  /// connection window is given back on arrival, so one stalled stream never blocks the others.
   virtual void onResponseData(std::string_view data) = 0;
   /// The response ended (END_STREAM received). The stream may stay open while the request
   /// body is still being sent; onStreamClose follows once both sides are done.
@@ -62,6 +63,9 @@ class H2StreamHandler {
 struct H2ClientSettings {
   /// Streams Vallum opens on one connection at most (the peer's SETTINGS may lower it).
   uint32_t max_concurrent_streams = 100;
+  /// The peer's stream limit assumed until its SETTINGS arrive (RFC 9113 §6.5.2 lets a client
+  /// assume 100; the pool passes what the endpoint advertised last).
+  uint32_t assumed_peer_streams = 100;
   /// SETTINGS_INITIAL_WINDOW_SIZE Vallum advertises (bytes per stream).
   uint32_t stream_window = 64 * 1024;
   /// Connection-level receive window (bytes).
@@ -96,7 +100,7 @@ class H2ClientSession {
 
   /// The request body of `stream_id` has more bytes (or its end) ready.
   void resumeBody(int32_t stream_id);
-  /// The owner has passed on `bytes` of the stream's response body: open the windows again.
+  /// The owner has passed on `bytes` of the stream's response body: open its window again.
   void consume(int32_t stream_id, size_t bytes);
   /// Resets an open stream with `error_code` and detaches its handler (no more calls).
   void resetStream(int32_t stream_id, uint32_t error_code);
@@ -112,6 +116,8 @@ class H2ClientSession {
   bool canOpenStream() const;
   /// Whether the session still has anything to read or write (false: close the transport).
   bool alive() const;
+  /// Whether the peer's first SETTINGS frame has arrived.
+  bool settingsReceived() const { return settings_received_; }
   /// Streams with a handler attached.
   size_t openStreams() const { return streams_.size(); }
   uint32_t maxConcurrentStreams() const;
@@ -126,6 +132,7 @@ class H2ClientSession {
   /// Open streams and their handlers (at most max_concurrent_streams; a vector beats a map).
   std::vector<std::pair<int32_t, H2StreamHandler*>> streams_;
   bool dead_ = false;
+  bool settings_received_ = false;
 };
 
 }  // namespace vallum::http

@@ -170,6 +170,7 @@ struct PumpState {
   int bad_request_status = 0;
   bool downstream_failed = false;
   bool upstream_failed = false;
+  bool stop_requested = false;  ///< the exchange is over: a cancelled read is not a failure
 };
 
 /// What the response loop does after a read from the upstream.
@@ -300,6 +301,9 @@ class Http1Connection final : public network::TrackedConnection {
   awaitable<void> lingerClose();
   awaitable<bool> proxyViaH2();
   awaitable<void> pumpH2Body(PumpState* state);
+  /// h2c, whole request in hand: one read of the client, to notice a disconnect (or keep the
+  /// next pipelined request's bytes).
+  awaitable<void> watchClient(PumpState* state);
   awaitable<void> waitH2(asio::steady_timer& timer);
 
   // Plain functions (the thinking).
@@ -392,7 +396,9 @@ class Http1Connection final : public network::TrackedConnection {
   bool h2_active_ = false;
   upstream::pool::H2Connection* h2_connecting_ = nullptr;
   std::string h2_head_;
+  std::string h2_body_;  ///< a request body already in hand, kept for a retry
   std::vector<std::pair<std::string_view, std::string_view>> h2_headers_;
+  bool h2_may_retry_ = false;
 
   SteadyTime phase_deadline_ = kNoDeadline;
   SteadyTime request_deadline_ = kNoDeadline;
@@ -549,7 +555,7 @@ void Http1Connection<Stream>::detach() {
   upstream_ = nullptr;
   in_.clear();
   for (std::string* s : {&request_id_, &out_, &coalesced_, &upstream_coalesced_, &upstream_head_,
-                         &request_chunk_line_, &response_chunk_line_, &details_}) {
+                         &request_chunk_line_, &response_chunk_line_, &details_, &h2_body_}) {
     trim(*s);
   }
   trim(request_pieces_);
@@ -1331,9 +1337,7 @@ bool Http1Connection<Stream>::submitH2(bool whole_request_in_hand) {
                         (request.framing == http::BodyFraming::ContentLength &&
                          request.content_length > 0);
   if (whole_request_in_hand) {
-    for (std::string_view piece : request_pieces_) {
-      x.tx.append(piece);
-    }
+    x.tx.assign(h2_body_);
     x.tx_eof = true;
   }
   x.stream_id = x.conn->session().submitRequest(h2_headers_, has_body, &x);
@@ -1411,6 +1415,9 @@ Step Http1Connection<Stream>::onH2Event(const PumpState& pump) {
     if (ex_.response_started) {
       return Step::Abort;
     }
+    if (x.close_code == http::kH2RefusedStream && h2_may_retry_ && !x.protocol_error) {
+      return Step::Retry;
+    }
     details_.assign(kResetBeforeHeaders);
     if (x.protocol_error) {
       details_ += "protocol error";
@@ -1465,104 +1472,130 @@ awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
     h2_ = std::make_unique<H2Exchange>(worker_.io());
   }
   H2Exchange& x = *h2_;
-  x.reset();
-  h2_active_ = true;
-  x.conn = ex_.pool->h2Connection(worker_.io());
-  x.conn->acquire();
+  h2_body_.clear();
+  if (whole_request_in_hand) {
+    for (std::string_view piece : request_pieces_) {
+      h2_body_.append(piece);
+    }
+  }
 
   PumpState pump;
+  if (whole_request_in_hand && in_.writable() > 0) {
+    // Nothing more to read for this request, but a client that goes away must end the stream
+    // at once instead of holding one of the connection's stream slots until the response or
+    // the route timeout (Envoy resets the upstream stream on a downstream disconnect).
+    pump.running = true;
+    asio::co_spawn(worker_.io(), watchClient(&pump), asio::detached);
+  }
   Step step = Step::Reply;
-  bool ok = true;
-  if (x.conn->state() == H2Connection::State::New) {
-    // This request connects it; requests arriving meanwhile wait for it (below).
-    x.conn->beginConnect();
-    h2_connecting_ = x.conn.get();
-    connect_deadline_ = SteadyClock::now() + kConnectTimeout;
-    updateDeadline();
-    auto [ec] = co_await x.conn->socket().async_connect(ex_.endpoint->address, kUse);
-    connect_deadline_ = kNoDeadline;
-    updateDeadline();
-    h2_connecting_ = nullptr;
-    if (ec) {
-      x.conn->fail();
-      ex_.host->connect_failures.fetch_add(1, std::memory_order_relaxed);
-      setOutcome(upstream::RequestOutcome::LocalConnectFailure);
-      ok = false;
-      if (expired_ == Expiry::Connect) {
-        details_.assign(kResetBeforeHeaders);
-        details_ += "connection timeout";
-        setReply(503, details_, false);
-      } else if (expired_ != Expiry::None) {
-        setTimeoutReply();
+  for (int attempt = 0;; ++attempt) {
+    x.reset();
+    h2_active_ = true;
+    // A refused stream was never processed (RFC 9113 §8.7): one retry, when nothing of the
+    // request is lost.
+    h2_may_retry_ = attempt == 0 && whole_request_in_hand;
+    x.conn = ex_.pool->h2Connection(worker_.io());
+    x.conn->acquire();
+    step = Step::Reply;
+    bool ok = true;
+    if (x.conn->state() == H2Connection::State::New) {
+      // This request connects it; requests arriving meanwhile wait for it (below).
+      x.conn->beginConnect();
+      h2_connecting_ = x.conn.get();
+      connect_deadline_ = SteadyClock::now() + kConnectTimeout;
+      updateDeadline();
+      auto [ec] = co_await x.conn->socket().async_connect(ex_.endpoint->address, kUse);
+      connect_deadline_ = kNoDeadline;
+      updateDeadline();
+      h2_connecting_ = nullptr;
+      if (ec) {
+        x.conn->fail();
+        ex_.host->connect_failures.fetch_add(1, std::memory_order_relaxed);
+        setOutcome(upstream::RequestOutcome::LocalConnectFailure);
+        ok = false;
+        if (expired_ == Expiry::Connect) {
+          details_.assign(kResetBeforeHeaders);
+          details_ += "connection timeout";
+          setReply(503, details_, false);
+        } else if (expired_ != Expiry::None) {
+          setTimeoutReply();
+        } else {
+          details_.assign(kResetBeforeHeaders);
+          details_ += "connection failure, transport failure reason: ";
+          details_ += ec.message();
+          setReply(503, details_, false);
+        }
       } else {
-        details_.assign(kResetBeforeHeaders);
-        details_ += "connection failure, transport failure reason: ";
-        details_ += ec.message();
-        setReply(503, details_, false);
+        boost::system::error_code ignored;
+        x.conn->socket().set_option(tcp::no_delay(true), ignored);
+        x.conn->ready();
       }
-    } else {
-      boost::system::error_code ignored;
-      x.conn->socket().set_option(tcp::no_delay(true), ignored);
-      x.conn->ready();
-    }
-  } else if (x.conn->state() == H2Connection::State::Connecting) {
-    x.conn->addWaiter(&x);
-    while (x.conn->state() == H2Connection::State::Connecting && expired_ == Expiry::None) {
-      co_await waitH2(x.signal);
-    }
-    x.conn->removeWaiter(&x);
-  }
-  if (ok && expired_ != Expiry::None) {
-    setTimeoutReply();
-    ok = false;
-  }
-  if (ok && x.conn->state() != H2Connection::State::Ready) {
-    // Another request's connect failed, or the connection died meanwhile.
-    setOutcome(upstream::RequestOutcome::LocalConnectFailure);
-    details_.assign(kResetBeforeHeaders);
-    details_ += "connection failure";
-    setReply(503, details_, false);
-    ok = false;
-  }
-  if (ok) {
-    ok = submitH2(whole_request_in_hand);
-  }
-  if (ok) {
-    if (!whole_request_in_hand) {
-      pump.running = true;
-      asio::co_spawn(worker_.io(), pumpH2Body(&pump), asio::detached);
-    }
-    for (;;) {
-      step = onH2Event(pump);
-      if (step == Step::ReadMore) {
+    } else if (x.conn->state() == H2Connection::State::Connecting) {
+      x.conn->addWaiter(&x);
+      while (x.conn->state() == H2Connection::State::Connecting && expired_ == Expiry::None &&
+             !(pump.done && pump.downstream_failed)) {
         co_await waitH2(x.signal);
-        continue;
       }
-      if (step == Step::Write || step == Step::WriteAndFinish) {
-        auto [dec, dn] = co_await asio::async_write(*stream_, downstreamWriteBuffers(), kUse);
-        if (dec) {
-          step = Step::Abort;  // the client went away or a timer fired
-          break;
-        }
-        touchActivity();
-        if (x.conn && x.stream_id > 0) {
-          x.conn->session().consume(x.stream_id, pending_consume_);
-          x.unconsumed -= std::min(x.unconsumed, pending_consume_);
-          x.conn->flush();
-        }
-        x.rx_writing.clear();
-        if (step == Step::WriteAndFinish) {
-          step = Step::Finish;
-          break;
-        }
-        continue;
-      }
-      break;  // Finish, Abort, Reply
+      x.conn->removeWaiter(&x);
     }
+    if (ok && expired_ != Expiry::None) {
+      setTimeoutReply();
+      ok = false;
+    }
+    if (ok && x.conn->state() != H2Connection::State::Ready) {
+      // Another request's connect failed, or the connection died meanwhile.
+      setOutcome(upstream::RequestOutcome::LocalConnectFailure);
+      details_.assign(kResetBeforeHeaders);
+      details_ += "connection failure";
+      setReply(503, details_, false);
+      ok = false;
+    }
+    if (ok) {
+      ok = submitH2(whole_request_in_hand);
+    }
+    if (ok) {
+      if (!whole_request_in_hand && attempt == 0) {
+        pump.running = true;
+        asio::co_spawn(worker_.io(), pumpH2Body(&pump), asio::detached);
+      }
+      for (;;) {
+        step = onH2Event(pump);
+        if (step == Step::ReadMore) {
+          co_await waitH2(x.signal);
+          continue;
+        }
+        if (step == Step::Write || step == Step::WriteAndFinish) {
+          auto [dec, dn] = co_await asio::async_write(*stream_, downstreamWriteBuffers(), kUse);
+          if (dec) {
+            step = Step::Abort;  // the client went away or a timer fired
+            break;
+          }
+          touchActivity();
+          if (x.conn && x.stream_id > 0) {
+            x.conn->session().consume(x.stream_id, pending_consume_);
+            x.unconsumed -= std::min(x.unconsumed, pending_consume_);
+            x.conn->flush();
+          }
+          x.rx_writing.clear();
+          if (step == Step::WriteAndFinish) {
+            step = Step::Finish;
+            break;
+          }
+          continue;
+        }
+        break;  // Finish, Abort, Reply, Retry
+      }
+    }
+    if (step != Step::Retry) {
+      break;
+    }
+    releaseH2();  // the refused stream; the next attempt may pick another connection
   }
 
-  // Settle the request body pump, then give the stream and the connection back.
+  // Settle the request body pump (or the client watch), then give the stream and the
+  // connection back.
   if (pump.running && !pump.done) {
+    pump.stop_requested = true;
     boost::system::error_code ignored;
     socket().cancel(ignored);
     x.body_signal.cancel();
@@ -1595,6 +1628,20 @@ awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
     co_await lingerClose();
   }
   co_return false;
+}
+
+template <class Stream>
+awaitable<void> Http1Connection<Stream>::watchClient(PumpState* state) {
+  auto [ec, n] =
+      co_await stream_->async_read_some(asio::buffer(in_.writePointer(), in_.writable()), kUse);
+  if (!ec && n > 0) {
+    in_.commit(n);  // a pipelined request: the client is there; it waits in the buffer
+  } else if (!state->stop_requested && expired_ == Expiry::None) {
+    state->downstream_failed = true;  // the client closed (or reset) its connection
+    h2_->wake();
+  }
+  state->done = true;
+  pump_signal_.cancel();
 }
 
 template <class Stream>

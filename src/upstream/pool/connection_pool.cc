@@ -1,5 +1,6 @@
 #include "upstream/pool/connection_pool.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <sys/socket.h>
 
@@ -70,11 +71,18 @@ H2ConnectionSharedPtr EndpointPool::h2Connection(boost::asio::io_context& io) {
     return c->state() == H2Connection::State::Closed;
   });
   for (const H2ConnectionSharedPtr& c : h2_) {
+    if (c->state() == H2Connection::State::Ready && c->settingsReceived()) {
+      h2_stream_limit_ = c->session().maxConcurrentStreams();
+    }
+  }
+  for (const H2ConnectionSharedPtr& c : h2_) {
     if (c->available()) {
       return c;
     }
   }
-  h2_.push_back(std::make_shared<H2Connection>(io, http::H2ClientSettings{}));
+  http::H2ClientSettings settings;
+  settings.assumed_peer_streams = std::max<uint32_t>(h2_stream_limit_, 1);
+  h2_.push_back(std::make_shared<H2Connection>(io, settings));
   return h2_.back();
 }
 

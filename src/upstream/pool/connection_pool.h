@@ -61,8 +61,11 @@ class EndpointPool {
   size_t idleCount() const { return idle_.size(); }
 
   /// An HTTP/2 connection (`h2c://` clusters) with room for one more request: the first
-  /// available one, else a new one in State::New that the caller connects. Closed connections
-  /// are dropped from the pool here. The caller acquire()s the result.
+  /// available one, else a new one in State::New that the caller connects. A new connection
+  /// assumes the stream limit the endpoint's last connection advertised
+  /// (SETTINGS_MAX_CONCURRENT_STREAMS, capped at 100) until its own SETTINGS arrive, so a full
+  /// first flight never exceeds it. Closed connections are dropped from the pool here. The
+  /// caller acquire()s the result.
   H2ConnectionSharedPtr h2Connection(boost::asio::io_context& io);
   size_t h2ConnectionCount() const { return h2_.size(); }
 
@@ -70,6 +73,7 @@ class EndpointPool {
   size_t max_idle_;
   std::vector<UpstreamConnectionPtr> idle_;
   std::vector<H2ConnectionSharedPtr> h2_;
+  uint32_t h2_stream_limit_ = http::H2ClientSettings{}.max_concurrent_streams;
 };
 
 /// All endpoint pools of one worker, keyed by Endpoint::pool_key. Pools outlive snapshots, so a

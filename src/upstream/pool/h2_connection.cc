@@ -37,7 +37,7 @@ H2Connection::H2Connection(asio::io_context& io, const http::H2ClientSettings& s
       session_(settings),
       write_signal_(io, std::chrono::steady_clock::time_point::max()),
       read_buffer_(kUpstreamBufferSize),
-      max_users_(settings.max_concurrent_streams) {}
+      max_users_(std::min(settings.max_concurrent_streams, settings.assumed_peer_streams)) {}
 
 H2Connection::~H2Connection() {
   boost::system::error_code ignored;

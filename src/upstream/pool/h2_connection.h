@@ -45,6 +45,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   H2Connection& operator=(const H2Connection&) = delete;
 
   State state() const { return state_; }
+  /// Whether the origin's SETTINGS have arrived (its stream limit is known).
+  bool settingsReceived() const { return session_.settingsReceived(); }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   http::H2ClientSession& session() { return session_; }
 

@@ -247,6 +247,38 @@ TEST_F(H2ClientSessionTest, FramingWithoutContentLengthAndWithoutBody) {
   EXPECT_TRUE(streamed.complete);
 }
 
+// The connection window (1 MiB) is given back on arrival: 20 streams whose clients never read
+// hold 20 x 64 KiB (more than the connection window) and a 21st stream still gets its body.
+TEST_F(H2ClientSessionTest, StalledStreamsDoNotBlockTheConnection) {
+  std::vector<Recorder> stalled(20);
+  std::vector<int32_t> ids;
+  for (Recorder& r : stalled) {
+    ids.push_back(get(r));
+  }
+  Recorder fresh;
+  const int32_t fresh_id = get(fresh);
+  pump();
+  const std::string big(200000, 'b');
+  for (int32_t id : ids) {
+    origin.respond(id, 200, {}, &big);
+  }
+  pump();
+  size_t held = 0;
+  for (const Recorder& r : stalled) {
+    EXPECT_EQ(r.body.size(), 65536u);  // each up to its stream window, never consumed
+    held += r.body.size();
+  }
+  EXPECT_GT(held, 1024u * 1024u);
+  const std::string small(100000, 's');
+  origin.respond(fresh_id, 200, {}, &small);
+  pump();
+  EXPECT_EQ(fresh.body.size(), 65536u);
+  client.consume(fresh_id, fresh.body.size());
+  pump();
+  EXPECT_EQ(fresh.body, small);
+  EXPECT_TRUE(fresh.complete);
+}
+
 TEST_F(H2ClientSessionTest, InterimHeadsAreDroppedAndTrailersIgnored) {
   Recorder r;
   const int32_t id = get(r);
@@ -314,6 +346,18 @@ TEST_F(H2ClientSessionTest, OversizedResponseHeadIsAProtocolError) {
   EXPECT_TRUE(big.protocol_error);
   EXPECT_EQ(big.heads, 0);
   EXPECT_TRUE(client.alive());  // stream errors, not connection errors
+}
+
+// nghttp2 takes any three digits; a status below 100 is malformed (RFC 9110 §15), not interim.
+TEST_F(H2ClientSessionTest, StatusBelow100IsAProtocolError) {
+  Recorder r;
+  const int32_t id = get(r);
+  pump();
+  origin.headersOnly(id, {{":status", "099"}}, true);
+  pump();
+  EXPECT_TRUE(r.closed);
+  EXPECT_TRUE(r.protocol_error);
+  EXPECT_EQ(r.heads, 0);
 }
 
 TEST_F(H2ClientSessionTest, RequestBodyIsDeferredUntilResumed) {
