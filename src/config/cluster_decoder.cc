@@ -698,8 +698,8 @@ struct ClusterDecoder::State {
   }
 
   // An all-h2c route talks HTTP/2 to origins that may not speak HTTP/1.1 at all, while HTTP
-  // health checks speak HTTP/1.1 (codec_client_type HTTP1, Envoy's default; HTTP2 is not
-  // supported yet), so they may fail against a healthy origin.
+  // health checks speak HTTP/1.1 unless codec_client_type says HTTP2 (Envoy's default is
+  // HTTP1), so they may fail against a healthy origin.
   void finishHealthChecks(const Route& route) {
     if (!health_checks_mark || route.to.empty() ||
         !std::all_of(route.to.begin(), route.to.end(),
@@ -707,11 +707,10 @@ struct ClusterDecoder::State {
       return;
     }
     for (const HealthCheck& hc : route.health_checks) {
-      if (hc.kind == HealthCheck::Kind::Http) {
+      if (hc.kind == HealthCheck::Kind::Http && hc.codec_client_type == HealthCheck::Codec::Http1) {
         r.warning(*health_checks_mark, health_checks_key,
                   "http_health_check speaks HTTP/1.1 to these h2c:// endpoints; an origin that "
-                  "only speaks HTTP/2 fails it (HTTP2 health checks are not supported yet; a "
-                  "tcp_health_check works)");
+                  "only speaks HTTP/2 fails it (set codec_client_type: HTTP2)");
         return;
       }
     }

@@ -279,8 +279,9 @@ class HealthCheckDecoder {
           }
         }
       } else if (f.name == "use_http2") {
+        // Envoy's deprecated spelling of codec_client_type: HTTP2.
         if (auto b = r_.readBool(n, f.key); b && *b) {
-          r_.error(f.keyMark(), f.key, "not supported yet (HTTP/2 health checks)");
+          hc_.codec_client_type = HealthCheck::Codec::Http2;
         }
       } else {
         // send, receive, request_headers_to_add/remove, service_name_matcher, service_name.
@@ -297,7 +298,11 @@ class HealthCheckDecoder {
     if (!codec || codec->empty() || strings::iequals(*codec, "HTTP1")) {
       return;
     }
-    if (strings::iequals(*codec, "HTTP2") || strings::iequals(*codec, "HTTP3")) {
+    if (strings::iequals(*codec, "HTTP2")) {
+      hc_.codec_client_type = HealthCheck::Codec::Http2;
+      return;
+    }
+    if (strings::iequals(*codec, "HTTP3")) {
       r_.error(n.mark, key, "codec_client_type " + quotedText(*codec) + " not supported yet");
       return;
     }

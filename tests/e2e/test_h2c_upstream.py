@@ -530,3 +530,58 @@ def test_check_accepts_h2c_routes(tmp_path, vallum_bin):
     res = run_check(str(p))
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.strip().splitlines()[-1] == "OK: 2 routes, 0 warnings", res.stdout + res.stderr
+
+
+# ----------------------------------------------------------------------------- 13. HTTP/2 health checks
+
+
+class _Switch:
+    """A behaviour whose status can be flipped while the server runs."""
+
+    def __init__(self, status: int = 200):
+        self.status = status
+
+    def __call__(self, ctx):
+        return Fixed(self.status, b"hc")(ctx)
+
+
+@pytest.mark.parametrize("spelling", [{"codec_client_type": "HTTP2"}, {"use_http2": True}])
+def test_http2_health_check(vallum, h2upstream, spelling):
+    """`codec_client_type: HTTP2` (and Envoy's deprecated `use_http2: true`), dataplane §2.2: the
+    check is an HTTP/2 GET with prior knowledge — :path, :authority the endpoint's host:port,
+    user-agent Vallum/HC — one stream per check on a kept connection; a 503 marks the endpoint
+    unhealthy (traffic goes to the other) and a 200 brings it back."""
+    from lib.clusters import health_re, wait_log
+
+    a = h2upstream("hc-a")
+    b = h2upstream("hc-b")
+    switch = _Switch(200)
+    a.on("/healthz", switch)
+    b.on("/healthz", Fixed(200, b"hc"))
+    checks = [{"timeout": "1s", "interval": "0.2s", "unhealthy_threshold": 1, "healthy_threshold": 1,
+               "http_health_check": dict({"path": "/healthz"}, **spelling)}]
+    v = start(vallum, [route(f"https://{HOST}", [a.url, b.url], name="h2hc", health_checks=checks)])
+    for u in (a, b):
+        wait_log(v, health_re("h2hc", u, "healthy"), 5)
+    first = a.requests("/healthz")[0]
+    assert first.protocol == "h2", first
+    assert first.pseudo == [(":method", "GET"), (":scheme", "http"), (":authority", a.addr),
+                            (":path", "/healthz")], first.pseudo
+    assert ("user-agent", "Vallum/HC") in first.headers, first.headers
+    wait_until(lambda: len(a.requests("/healthz")) >= 4, 5, what="four checks")
+    assert len({r.conn_id for r in a.requests("/healthz")}) == 1, "each check opened a connection"
+    assert all(c.protocol == "h2" for c in a.connections())
+
+    off = len(v.stderr_text())
+    switch.status = 503
+    _, line = wait_log(v, health_re("h2hc", a, "unhealthy"), 3, off)
+    assert "http status 503" in line, line
+    served = Counter(v.get(f"/r{i}", HOST).header("x-h2-server") for i in range(10))
+    assert served == Counter({"hc-b": 10}), served
+
+    off = len(v.stderr_text())
+    switch.status = 200
+    wait_log(v, health_re("h2hc", a, "healthy"), 3, off)
+    served = Counter(v.get(f"/s{i}", HOST).header("x-h2-server") for i in range(10))
+    assert served == Counter({"hc-a": 5, "hc-b": 5}), served
+    no_errors(a, b)

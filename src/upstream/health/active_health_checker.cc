@@ -19,6 +19,7 @@
 
 #include "common/logging.h"
 #include "config/duration.h"
+#include "http/h2_client_session.h"
 #include "http/http1_parser.h"
 #include "upstream/health/check_schedule.h"
 #include "upstream/health/tcp_receive_matcher.h"
@@ -97,6 +98,32 @@ bool isEof(const error_code& ec) {
   return ec == asio::error::eof || ec == ssl::error::stream_truncated;
 }
 
+/// The one stream of an HTTP/2 health check: the response status is all it needs.
+struct H2Probe final : http::H2StreamHandler {
+  void onResponseHead(http::ResponseHead& head) override {
+    status = head.status;
+    done = true;
+  }
+  void onResponseData(std::string_view) override {}
+  void onResponseComplete() override { done = true; }
+  void onStreamClose(uint32_t code, bool malformed) override {
+    closed = true;
+    close_code = code;
+    protocol_error = malformed;
+    done = true;
+  }
+  size_t readRequestBody(uint8_t*, size_t, bool* eof) override {
+    *eof = true;
+    return 0;
+  }
+
+  int status = 0;
+  bool done = false;
+  bool closed = false;
+  bool protocol_error = false;
+  uint32_t close_code = 0;
+};
+
 struct Core;
 
 /// One (check, host) pair: its connection, timers and threshold state. Owned by Core; its
@@ -116,7 +143,12 @@ class Session {
  private:
   awaitable<Verdict> check();
   awaitable<Verdict> httpCheck();
+  /// codec_client_type HTTP2: GET over an HTTP/2 session (prior knowledge on plaintext, ALPN h2
+  /// under TLS), one stream per check, the connection kept as for HTTP/1.
+  awaitable<Verdict> http2Check();
   awaitable<Verdict> tcpCheck();
+  /// The verdict for a response status (expected, retriable or not).
+  Verdict statusVerdict(int status) const;
   /// Connects (and handshakes) unless a connection is open; nullopt when connected.
   awaitable<std::optional<Verdict>> connect(bool& reused);
   awaitable<std::tuple<error_code, size_t>> readSome();
@@ -145,6 +177,9 @@ class Session {
   std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
   http::ResponseParser parser_;
   std::vector<std::string_view> body_;
+  /// HTTP/2 checks: the session of the open connection (reset whenever it closes).
+  std::unique_ptr<http::H2ClientSession> h2_;
+  std::string h2_out_;
   std::array<char, kReadSize> buffer_{};
   /// Bumped at the end of every check and on cancel(), so a deadline handler that was already
   /// queued when its timer was cancelled does nothing.
@@ -202,7 +237,8 @@ Session::Session(Core& core, size_t check_index, size_t host_index)
       interval_timer_(core.io),
       deadline_(core.io),
       socket_(core.io) {
-  if (check_.kind == config::HealthCheck::Kind::Http) {
+  if (check_.kind == config::HealthCheck::Kind::Http &&
+      check_.codec_client_type == config::HealthCheck::Codec::Http1) {
     const std::string& host = check_.http_host.empty() ? target_.authority : check_.http_host;
     request_.reserve(check_.http_path.size() + host.size() + 64);
     request_.append("GET ").append(check_.http_path).append(" HTTP/1.1\r\nHost: ");
@@ -273,7 +309,10 @@ awaitable<Verdict> Session::check() {
   });
   // (No co_await inside ?: or && here: GCC 12 miscompiles some of those.)
   Verdict verdict;
-  if (check_.kind == config::HealthCheck::Kind::Http) {
+  if (check_.kind == config::HealthCheck::Kind::Http &&
+      check_.codec_client_type == config::HealthCheck::Codec::Http2) {
+    verdict = co_await http2Check();
+  } else if (check_.kind == config::HealthCheck::Kind::Http) {
     verdict = co_await httpCheck();
   } else {
     verdict = co_await tcpCheck();
@@ -289,7 +328,10 @@ awaitable<std::optional<Verdict>> Session::connect(bool& reused) {
     // (e.g. a "408" before an idle close): start over rather than take them for the response.
     // (Under TLS raw bytes may be post-handshake records, so the check is plaintext only.)
     error_code available_ec;
-    const bool stale = !tls_ && (socket_.available(available_ec) > 0 || available_ec);
+    // (HTTP/2 origins send frames between requests — PING, SETTINGS, GOAWAY — that the session
+    // reads with the next check, so the test does not apply to them.)
+    const bool stale =
+        !tls_ && !h2_ && (socket_.available(available_ec) > 0 || available_ec);
     if (!stale) {
       reused = true;
       co_return std::nullopt;
@@ -323,6 +365,10 @@ awaitable<std::optional<Verdict>> Session::connect(bool& reused) {
       }
       // The context's verify mode decides whether this name (DNS or IP SAN) is enforced.
       SSL_set1_host(ssl, name.c_str());
+    }
+    if (check_.codec_client_type == config::HealthCheck::Codec::Http2) {
+      static constexpr unsigned char kAlpnH2[] = {2, 'h', '2'};
+      SSL_set_alpn_protos(ssl, kAlpnH2, sizeof(kAlpnH2));
     }
     auto [hec] = co_await tls_->async_handshake(ssl::stream_base::client, kUse);
     if (!hec && (timed_out_ || core_.stopped)) {
@@ -360,6 +406,7 @@ awaitable<bool> Session::sleep(std::chrono::milliseconds wait) {
 
 void Session::closeConnection() {
   connected_ = false;
+  h2_.reset();
   if (socket_.is_open()) {
     error_code ignored;
     socket_.close(ignored);
@@ -444,18 +491,122 @@ awaitable<Verdict> Session::httpCheck() {
     if (!check_.reuse_connection || !head.keep_alive || leftover) {
       closeConnection();
     }
-    const int status = head.status;
-    static const std::vector<config::StatusRange> kDefaultExpected = {{200, 201}};
-    const auto& expected =
-        check_.expected_statuses.empty() ? kDefaultExpected : check_.expected_statuses;
-    if (inRanges(expected, status)) {
-      co_return Verdict{CheckResult::Success, "http status " + std::to_string(status)};
+    co_return statusVerdict(head.status);
+  }
+}
+
+Verdict Session::statusVerdict(int status) const {
+  static const std::vector<config::StatusRange> kDefaultExpected = {{200, 201}};
+  const auto& expected =
+      check_.expected_statuses.empty() ? kDefaultExpected : check_.expected_statuses;
+  if (inRanges(expected, status)) {
+    return Verdict{CheckResult::Success, "http status " + std::to_string(status)};
+  }
+  if (inRanges(check_.retriable_statuses, status)) {
+    return Verdict{CheckResult::NetworkFailure,
+                   "http status " + std::to_string(status) + " (retriable)"};
+  }
+  return Verdict{CheckResult::Failure, "http status " + std::to_string(status)};
+}
+
+awaitable<Verdict> Session::http2Check() {
+  const std::string& host = check_.http_host.empty() ? target_.authority : check_.http_host;
+  while (true) {
+    bool reused = false;
+    std::optional<Verdict> failed = co_await connect(reused);
+    if (failed) {
+      co_return *failed;
     }
-    if (inRanges(check_.retriable_statuses, status)) {
+    if (!reused || !h2_) {
+      h2_ = std::make_unique<http::H2ClientSession>();
+    }
+    H2Probe probe;
+    const int32_t id = h2_->submitRequest({{":method", "GET"},
+                                           {":scheme", tls_ ? "https" : "http"},
+                                           {":authority", host},
+                                           {":path", check_.http_path},
+                                           {"user-agent", kUserAgent}},
+                                          false, &probe);
+    if (id <= 0) {  // the origin sent GOAWAY while the connection was idle
+      closeConnection();
+      if (mayRetry(reused, false)) {
+        continue;
+      }
+      co_return Verdict{CheckResult::NetworkFailure, "http2 session refused the request"};
+    }
+    std::optional<Verdict> outcome;
+    bool retry = false;
+    while (!outcome && !retry) {
+      h2_out_.clear();
+      const bool alive = h2_->takeOutput(h2_out_);
+      if (!h2_out_.empty()) {
+        const error_code write_ec = co_await writeAll(h2_out_);
+        if (write_ec) {
+          retry = mayRetry(reused, probe.status != 0);
+          if (!retry) {
+            outcome = ioFailure(write_ec, "write");
+          }
+          break;
+        }
+      }
+      if (probe.done) {
+        break;
+      }
+      if (!alive || h2_ == nullptr) {
+        retry = mayRetry(reused, false);
+        if (!retry) {
+          closeConnection();
+          outcome = Verdict{CheckResult::NetworkFailure, "http2 connection error"};
+        }
+        break;
+      }
+      auto [ec, n] = co_await readSome();
+      if (timed_out_ && !ec) {
+        ec = asio::error::operation_aborted;
+      }
+      if (ec || h2_ == nullptr) {
+        // A kept connection the origin had closed (GOAWAY, FIN) before answering: retry once.
+        retry = mayRetry(reused, probe.done);
+        if (!retry) {
+          outcome = ioFailure(ec ? ec : error_code(asio::error::operation_aborted), "read");
+        }
+        break;
+      }
+      h2_->receive(std::string_view(buffer_.data(), n));
+    }
+    // The probe goes out of scope: the session must not call it again.
+    if (h2_ != nullptr) {
+      if (probe.closed) {
+        h2_->detach(id);
+      } else {
+        h2_->resetStream(id, http::kH2Cancel);  // the status is all we wanted
+        h2_out_.clear();
+        h2_->takeOutput(h2_out_);
+        if (!h2_out_.empty()) {
+          const error_code ignored = co_await writeAll(h2_out_);
+          (void)ignored;
+        }
+      }
+    }
+    if (retry) {
+      closeConnection();
+      continue;
+    }
+    if (outcome) {
+      closeConnection();
+      co_return *outcome;
+    }
+    if (probe.status == 0) {
+      closeConnection();
       co_return Verdict{CheckResult::NetworkFailure,
-                        "http status " + std::to_string(status) + " (retriable)"};
+                        probe.protocol_error ? std::string("invalid http2 response")
+                                             : "http2 stream reset (code " +
+                                                   std::to_string(probe.close_code) + ")"};
     }
-    co_return Verdict{CheckResult::Failure, "http status " + std::to_string(status)};
+    if (!check_.reuse_connection || h2_ == nullptr || !h2_->canOpenStream()) {
+      closeConnection();
+    }
+    co_return statusVerdict(probe.status);
   }
 }
 

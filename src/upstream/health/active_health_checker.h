@@ -85,7 +85,8 @@ struct CheckTarget {
 /// retriable_statuses count as NetworkFailure; a connection is reused unless
 /// `reuse_connection: false` or the response closes it. TCP: connect, send `tcp_send` (if any),
 /// then every `tcp_receive` payload must appear in order in what is read; empty send and
-/// receive = connect-only. HTTP2 codec: not supported (config rejects it).
+/// receive = connect-only. codec_client_type HTTP2: the same GET as one HTTP/2 stream per check
+/// (prior knowledge on plaintext, ALPN h2 under TLS), judged on the status.
 ///
 /// Not thread-safe: construct, start, stop and destroy on the control thread.
 class ActiveHealthChecker {

@@ -327,9 +327,14 @@ TEST(LoaderHealthCheckTest, HttpCodecAndMethod) {
   const std::string k = kHc + ".http_health_check.";
   LoadResult h1 = httpCheck("          path: /\n          codec_client_type: http1\n");
   ASSERT_TRUE(test::clean(h1));
-  EXPECT_TRUE(hasDiag(httpCheck("          path: /\n          codec_client_type: HTTP2\n"),
-                      {E::Error, 11, 30, k + "codec_client_type",
-                       "codec_client_type \"HTTP2\" not supported yet"}));
+  EXPECT_EQ(onlyCheck(h1).codec_client_type, HealthCheck::Codec::Http1);
+  LoadResult h2 = httpCheck("          path: /\n          codec_client_type: HTTP2\n");
+  ASSERT_TRUE(test::clean(h2));
+  EXPECT_EQ(onlyCheck(h2).codec_client_type, HealthCheck::Codec::Http2);
+  // Envoy's deprecated spelling.
+  LoadResult legacy = httpCheck("          path: /\n          use_http2: true\n");
+  ASSERT_TRUE(test::clean(legacy));
+  EXPECT_EQ(onlyCheck(legacy).codec_client_type, HealthCheck::Codec::Http2);
   EXPECT_TRUE(hasDiag(httpCheck("          path: /\n          codec_client_type: HTTP3\n"),
                       {E::Error, 11, 30, k + "codec_client_type", "not supported yet"}));
   EXPECT_TRUE(hasDiag(httpCheck("          path: /\n          codec_client_type: SPDY\n"),
@@ -340,8 +345,6 @@ TEST(LoaderHealthCheckTest, HttpCodecAndMethod) {
                       {E::Error, 11, 19, k + "method", "method \"POST\" not supported yet"}));
   EXPECT_TRUE(hasDiag(httpCheck("          path: /\n          method: FETCH\n"),
                       {E::Error, 11, 19, k + "method", "unknown method \"FETCH\""}));
-  EXPECT_TRUE(hasDiag(httpCheck("          path: /\n          use_http2: true\n"),
-                      {E::Error, 11, 11, k + "use_http2", "not supported yet"}));
 }
 
 TEST(LoaderHealthCheckTest, HttpFeaturesNotSupportedYetUnlessEmpty) {
