@@ -306,7 +306,11 @@ void H2ClientSession::connectionLost() {
   std::vector<std::pair<int32_t, H2StreamHandler*>> open;
   open.swap(streams_);
   for (const auto& [id, handler] : open) {
-    handler->onStreamClose(kH2ConnectionLost, false);
+    // A head already found malformed stays a protocol error even when the connection goes
+    // before the stream's reset was sent.
+    const bool malformed = handler->pending_protocol_error;
+    handler->pending_protocol_error = false;
+    handler->onStreamClose(kH2ConnectionLost, malformed);
   }
 }
 

@@ -438,6 +438,30 @@ TEST_F(H2ClientSessionTest, ConnectionLossClosesEveryOpenStream) {
   EXPECT_LT(client.submitRequest({{":method", "GET"}}, false, &a), 0);
 }
 
+// The malformed head is known before the reset goes out; a connection lost meanwhile must not
+// turn the 502 into a 503 "connection termination".
+TEST_F(H2ClientSessionTest, ProtocolErrorSurvivesALostConnection) {
+  Recorder r;
+  const int32_t id = get(r);
+  pump();
+  origin.headersOnly(id, {{":status", "200"}, {"Bad Name", "x"}}, false);
+  std::string back;
+  for (;;) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(origin.session, &data);
+    if (n <= 0) {
+      break;
+    }
+    back.append(reinterpret_cast<const char*>(data), size_t(n));
+  }
+  client.receive(back);  // the RST_STREAM is queued, not sent
+  EXPECT_FALSE(r.closed);
+  client.connectionLost();
+  EXPECT_TRUE(r.closed);
+  EXPECT_EQ(r.close_code, kH2ConnectionLost);
+  EXPECT_TRUE(r.protocol_error);
+}
+
 TEST_F(H2ClientSessionTest, GarbageFromThePeerKillsTheSession) {
   Recorder a;
   get(a);
