@@ -9,9 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include <poll.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -64,6 +67,9 @@ constexpr auto kStreamIdleTimeout = std::chrono::minutes(5);
 /// How long a closing connection keeps reading (and discarding) so that the client receives
 /// our last response instead of a reset (Envoy's delayed_close_timeout is 1 s).
 constexpr auto kLingerTimeout = std::chrono::seconds(1);
+/// How long a response may take before Vallum starts watching the client for a hang-up (the
+/// deadline scan runs every 100 ms, so the watch starts 100-200 ms into the wait).
+constexpr auto kClientWatchDelay = std::chrono::milliseconds(100);
 /// TLS writes up to this size are coalesced into one buffer (one record, one syscall).
 constexpr size_t kCoalesceLimit = 64 * 1024;
 
@@ -338,6 +344,13 @@ class Http1Connection final : public network::TrackedConnection {
     outcome_known_ = true;
   }
   void recordOutcome();
+  /// While a request that is wholly in hand waits for its response, watch the client socket
+  /// for a hang-up without reading it (a readiness wait, then poll(POLLRDHUP)): a client that
+  /// goes away ends the exchange at once and frees the upstream, as Envoy does; bytes it sends
+  /// meanwhile (a pipelined request) stay unread. Disarmed when the response is done.
+  void armClientWatch();
+  void disarmClientWatch();
+  void onClientReadable(boost::system::error_code ec, uint32_t generation);
   bool requestSettled(const PumpState& pump) const {
     return parser_.messageComplete() && (!pump.running || pump.complete);
   }
@@ -406,11 +419,18 @@ class Http1Connection final : public network::TrackedConnection {
   SteadyTime route_deadline_ = kNoDeadline;
   SteadyTime activity_deadline_ = kNoDeadline;
   SteadyTime max_stream_deadline_ = kNoDeadline;
+  SteadyTime watch_deadline_ = kNoDeadline;  ///< when to start watching for a client hang-up
   config::Duration route_timeout_{};
   Expiry expired_ = Expiry::None;
   bool idle_ = false;  ///< waiting for the first byte of the next request
   bool draining_ = false;
   bool request_complete_ = false;  ///< the whole request has been received
+  bool client_watch_armed_ = false;
+  /// A watch handler is queued (it refers to this object: run() waits for it before the object
+  /// can be recycled or freed).
+  bool client_watch_pending_ = false;
+  bool client_gone_ = false;  ///< the client hung up while we waited for the upstream
+  uint32_t client_watch_generation_ = 0;
 };
 
 // ------------------------------------------------------------------------------ deadlines
@@ -423,19 +443,24 @@ void Http1Connection<Stream>::updateDeadline() {
   t = std::min(t, route_deadline_);
   t = std::min(t, activity_deadline_);
   t = std::min(t, max_stream_deadline_);
+  t = std::min(t, watch_deadline_);
   setDeadline(t);
 }
 
 template <class Stream>
 void Http1Connection<Stream>::clearRequestDeadlines() {
   request_deadline_ = connect_deadline_ = route_deadline_ = kNoDeadline;
-  activity_deadline_ = max_stream_deadline_ = kNoDeadline;
+  activity_deadline_ = max_stream_deadline_ = watch_deadline_ = kNoDeadline;
   updateDeadline();
 }
 
 template <class Stream>
 void Http1Connection<Stream>::onDeadline() {
   const SteadyTime now = SteadyClock::now();
+  if (watch_deadline_ <= now) {
+    watch_deadline_ = kNoDeadline;
+    armClientWatch();  // the upstream is taking a while: start watching the client
+  }
   if (connect_deadline_ <= now) {
     expired_ = Expiry::Connect;
   } else if (route_deadline_ <= now) {
@@ -508,10 +533,11 @@ void Http1Connection<Stream>::attach(Stream&& stream, const tcp::endpoint& peer)
   peer_ip_ = network::clientAddressString(peer.address());
   in_.clear();
   phase_deadline_ = request_deadline_ = connect_deadline_ = route_deadline_ = kNoDeadline;
-  activity_deadline_ = max_stream_deadline_ = kNoDeadline;
+  activity_deadline_ = max_stream_deadline_ = watch_deadline_ = kNoDeadline;
   setDeadline(kNoDeadline);
   expired_ = Expiry::None;
   idle_ = draining_ = request_complete_ = false;
+  client_watch_armed_ = client_watch_pending_ = client_gone_ = false;
   upstream_ = nullptr;
   pending_consume_ = 0;
   pump_bytes_in_ = 0;
@@ -588,6 +614,10 @@ awaitable<void> Http1Connection<Stream>::run() {
   }
   boost::system::error_code ignored;
   socket().close(ignored);
+  // A cancelled client watch still queued runs before this object is recycled or freed.
+  while (client_watch_pending_) {
+    co_await asio::post(worker_.io(), asio::use_awaitable);
+  }
 }
 
 template <class Stream>
@@ -609,6 +639,7 @@ void Http1Connection<Stream>::beginExchange() {
   ctx_.authority = {};
   outcome_known_ = false;
   upstream_start_ = {};
+  client_gone_ = false;
 }
 
 template <class Stream>
@@ -799,6 +830,54 @@ void Http1Connection<Stream>::recordOutcome() {
 }
 
 template <class Stream>
+void Http1Connection<Stream>::armClientWatch() {
+  if (client_watch_armed_) {
+    return;
+  }
+  client_watch_armed_ = true;
+  client_watch_pending_ = true;
+  socket().async_wait(tcp::socket::wait_read,
+                      [this, generation = client_watch_generation_](boost::system::error_code ec) {
+                        onClientReadable(ec, generation);
+                      });
+}
+
+template <class Stream>
+void Http1Connection<Stream>::disarmClientWatch() {
+  watch_deadline_ = kNoDeadline;
+  ++client_watch_generation_;  // a wait still queued completes as stale
+  if (client_watch_armed_) {
+    client_watch_armed_ = false;
+    boost::system::error_code ignored;
+    socket().cancel(ignored);  // completes the wait at once; nothing else is pending here
+  }
+}
+
+template <class Stream>
+void Http1Connection<Stream>::onClientReadable(boost::system::error_code ec,
+                                               uint32_t generation) {
+  client_watch_pending_ = false;
+  if (generation != client_watch_generation_) {
+    return;  // disarmed meanwhile (the flag belongs to a newer watch, if any)
+  }
+  client_watch_armed_ = false;
+  if (ec || !stream_) {
+    return;
+  }
+  // Readable: a hang-up, or bytes (a pipelined request, a TLS alert). Only a hang-up counts.
+  pollfd p{socket().native_handle(), POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+    client_gone_ = true;
+    boost::system::error_code ignored;
+    if (upstream_ != nullptr) {
+      upstream_->socket.cancel(ignored);  // the response loop ends the exchange
+    }
+    return;
+  }
+  armClientWatch();  // new bytes or the FIN arrive as a new readiness edge
+}
+
+template <class Stream>
 awaitable<void> Http1Connection<Stream>::lingerClose() {
   // Half-close, then read and discard what the client still sends for a moment, so that the
   // response we just wrote is not destroyed by a TCP reset (RFC 9112 §9.6).
@@ -945,7 +1024,10 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
     return downstream_buffers_.empty() ? Step::ReadMore : Step::Write;
   }
 
-  // The read failed: a timer, the body pump, or the upstream ended it.
+  // The read failed: a timer, the body pump, the client's hang-up, or the upstream ended it.
+  if (client_gone_) {
+    return Step::Abort;  // not the upstream's fault: no outcome for outlier detection
+  }
   if (expired_ != Expiry::None) {
     if (!ex_.response_started && expired_ == Expiry::Route) {
       setOutcome(upstream::RequestOutcome::LocalTimeout);
@@ -1112,6 +1194,11 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
       pump = PumpState{};
       pump.running = true;
       asio::co_spawn(worker_.io(), pumpRequestBody(conn.get(), &pump), asio::detached);
+    } else {
+      // Responses that come quickly never arm the watch (it costs a wait, a cancel and a
+      // wake-up per request); slower ones get it once the deadline scan passes this.
+      watch_deadline_ = upstream_start_ + kClientWatchDelay;
+      updateDeadline();
     }
 
     conn->parser.reset(ex_.head_request);
@@ -1162,6 +1249,7 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
   }
 
   // Settle the request body before answering or reusing anything.
+  disarmClientWatch();
   co_await stopPump(conn.get(), pump);
   recordOutcome();
   ex_.bytes_in += pump_bytes_in_;

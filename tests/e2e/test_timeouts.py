@@ -3,6 +3,8 @@ dataplane-semantics.md §4.1): `timeout_read` (the whole request must arrive in 
 it did not, never cutting a response that has started), `timeout_idle` (idle keep-alive
 connections close), `timeout_write` (maximum stream duration)."""
 
+import socket
+import threading
 import time
 
 import pytest
@@ -87,3 +89,57 @@ def test_timeout_write_limits_stream_duration(env):
     r = w.get("/slow-head", "t.example.test")
     took = time.monotonic() - t0
     assert r.status == 504 and 0.8 <= took < 2.3, (r, took)  # whole request received → 504
+
+
+class _WatchVallumClose:
+    """Holds the response and records when Vallum closes the upstream connection."""
+
+    def __init__(self, hold: float = 5.0):
+        self.hold = hold
+        self.closed_after = None
+        self.done = threading.Event()
+
+    def __call__(self, ctx) -> bool:
+        ctx.read_body()
+        t0 = time.monotonic()
+        ctx.sock.settimeout(0.05)
+        try:
+            while time.monotonic() - t0 < self.hold:
+                try:
+                    if ctx.sock.recv(1, socket.MSG_PEEK) == b"":
+                        self.closed_after = time.monotonic() - t0
+                        return False
+                except socket.timeout:
+                    continue
+                except OSError:
+                    self.closed_after = time.monotonic() - t0
+                    return False
+            return False
+        finally:
+            self.done.set()
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+def test_client_hang_up_before_the_response_frees_the_upstream(module_vallum, module_upstream, tls):
+    """A client that goes away while its (complete) request waits for the upstream ends the
+    exchange at once, as Envoy does (a downstream disconnect resets the upstream request):
+    Vallum closes the upstream connection within a moment instead of holding it until the
+    response or the route timeout (10 s here), and the access log shows no upstream status."""
+    u = module_upstream("hangup")
+    watch = _WatchVallumClose(hold=5.0)
+    u.on("/wait", watch)
+    kw = {} if tls else {"insecure_server": True}
+    v = module_vallum(module_vallum.config([route("https://h.example.test", u.url, timeout="10s")], **kw))
+    with v.conn("h.example.test") as c:
+        c.send(build_head("GET", "/wait", [("Host", v.authority("h.example.test"))]))
+        deadline = time.monotonic() + 3
+        while not u.requests() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert u.requests(), "the request never reached the upstream"
+        time.sleep(0.2)
+    assert watch.done.wait(6)
+    assert watch.closed_after is not None and watch.closed_after < 1.5, \
+        f"upstream connection closed after {watch.closed_after}s (held 5 s when nobody noticed)"
+    # Vallum still serves.
+    r = v.get("/after", "h.example.test")
+    assert r.status == 200, r
