@@ -176,7 +176,6 @@ struct PumpState {
   int bad_request_status = 0;
   bool downstream_failed = false;
   bool upstream_failed = false;
-  bool stop_requested = false;  ///< the exchange is over: a cancelled read is not a failure
 };
 
 /// What the response loop does after a read from the upstream.
@@ -307,9 +306,6 @@ class Http1Connection final : public network::TrackedConnection {
   awaitable<void> lingerClose();
   awaitable<bool> proxyViaH2();
   awaitable<void> pumpH2Body(PumpState* state);
-  /// h2c, whole request in hand: one read of the client, to notice a disconnect (or keep the
-  /// next pipelined request's bytes).
-  awaitable<void> watchClient(PumpState* state);
   awaitable<void> waitH2(asio::steady_timer& timer);
 
   // Plain functions (the thinking).
@@ -328,6 +324,15 @@ class Http1Connection final : public network::TrackedConnection {
   /// One buffer for a TLS upstream write (one record, one syscall) when small enough.
   BufferSpan coalesceUpstream(const std::vector<asio::const_buffer>& buffers);
   void setReply(int status, std::string_view details, bool force_close);
+  /// The 503 for a failed upstream connect (or the timeout reply when a timer ended it), with
+  /// Envoy's details (dataplane §4.3); counts the connect failure for the host.
+  void setConnectFailureReply(boost::system::error_code ec);
+  /// Writes the downstream response head for an upstream head into out_/downstream_buffers_
+  /// and records status and outcome (HTTP/1 and h2c upstreams alike).
+  void startResponse(const http::ResponseHead& head);
+  /// Whether the exchange was cut short while waiting on the upstream — the client hung up, a
+  /// timer fired, the request body broke off — and the step that follows; nullopt otherwise.
+  std::optional<Step> interruption(const PumpState& pump);
   void setTimeoutReply();
   void finishExchange();
   /// Whether closing needs a lingering close (RFC 9112 §9.6): only when the client may still be
@@ -872,6 +877,9 @@ void Http1Connection<Stream>::onClientReadable(boost::system::error_code ec,
     if (upstream_ != nullptr) {
       upstream_->socket.cancel(ignored);  // the response loop ends the exchange
     }
+    if (h2_active_) {
+      h2_->wake();  // the h2c response loop resets the stream
+    }
     return;
   }
   armClientWatch();  // new bytes or the FIN arrive as a new readiness edge
@@ -978,6 +986,67 @@ BufferSpan Http1Connection<Stream>::coalesceUpstream(const std::vector<asio::con
 }
 
 template <class Stream>
+void Http1Connection<Stream>::setConnectFailureReply(boost::system::error_code ec) {
+  ex_.host->connect_failures.fetch_add(1, std::memory_order_relaxed);
+  setOutcome(upstream::RequestOutcome::LocalConnectFailure);
+  if (expired_ == Expiry::Connect) {
+    details_.assign(kResetBeforeHeaders);
+    details_ += "connection timeout";
+    setReply(503, details_, false);
+  } else if (expired_ != Expiry::None) {
+    setTimeoutReply();
+  } else {
+    details_.assign(kResetBeforeHeaders);
+    details_ += "connection failure, transport failure reason: ";
+    details_ += ec.message();
+    setReply(503, details_, false);
+  }
+}
+
+template <class Stream>
+void Http1Connection<Stream>::startResponse(const http::ResponseHead& head) {
+  ex_.status = head.status;
+  setOutcome(head.status < 500 ? upstream::RequestOutcome::Success
+             : (head.status >= 502 && head.status <= 504)
+                 ? upstream::RequestOutcome::UpstreamGateway
+                 : upstream::RequestOutcome::Upstream5xx);
+  if (draining_) {
+    ex_.keep_alive = false;
+  }
+  out_.clear();
+  framing_ = buildResponseHead(head, parser_.head(), *ctx_.route, ex_.head_request,
+                               ex_.keep_alive, request_id_, nominated_, out_);
+  downstream_buffers_.emplace_back(out_.data(), out_.size());
+  ex_.response_started = true;
+}
+
+template <class Stream>
+std::optional<Step> Http1Connection<Stream>::interruption(const PumpState& pump) {
+  if (client_gone_) {
+    return Step::Abort;  // not the upstream's fault: no outcome for outlier detection
+  }
+  if (expired_ != Expiry::None) {
+    if (!ex_.response_started && expired_ == Expiry::Route) {
+      setOutcome(upstream::RequestOutcome::LocalTimeout);
+    }
+    if (ex_.response_started) {
+      return Step::Abort;
+    }
+    setTimeoutReply();
+    return Step::Reply;
+  }
+  if (pump.done && (pump.downstream_failed || pump.bad_request_status != 0)) {
+    // The client's request body broke off or was malformed mid-stream.
+    if (pump.bad_request_status != 0 && !ex_.response_started) {
+      setReply(pump.bad_request_status, "malformed request body", true);
+      return Step::Reply;
+    }
+    return Step::Abort;
+  }
+  return std::nullopt;
+}
+
+template <class Stream>
 Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
                                               boost::system::error_code ec, size_t n,
                                               const PumpState& pump, bool may_retry) {
@@ -999,20 +1068,7 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
       return Step::Reply;
     }
     if (ev.headers_complete) {
-      const http::ResponseHead& head = conn.parser.head();
-      ex_.status = head.status;
-      setOutcome(head.status < 500 ? upstream::RequestOutcome::Success
-                 : (head.status >= 502 && head.status <= 504)
-                     ? upstream::RequestOutcome::UpstreamGateway
-                     : upstream::RequestOutcome::Upstream5xx);
-      if (draining_) {
-        ex_.keep_alive = false;
-      }
-      out_.clear();
-      framing_ = buildResponseHead(head, parser_.head(), *ctx_.route, ex_.head_request,
-                                   ex_.keep_alive, request_id_, nominated_, out_);
-      downstream_buffers_.emplace_back(out_.data(), out_.size());
-      ex_.response_started = true;
+      startResponse(conn.parser.head());
     }
     ex_.bytes_out += totalSize(response_pieces_);
     appendBody(downstream_buffers_, response_pieces_, framing_ == OutFraming::Chunked,
@@ -1025,26 +1081,8 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
   }
 
   // The read failed: a timer, the body pump, the client's hang-up, or the upstream ended it.
-  if (client_gone_) {
-    return Step::Abort;  // not the upstream's fault: no outcome for outlier detection
-  }
-  if (expired_ != Expiry::None) {
-    if (!ex_.response_started && expired_ == Expiry::Route) {
-      setOutcome(upstream::RequestOutcome::LocalTimeout);
-    }
-    if (ex_.response_started) {
-      return Step::Abort;
-    }
-    setTimeoutReply();
-    return Step::Reply;
-  }
-  if (pump.done && (pump.downstream_failed || pump.bad_request_status != 0)) {
-    // The client's request body broke off or was malformed mid-stream.
-    if (pump.bad_request_status != 0 && !ex_.response_started) {
-      setReply(pump.bad_request_status, "malformed request body", true);
-      return Step::Reply;
-    }
-    return Step::Abort;
+  if (const std::optional<Step> stop = interruption(pump)) {
+    return *stop;
   }
   if ((ec == asio::error::eof || n == 0) && conn.parser.headersComplete() &&
       conn.parser.finish()) {
@@ -1106,20 +1144,7 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
       connect_deadline_ = kNoDeadline;
       updateDeadline();
       if (ec) {
-        ex_.host->connect_failures.fetch_add(1, std::memory_order_relaxed);
-        setOutcome(upstream::RequestOutcome::LocalConnectFailure);
-        if (expired_ == Expiry::Connect) {
-          details_.assign(kResetBeforeHeaders);
-          details_ += "connection timeout";
-          setReply(503, details_, false);
-        } else if (expired_ != Expiry::None) {
-          setTimeoutReply();
-        } else {
-          details_.assign(kResetBeforeHeaders);
-          details_ += "connection failure, transport failure reason: ";
-          details_ += ec.message();
-          setReply(503, details_, false);
-        }
+        setConnectFailureReply(ec);
         step = Step::Reply;
         break;
       }
@@ -1448,38 +1473,11 @@ Step Http1Connection<Stream>::onH2Event(const PumpState& pump) {
   H2Exchange& x = *h2_;
   downstream_buffers_.clear();
   pending_consume_ = 0;
-  if (expired_ != Expiry::None) {
-    if (!ex_.response_started && expired_ == Expiry::Route) {
-      setOutcome(upstream::RequestOutcome::LocalTimeout);
-    }
-    if (ex_.response_started) {
-      return Step::Abort;
-    }
-    setTimeoutReply();
-    return Step::Reply;
-  }
-  if (pump.done && (pump.downstream_failed || pump.bad_request_status != 0)) {
-    if (pump.bad_request_status != 0 && !ex_.response_started) {
-      setReply(pump.bad_request_status, "malformed request body", true);
-      return Step::Reply;
-    }
-    return Step::Abort;
+  if (const std::optional<Step> stop = interruption(pump)) {
+    return *stop;
   }
   if (x.head_ready && !ex_.response_started) {
-    const http::ResponseHead& head = x.pending_head;
-    ex_.status = head.status;
-    setOutcome(head.status < 500 ? upstream::RequestOutcome::Success
-               : (head.status >= 502 && head.status <= 504)
-                   ? upstream::RequestOutcome::UpstreamGateway
-                   : upstream::RequestOutcome::Upstream5xx);
-    if (draining_) {
-      ex_.keep_alive = false;
-    }
-    out_.clear();
-    framing_ = buildResponseHead(head, parser_.head(), *ctx_.route, ex_.head_request,
-                                 ex_.keep_alive, request_id_, nominated_, out_);
-    downstream_buffers_.emplace_back(out_.data(), out_.size());
-    ex_.response_started = true;
+    startResponse(x.pending_head);
   }
   if (ex_.response_started && (!x.rx.empty() || x.response_done)) {
     x.rx_writing.swap(x.rx);
@@ -1568,13 +1566,6 @@ awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
   }
 
   PumpState pump;
-  if (whole_request_in_hand && in_.writable() > 0) {
-    // Nothing more to read for this request, but a client that goes away must end the stream
-    // at once instead of holding one of the connection's stream slots until the response or
-    // the route timeout (Envoy resets the upstream stream on a downstream disconnect).
-    pump.running = true;
-    asio::co_spawn(worker_.io(), watchClient(&pump), asio::detached);
-  }
   Step step = Step::Reply;
   for (int attempt = 0;; ++attempt) {
     x.reset();
@@ -1598,21 +1589,8 @@ awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
       h2_connecting_ = nullptr;
       if (ec) {
         x.conn->fail();
-        ex_.host->connect_failures.fetch_add(1, std::memory_order_relaxed);
-        setOutcome(upstream::RequestOutcome::LocalConnectFailure);
+        setConnectFailureReply(ec);
         ok = false;
-        if (expired_ == Expiry::Connect) {
-          details_.assign(kResetBeforeHeaders);
-          details_ += "connection timeout";
-          setReply(503, details_, false);
-        } else if (expired_ != Expiry::None) {
-          setTimeoutReply();
-        } else {
-          details_.assign(kResetBeforeHeaders);
-          details_ += "connection failure, transport failure reason: ";
-          details_ += ec.message();
-          setReply(503, details_, false);
-        }
       } else {
         boost::system::error_code ignored;
         x.conn->socket().set_option(tcp::no_delay(true), ignored);
@@ -1621,7 +1599,7 @@ awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
     } else if (x.conn->state() == H2Connection::State::Connecting) {
       x.conn->addWaiter(&x);
       while (x.conn->state() == H2Connection::State::Connecting && expired_ == Expiry::None &&
-             !(pump.done && pump.downstream_failed)) {
+             !client_gone_) {
         co_await waitH2(x.signal);
       }
       x.conn->removeWaiter(&x);
@@ -1645,6 +1623,11 @@ awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
       if (!whole_request_in_hand && attempt == 0) {
         pump.running = true;
         asio::co_spawn(worker_.io(), pumpH2Body(&pump), asio::detached);
+      } else if (whole_request_in_hand && attempt == 0) {
+        // A client that hangs up must not hold one of the connection's stream slots until the
+        // response or the route timeout: the shared client watch (as for HTTP/1 upstreams).
+        watch_deadline_ = upstream_start_ + kClientWatchDelay;
+        updateDeadline();
       }
       for (;;) {
         step = onH2Event(pump);
@@ -1680,10 +1663,10 @@ awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
     releaseH2();  // the refused stream; the next attempt may pick another connection
   }
 
-  // Settle the request body pump (or the client watch), then give the stream and the
+  // Settle the request body pump and the client watch, then give the stream and the
   // connection back.
+  disarmClientWatch();
   if (pump.running && !pump.done) {
-    pump.stop_requested = true;
     boost::system::error_code ignored;
     socket().cancel(ignored);
     x.body_signal.cancel();
@@ -1716,20 +1699,6 @@ awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
     co_await lingerClose();
   }
   co_return false;
-}
-
-template <class Stream>
-awaitable<void> Http1Connection<Stream>::watchClient(PumpState* state) {
-  auto [ec, n] =
-      co_await stream_->async_read_some(asio::buffer(in_.writePointer(), in_.writable()), kUse);
-  if (!ec && n > 0) {
-    in_.commit(n);  // a pipelined request: the client is there; it waits in the buffer
-  } else if (!state->stop_requested && expired_ == Expiry::None) {
-    state->downstream_failed = true;  // the client closed (or reset) its connection
-    h2_->wake();
-  }
-  state->done = true;
-  pump_signal_.cancel();
 }
 
 template <class Stream>
