@@ -6,6 +6,9 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "common/strings.h"
+#include "http/trailers.h"
+
 namespace vallum::http {
 
 namespace {
@@ -50,11 +53,22 @@ struct H2ClientSession::Callbacks {
       return 0;
     }
     H2StreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id);
-    if (h == nullptr || h->head_delivered) {
-      return 0;  // trailers are dropped (the HTTP/1.1 client side does not carry them yet)
+    if (h == nullptr) {
+      return 0;
     }
     const std::string_view n(reinterpret_cast<const char*>(name), name_len);
     const std::string_view v(reinterpret_cast<const char*>(value), value_len);
+    if (h->head_delivered) {
+      // The trailer section: kept apart from the head (RFC 9110 §6.5.1), same limits.
+      HeaderMap& trailers = h->pending_head.trailers;
+      if (trailers.fieldCount() >= kMaxResponseHeaderCount ||
+          trailers.byteSize() + name_len + value_len > kMaxResponseHeaderBytes) {
+        h->pending_protocol_error = true;
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
+      trailers.add(n, v);
+      return 0;
+    }
     ResponseHead& head = h->pending_head;
     if (head.headers.fieldCount() >= kMaxResponseHeaderCount ||
         head.headers.byteSize() + name_len + value_len > kMaxResponseHeaderBytes) {
@@ -97,7 +111,7 @@ struct H2ClientSession::Callbacks {
   }
 
   /// A HEADERS frame ended: the final response head goes to the handler (1xx are dropped;
-  /// a later block is a trailer and is ignored).
+  /// a later block is the trailer section, already in pending_head.trailers).
   static void deliverHead(H2StreamHandler& handler, const nghttp2_frame& frame_ref) {
     H2StreamHandler* h = &handler;
     const nghttp2_frame* frame = &frame_ref;
@@ -165,7 +179,37 @@ struct H2ClientSession::Callbacks {
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // reset the stream (RFC 9113 §8.2.1)
   }
 
-  static ssize_t readBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
+  /// Queues the relayable fields of `trailers` as a HEADERS frame with END_STREAM (names in
+  /// lower case, RFC 9113 §8.2.2). False when there is nothing to send.
+  static bool submitTrailers(nghttp2_session* session, int32_t stream_id,
+                             const HeaderMap* trailers) {
+    if (trailers == nullptr) {
+      return false;
+    }
+    std::vector<std::string> names;
+    std::vector<nghttp2_nv> nva;
+    names.reserve(trailers->fieldCount());
+    for (size_t i = 0; i < trailers->fieldCount(); ++i) {
+      if (!trailers->live(i) || isForbiddenTrailer(trailers->name(i))) {
+        continue;
+      }
+      names.push_back(strings::lowerAscii(trailers->name(i)));
+    }
+    size_t next = 0;
+    for (size_t i = 0; i < trailers->fieldCount(); ++i) {
+      if (!trailers->live(i) || isForbiddenTrailer(trailers->name(i))) {
+        continue;
+      }
+      const std::string& n = names[next++];
+      const std::string_view v = trailers->value(i);
+      nva.push_back({asBytes(n), asBytes(v), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    // nghttp2 copies the fields; a failure leaves the stream to end with the last DATA frame.
+    return !nva.empty() &&
+           nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0;
+  }
+
+  static ssize_t readBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                           uint32_t* data_flags, nghttp2_data_source*, void* user_data) {
     H2StreamHandler* h = self(user_data).handlerFor(stream_id);
     if (h == nullptr) {
@@ -175,6 +219,9 @@ struct H2ClientSession::Callbacks {
     const size_t n = h->readRequestBody(buf, length, &eof);
     if (eof) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (submitTrailers(session, stream_id, h->requestTrailers())) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;  // the trailing HEADERS ends it
+      }
       return static_cast<ssize_t>(n);
     }
     return n == 0 ? ssize_t{NGHTTP2_ERR_DEFERRED} : static_cast<ssize_t>(n);

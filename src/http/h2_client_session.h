@@ -51,9 +51,14 @@ class H2StreamHandler {
   /// Request body: copies up to `max` bytes to `out` and returns how many; sets `*eof` when the
   /// body ends with them. Returning 0 without eof defers the stream until resumeBody().
   virtual size_t readRequestBody(uint8_t* out, size_t max, bool* eof) = 0;
+  /// The request's trailer section, asked for once the body has ended (eof): its relayable
+  /// fields (http::isForbiddenTrailer) are sent as a trailing HEADERS frame that ends the
+  /// stream. Null or empty: the last DATA frame ends it.
+  virtual const HeaderMap* requestTrailers() const { return nullptr; }
 
-  /// Scratch the session fills while a response head arrives. Owned by the handler so that
-  /// a reused handler reuses its buffers.
+  /// Scratch the session fills while a response head arrives (and, after it, the trailer
+  /// section into pending_head.trailers). Owned by the handler so that a reused handler reuses
+  /// its buffers.
   ResponseHead pending_head;
   bool pending_protocol_error = false;
   bool head_delivered = false;

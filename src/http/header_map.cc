@@ -58,6 +58,20 @@ void HeaderMap::clear() {
   pending_value_offset_ = 0;
 }
 
+size_t HeaderMap::release(size_t keep_bytes) {
+  clear();
+  size_t released = 0;
+  if (storage_.capacity() > keep_bytes) {
+    released += storage_.capacity();
+    std::string().swap(storage_);
+  }
+  if (fields_.capacity() * sizeof(Field) > keep_bytes) {
+    released += fields_.capacity() * sizeof(Field);
+    std::vector<Field>().swap(fields_);
+  }
+  return released;
+}
+
 void HeaderMap::add(std::string_view name, std::string_view value) {
   Field f{};
   f.name_offset = uint32_t(storage_.size());

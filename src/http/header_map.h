@@ -48,6 +48,9 @@ class HeaderMap {
 
   /// Drops every field; keeps capacity.
   void clear();
+  /// Drops every field and frees the buffers when they grew beyond `keep_bytes` (a connection
+  /// going idle after a huge head). Returns the bytes given back to the allocator.
+  size_t release(size_t keep_bytes);
 
   /// Appends a complete field.
   void add(std::string_view name, std::string_view value);

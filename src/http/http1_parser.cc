@@ -57,6 +57,37 @@ bool startsAfterLineBreak(const char* at, size_t n, const char* exec_begin,
 
 bool validHeaderName(std::string_view name) { return strings::isToken(name); }
 
+/// How a message's Transfer-Encoding fields frame it (RFC 9112 §6.1, §6.3).
+enum class TransferCoding : uint8_t {
+  Absent,
+  Chunked,      ///< exactly one field whose only coding is `chunked`
+  Unsupported,  ///< `chunked` last, other codings before it (`gzip, chunked`)
+  Invalid,      ///< repeated, empty, `chunked` twice, or a final coding other than `chunked`
+};
+
+TransferCoding classifyTransferEncoding(const HeaderMap& headers) {
+  const size_t fields = headers.count(HeaderId::TransferEncoding);
+  if (fields == 0) {
+    return TransferCoding::Absent;
+  }
+  if (fields > 1) {
+    return TransferCoding::Invalid;
+  }
+  size_t codings = 0;
+  size_t chunked = 0;
+  bool last_chunked = false;
+  strings::forEachListElement(*headers.get(HeaderId::TransferEncoding), [&](std::string_view c) {
+    ++codings;
+    last_chunked = strings::iequals(c, "chunked");
+    chunked += last_chunked ? 1 : 0;
+    return true;
+  });
+  if (codings == 0 || !last_chunked || chunked > 1) {
+    return TransferCoding::Invalid;
+  }
+  return codings == 1 ? TransferCoding::Chunked : TransferCoding::Unsupported;
+}
+
 /// llhttp 8.1 steps over the two bytes after a chunk's data without checking that they are
 /// CRLF ("5\r\nhelloXY0\r\n\r\n" parses as a complete body), a framing difference a
 /// smuggler can use against a stricter hop. This checks them, including when they arrive in a
@@ -81,6 +112,7 @@ void RequestHead::clear() {
   version_major = 1;
   version_minor = 1;
   headers.clear();
+  trailers.clear();
   framing = BodyFraming::None;
   content_length = 0;
   keep_alive = true;
@@ -93,6 +125,7 @@ void ResponseHead::clear() {
   version_major = 1;
   version_minor = 1;
   headers.clear();
+  trailers.clear();
   framing = BodyFraming::None;
   content_length = 0;
   keep_alive = true;
@@ -125,9 +158,14 @@ struct RequestCallbacks {
     return 0;
   }
 
+  /// Fields before the body are the head; after it, the trailer section.
+  static HeaderMap& fields(RequestParser& s) {
+    return s.headers_complete_ ? s.head_.trailers : s.head_.headers;
+  }
+
   static int onHeaderField(llhttp_t* p, const char* at, size_t n) {
     RequestParser& s = self(p);
-    HeaderMap& h = s.head_.headers;
+    HeaderMap& h = fields(s);
     if (h.fieldCount() >= s.limits_.max_header_count) {
       return fail(p, 431, "too many header fields");
     }
@@ -150,7 +188,7 @@ struct RequestCallbacks {
     if (startsAfterLineBreak(at, n, s.exec_begin_, s.prev_last_byte_)) {
       return fail(p, 400, "obsolete line folding in header value");
     }
-    HeaderMap& h = s.head_.headers;
+    HeaderMap& h = fields(s);
     // Memory bound while a value is pending; the exact limit is checked when it completes.
     if (h.byteSize() + n > size_t(s.limits_.max_header_bytes) + 4096) {
       return fail(p, 431, "header block too large");
@@ -161,7 +199,7 @@ struct RequestCallbacks {
 
   static int onHeaderValueComplete(llhttp_t* p) {
     RequestParser& s = self(p);
-    HeaderMap& h = s.head_.headers;
+    HeaderMap& h = fields(s);
     h.finishField();
     size_t last = h.fieldCount() - 1;
     if (!validHeaderName(h.name(last))) {
@@ -182,30 +220,30 @@ struct RequestCallbacks {
     if (head.target.empty()) {
       return fail(p, 400, "empty request-target");
     }
-    bool has_te = (p->flags & F_TRANSFER_ENCODING) != 0;
-    if (has_te) {
-      // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
-      if (head.version_major == 1 && head.version_minor == 0) {
-        return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
-      }
-      // Only "chunked" is implemented; llhttp accepts e.g. "gzip, chunked" (RFC 9112 §6.1:
-      // 501 for a transfer coding the server does not understand).
-      for (size_t i = 0; i < head.headers.fieldCount(); ++i) {
-        if (head.headers.id(i) != HeaderId::TransferEncoding) {
-          continue;
+    if (head.version_major != 1) {
+      // llhttp reads "HTTP/2.0" (and 0.9) as versions: never forward one as HTTP/1.1.
+      return head.version_major == 0 ? fail(p, 400, "HTTP/0.9 request")
+                                     : fail(p, 505, "HTTP version not supported");
+    }
+    switch (classifyTransferEncoding(head.headers)) {
+      case TransferCoding::Absent:
+        break;
+      case TransferCoding::Chunked:
+        // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+        if (head.version_minor == 0) {
+          return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
         }
-        bool only_chunked = true;
-        strings::forEachListElement(head.headers.value(i), [&](std::string_view coding) {
-          only_chunked = only_chunked && strings::iequals(coding, "chunked");
-          return true;
-        });
-        if (!only_chunked) {
-          return fail(p, 501, "unsupported transfer coding");
+        if ((p->flags & F_CHUNKED) == 0) {
+          return fail(p, 400, "invalid Transfer-Encoding");
         }
-      }
-      if (head.headers.count(HeaderId::TransferEncoding) > 1) {
-        return fail(p, 400, "repeated Transfer-Encoding");
-      }
+        break;
+      case TransferCoding::Unsupported:
+        // RFC 9112 §6.1: 501 for a transfer coding the server does not understand.
+        return fail(p, 501, "unsupported transfer coding");
+      case TransferCoding::Invalid:
+        // An empty or non-chunked final coding leaves the length to guesswork (RFC 9112 §6.3
+        // rule 4): "Transfer-Encoding: \r\nContent-Length: 4" must never frame by length.
+        return fail(p, 400, "invalid Transfer-Encoding");
     }
     if (p->flags & F_CHUNKED) {
       head.framing = BodyFraming::Chunked;
@@ -282,6 +320,16 @@ void RequestParser::reset() {
   chunk_crlf_pending_ = 0;
 }
 
+size_t RequestParser::releaseMemory(size_t keep_bytes) {
+  reset();
+  size_t released = head_.headers.release(keep_bytes) + head_.trailers.release(keep_bytes);
+  if (head_.target.capacity() > keep_bytes) {
+    released += head_.target.capacity();
+    std::string().swap(head_.target);
+  }
+  return released;
+}
+
 ParseEvents RequestParser::execute(std::string_view data, std::vector<std::string_view>& body) {
   ParseEvents ev;
   if (data.empty()) {
@@ -301,6 +349,15 @@ ParseEvents RequestParser::execute(std::string_view data, std::vector<std::strin
     }
   }
   llhttp_errno_t err = llhttp_execute(parser_.get(), data.data(), data.size());
+  if (err == HPE_OK && !headers_complete_ && parser_->http_major == 0 &&
+      parser_->http_minor == 9) {
+    // "GET /\r\n" (HTTP/0.9): llhttp then waits for header fields that never come; answer
+    // at once instead of at the read timeout. Only its 0.9 path sets minor 9 with major 0.
+    ev.consumed = data.size();
+    ev.error_status = 400;
+    ev.error_reason = "HTTP/0.9 request";
+    return ev;
+  }
   if (err == HPE_OK) {
     ev.consumed = data.size();
   } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
@@ -342,8 +399,13 @@ struct ResponseCallbacks {
     return 0;
   }
 
+  /// Fields before the body are the head; after it, the trailer section.
+  static HeaderMap& fields(ResponseParser& s) {
+    return s.headers_complete_ ? s.head_.trailers : s.head_.headers;
+  }
+
   static int onHeaderField(llhttp_t* p, const char* at, size_t n) {
-    HeaderMap& h = self(p).head_.headers;
+    HeaderMap& h = fields(self(p));
     if (h.fieldCount() >= kMaxResponseHeaderCount || h.byteSize() + n > kMaxResponseHeaderBytes) {
       return fail(p, "upstream response head too large");
     }
@@ -356,15 +418,16 @@ struct ResponseCallbacks {
     if (startsAfterLineBreak(at, n, s.exec_begin_, s.prev_last_byte_)) {
       return fail(p, "obsolete line folding in upstream response");
     }
-    if (s.head_.headers.byteSize() + n > kMaxResponseHeaderBytes + 4096) {
+    HeaderMap& h = fields(s);
+    if (h.byteSize() + n > kMaxResponseHeaderBytes + 4096) {
       return fail(p, "upstream response head too large");
     }
-    s.head_.headers.appendValuePiece({at, n});
+    h.appendValuePiece({at, n});
     return 0;
   }
 
   static int onHeaderValueComplete(llhttp_t* p) {
-    HeaderMap& h = self(p).head_.headers;
+    HeaderMap& h = fields(self(p));
     h.finishField();
     if (!validHeaderName(h.name(h.fieldCount() - 1))) {
       return fail(p, "invalid header field name in upstream response");
@@ -393,7 +456,13 @@ struct ResponseCallbacks {
       if (p->flags & F_CONTENT_LENGTH) {
         head.content_length = p->content_length;
       }
-    } else if (p->flags & F_CHUNKED) {
+    } else if (classifyTransferEncoding(head.headers) != TransferCoding::Absent) {
+      // Only exactly `chunked` is relayed; Vallum does not decode other codings, and dropping
+      // their label while the bytes stay coded would corrupt the body silently.
+      if (classifyTransferEncoding(head.headers) != TransferCoding::Chunked ||
+          (p->flags & F_CHUNKED) == 0) {
+        return fail(p, "unsupported Transfer-Encoding in upstream response");
+      }
       head.framing = BodyFraming::Chunked;
     } else if (p->flags & F_CONTENT_LENGTH) {
       head.content_length = p->content_length;

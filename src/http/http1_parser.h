@@ -29,6 +29,9 @@ struct RequestHead {
   uint8_t version_major = 1;
   uint8_t version_minor = 1;
   HeaderMap headers;
+  /// The trailer section of a chunked body (RFC 9110 §6.5), complete once the message is.
+  /// Never merged into `headers`: a trailer cannot change routing, Host or framing.
+  HeaderMap trailers;
   BodyFraming framing = BodyFraming::None;
   uint64_t content_length = 0;
   /// Whether the client allows another request on this connection (RFC 9112 §9.3):
@@ -45,6 +48,9 @@ struct ResponseHead {
   uint8_t version_major = 1;
   uint8_t version_minor = 1;
   HeaderMap headers;
+  /// The trailer section (a chunked body's, or an HTTP/2 trailing HEADERS block), complete
+  /// once the message is; never merged into `headers`.
+  HeaderMap trailers;
   BodyFraming framing = BodyFraming::None;
   uint64_t content_length = 0;
   bool keep_alive = true;  ///< the upstream allows reuse of the connection
@@ -74,12 +80,21 @@ struct ParseEvents {
   size_t consumed = 0;
   bool headers_complete = false;  ///< the head became complete during this call
   bool message_complete = false;  ///< the message (head and body) is complete
-  /// Requests: the status to answer with (400, 414, 431, 501); responses: 502. 0 = no error.
+  /// Requests: the status to answer with (400, 414, 431, 501, 505); responses: 502.
+  /// 0 = no error.
   int error_status = 0;
   const char* error_reason = "";
 };
 
 /// Parses one request at a time. Not thread-safe; one per connection.
+///
+/// Strictness beyond llhttp's (each answered with error_status and the connection closed):
+/// * a version other than HTTP/1.x → 505 (RFC 9110 §15.6.6); an HTTP/0.9 request line → 400;
+/// * Transfer-Encoding (RFC 9112 §6.1, §6.3): in an HTTP/1.0 request, repeated, empty, or
+///   with a final coding other than exactly `chunked` (or `chunked` twice) → 400; another
+///   coding before `chunked` (`gzip, chunked`) → 501;
+/// * obs-fold → 400; a chunk's data not followed by CRLF → 400;
+/// * trailer fields go to RequestHead::trailers, under the same limits as the head.
 class RequestParser {
  public:
   explicit RequestParser(const ParserLimits& limits = {});
@@ -89,6 +104,9 @@ class RequestParser {
 
   /// Prepares for the next message (clears the head).
   void reset();
+  /// reset(), and frees head buffers grown beyond `keep_bytes` (the connection is closing).
+  /// Returns the bytes given back to the allocator.
+  size_t releaseMemory(size_t keep_bytes);
 
   /// Feeds bytes; appends views of body bytes to `body`.
   ParseEvents execute(std::string_view data, std::vector<std::string_view>& body);
@@ -120,8 +138,11 @@ class RequestParser {
   const char* error_reason_ = "";
 };
 
-/// Parses upstream responses. Call setRequestMethod() before each response (HEAD responses
-/// have no body). 1xx informational responses other than 101 are consumed and skipped.
+/// Parses upstream responses. Call reset() before each response (HEAD responses have no
+/// body). 1xx informational responses other than 101 are consumed and skipped. A response with
+/// a body whose Transfer-Encoding is anything but exactly `chunked` is malformed (502): Vallum
+/// does not decode transfer codings, and relabelling `gzip, chunked` would corrupt the body.
+/// Trailer fields go to ResponseHead::trailers.
 class ResponseParser {
  public:
   ResponseParser();

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "common/ip_literal.h"
 #include "common/strings.h"
 
 namespace vallum::http {
@@ -25,6 +26,31 @@ constexpr std::array<bool, 256> makePathTable() {
   return t;
 }
 constexpr auto kPathChar = makePathTable();
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  return (c | 0x20) - 'a' + 10;
+}
+
+/// The byte a "%XY" escape stands for; both digits already checked with isHex().
+char decodeEscape(char hi, char lo) { return char(hexValue(hi) * 16 + hexValue(lo)); }
+
+/// RFC 3986 §2.3 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~".
+constexpr std::array<bool, 256> makeUnreservedTable() {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) {
+    t[c] = true;
+    t[c - 'a' + 'A'] = true;
+  }
+  for (int c = '0'; c <= '9'; ++c) {
+    t[c] = true;
+  }
+  t['-'] = t['.'] = t['_'] = t['~'] = true;
+  return t;
+}
+constexpr auto kUnreserved = makeUnreservedTable();
 
 bool isDotSegment(std::string_view seg) {
   return seg == "." || strings::iequals(seg, "%2e");
@@ -179,6 +205,15 @@ bool parseAuthority(std::string_view text, Authority& out) {
   return true;
 }
 
+bool canonicalHost(std::string_view host, std::string& out) {
+  if (!host.empty() && host.front() == '[') {
+    return ip::canonicalIpv6(host.substr(1, host.size() - 2), out);
+  }
+  out.assign(host);
+  strings::lowerAsciiInPlace(out);
+  return true;
+}
+
 PathResult normalizePath(std::string_view path, const PathOptions& options, std::string& scratch,
                          std::string_view& result) {
   result = path;
@@ -186,6 +221,7 @@ PathResult normalizePath(std::string_view path, const PathOptions& options, std:
     return PathResult::Invalid;
   }
   bool escaped_slash = false;
+  bool unreserved_escape = false;
   bool dot_candidate = false;
   bool double_slash = false;
   for (size_t i = 0; i < path.size(); ++i) {
@@ -197,13 +233,13 @@ PathResult normalizePath(std::string_view path, const PathOptions& options, std:
       if (i + 2 >= path.size() || !isHex(path[i + 1]) || !isHex(path[i + 2])) {
         return PathResult::Invalid;
       }
-      char hi = path[i + 1];
-      char lo = strings::toLowerAscii(path[i + 2]);
-      if ((hi == '2' && lo == 'f') || (hi == '5' && lo == 'c')) {
+      const char decoded = decodeEscape(path[i + 1], path[i + 2]);
+      if (decoded == '/' || decoded == '\\') {
         escaped_slash = true;
-      } else if (hi == '2' && lo == 'e' && path[i - 1] == '/') {
-        dot_candidate = true;
+      } else if (kUnreserved[static_cast<unsigned char>(decoded)]) {
+        unreserved_escape = true;
       }
+      i += 2;
     } else if (c == '.' && path[i - 1] == '/') {
       dot_candidate = true;
     } else if (c == '/' && i > 0 && path[i - 1] == '/') {
@@ -211,9 +247,7 @@ PathResult normalizePath(std::string_view path, const PathOptions& options, std:
     }
   }
 
-  bool unescaped = false;
-  std::string_view current = path;
-  std::string unescape_buffer;
+  bool decode_slashes = false;
   if (escaped_slash) {
     switch (options.escaped_slashes) {
       case config::EscapedSlashesAction::RejectRequest:
@@ -221,27 +255,39 @@ PathResult normalizePath(std::string_view path, const PathOptions& options, std:
       case config::EscapedSlashesAction::KeepUnchanged:
         break;
       case config::EscapedSlashesAction::UnescapeAndForward:
-      case config::EscapedSlashesAction::UnescapeAndRedirect: {
-        unescape_buffer.reserve(path.size());
-        for (size_t i = 0; i < path.size(); ++i) {
-          if (path[i] == '%' && i + 2 < path.size()) {
-            char hi = path[i + 1];
-            char lo = strings::toLowerAscii(path[i + 2]);
-            if ((hi == '2' && lo == 'f') || (hi == '5' && lo == 'c')) {
-              unescape_buffer.push_back('/');
-              i += 2;
-              continue;
-            }
-          }
-          unescape_buffer.push_back(path[i]);
-        }
-        unescaped = true;
-        current = unescape_buffer;
-        dot_candidate = true;  // new segments may have appeared
-        double_slash = true;
+      case config::EscapedSlashesAction::UnescapeAndRedirect:
+        decode_slashes = true;
         break;
-      }
     }
+  }
+  // Percent-encoded unreserved characters are decoded as part of normalization (RFC 3986
+  // §6.2.2.2, Envoy normalize_path): "/%61dmin" is "/admin" for matching and forwarding alike,
+  // so an encoded letter cannot slip past a prefix route. Other escapes keep their bytes.
+  const bool decode_unreserved = unreserved_escape && options.normalize_path;
+
+  std::string_view current = path;
+  std::string unescape_buffer;
+  if (decode_slashes || decode_unreserved) {
+    unescape_buffer.reserve(path.size());
+    for (size_t i = 0; i < path.size(); ++i) {
+      if (path[i] == '%') {
+        const char decoded = decodeEscape(path[i + 1], path[i + 2]);
+        if (decode_slashes && (decoded == '/' || decoded == '\\')) {
+          unescape_buffer.push_back('/');
+          i += 2;
+          continue;
+        }
+        if (decode_unreserved && kUnreserved[static_cast<unsigned char>(decoded)]) {
+          unescape_buffer.push_back(decoded);
+          i += 2;
+          continue;
+        }
+      }
+      unescape_buffer.push_back(path[i]);
+    }
+    current = unescape_buffer;
+    dot_candidate = true;  // new segments or dots may have appeared
+    double_slash = double_slash || decode_slashes;
   }
 
   bool must_normalize =
@@ -250,23 +296,27 @@ PathResult normalizePath(std::string_view path, const PathOptions& options, std:
     if (options.normalize_path) {
       removeDotSegments(current, options.merge_slashes, scratch);
     } else {
-      // merge_slashes only.
-      scratch.clear();
-      for (char c : current) {
-        if (!(c == '/' && !scratch.empty() && scratch.back() == '/')) {
-          scratch.push_back(c);
-        }
-      }
+      mergeSlashes(current, scratch);
     }
     result = scratch;
-  } else if (unescaped) {
+  } else if (current.data() != path.data()) {
     scratch = std::move(unescape_buffer);
     result = scratch;
   }
-  if (unescaped && options.escaped_slashes == config::EscapedSlashesAction::UnescapeAndRedirect) {
+  if (decode_slashes && options.escaped_slashes == config::EscapedSlashesAction::UnescapeAndRedirect) {
     return PathResult::RedirectUnescaped;
   }
   return PathResult::Ok;
+}
+
+void mergeSlashes(std::string_view path, std::string& out) {
+  out.clear();
+  out.reserve(path.size());
+  for (char c : path) {
+    if (!(c == '/' && !out.empty() && out.back() == '/')) {
+      out.push_back(c);
+    }
+  }
 }
 
 }  // namespace vallum::http

@@ -33,6 +33,11 @@ struct Authority {
 };
 bool parseAuthority(std::string_view text, Authority& out);
 
+/// The route-matching form of Authority::host: ASCII lower-case; an IPv6 literal without its
+/// brackets, in RFC 5952 canonical text ("[0:0:0:0:0:0:0:1]" → "::1"). False for a malformed
+/// IP literal ("[:::1]", "[v1.x]", a zone id): the request gets 400.
+bool canonicalHost(std::string_view host, std::string& out);
+
 /// Options from the globals of the same names (spec pomerium-routes.md §6).
 struct PathOptions {
   bool normalize_path = true;
@@ -54,10 +59,15 @@ enum class PathResult {
 /// `path` itself (nothing changed) or `scratch` (which then holds the new path):
 /// * %2F/%2f/%5C/%5c (checked before normalization): RejectRequest → RejectEscapedSlash;
 ///   KeepUnchanged → left as is; UnescapeAndForward/Redirect → both become '/'.
-/// * normalize_path: dot segments removed (RFC 3986 §5.2.4), "%2e" counting as '.';
-///   "/a/./b/../c" → "/a/c", "/.." → "/".
+/// * normalize_path: percent-encoded unreserved characters (ALPHA, DIGIT, "-", ".", "_", "~",
+///   either hex case) decoded (RFC 3986 §6.2.2.2, Envoy `normalize_path`), so "/%61dmin" is
+///   "/admin"; every other escape keeps its bytes ("%20", "%3F", "%25"; "%2F"/"%5C" as above);
+///   then dot segments removed (RFC 3986 §5.2.4): "/a/./b/../c" → "/a/c", "/.." → "/".
 /// * merge_slashes: runs of '/' become one '/'.
 PathResult normalizePath(std::string_view path, const PathOptions& options, std::string& scratch,
                          std::string_view& result);
+
+/// `path` with every run of '/' replaced by one '/' (what `merge_slashes` does), into `out`.
+void mergeSlashes(std::string_view path, std::string& out);
 
 }  // namespace vallum::http

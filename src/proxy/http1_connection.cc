@@ -26,6 +26,7 @@
 #include "common/strings.h"
 #include "http/h2_client_session.h"
 #include "http/http1_parser.h"
+#include "http/trailers.h"
 #include "network/listener.h"
 #include "proxy/local_reply.h"
 #include "proxy/request_pipeline.h"
@@ -112,10 +113,12 @@ size_t totalSize(const std::vector<std::string_view>& pieces) {
   return n;
 }
 
-/// Appends body pieces to a gather list, optionally as one chunk (RFC 9112 §7.1), plus the
-/// last chunk when `last`. `chunk_line` must outlive the write.
+/// Appends body pieces to a gather list, optionally as one chunk (RFC 9112 §7.1); when `last`
+/// and chunked, the last chunk carrying the relayable fields of `trailers` (RFC 9110 §6.5; null
+/// or empty: none). `chunk_line` and `last_chunk` must outlive the write.
 void appendBody(std::vector<asio::const_buffer>& out, const std::vector<std::string_view>& pieces,
-                bool chunked, std::string& chunk_line, bool last) {
+                bool chunked, std::string& chunk_line, bool last, const http::HeaderMap* trailers,
+                std::string& last_chunk) {
   const size_t total = totalSize(pieces);
   if (chunked && total > 0) {
     chunk_line.clear();
@@ -132,7 +135,13 @@ void appendBody(std::vector<asio::const_buffer>& out, const std::vector<std::str
     out.emplace_back(kCrlf.data(), kCrlf.size());
   }
   if (chunked && last) {
-    out.emplace_back(kLastChunk.data(), kLastChunk.size());
+    if (trailers == nullptr || trailers->fieldCount() == 0) {
+      out.emplace_back(kLastChunk.data(), kLastChunk.size());
+    } else {
+      last_chunk.clear();
+      http::appendLastChunk(*trailers, last_chunk);
+      out.emplace_back(last_chunk.data(), last_chunk.size());
+    }
   }
 }
 
@@ -211,6 +220,7 @@ struct H2Exchange final : http::H2StreamHandler, upstream::pool::H2Waiter {
     tx.clear();
     tx_off = 0;
     tx_eof = false;
+    trailers = nullptr;
   }
   void wake() { signal.cancel(); }
   size_t backlog() const { return tx.size() - tx_off; }
@@ -250,6 +260,7 @@ struct H2Exchange final : http::H2StreamHandler, upstream::pool::H2Waiter {
     }
     return n;
   }
+  const http::HeaderMap* requestTrailers() const override { return tx_eof ? trailers : nullptr; }
   // upstream::pool::H2Waiter
   void onConnectionSettled() override { wake(); }
 
@@ -268,6 +279,7 @@ struct H2Exchange final : http::H2StreamHandler, upstream::pool::H2Waiter {
   std::string tx;          ///< request body not yet taken by the session
   size_t tx_off = 0;
   bool tx_eof = false;     ///< tx ends the request body
+  const http::HeaderMap* trailers = nullptr;  ///< the request's trailer section, once complete
 };
 
 template <class Stream>
@@ -397,6 +409,8 @@ class Http1Connection final : public network::TrackedConnection {
   std::string upstream_head_;
   std::string request_chunk_line_;
   std::string response_chunk_line_;
+  std::string request_last_chunk_;   ///< a last chunk with trailers (appendBody)
+  std::string response_last_chunk_;
   std::string details_;
   OutFraming framing_ = OutFraming::None;
   /// What this exchange meant for outlier detection (dataplane §3.2) and when the request
@@ -555,19 +569,26 @@ namespace {
 /// A string keeps its capacity across connections up to this; beyond, it is freed.
 constexpr size_t kKeepCapacity = 16 * 1024;
 
-void trim(std::string& s) {
+/// Clears `s` and frees it when it grew beyond kKeepCapacity; returns the bytes freed.
+size_t trim(std::string& s) {
   s.clear();
-  if (s.capacity() > kKeepCapacity) {
-    s.shrink_to_fit();
+  if (s.capacity() <= kKeepCapacity) {
+    return 0;
   }
+  const size_t freed = s.capacity();
+  std::string().swap(s);
+  return freed;
 }
 
 template <class T>
-void trim(std::vector<T>& v) {
+size_t trim(std::vector<T>& v) {
   v.clear();
-  if (v.capacity() > 256) {
-    v.shrink_to_fit();
+  if (v.capacity() <= 256) {
+    return 0;
   }
+  const size_t freed = v.capacity() * sizeof(T);
+  std::vector<T>().swap(v);
+  return freed;
 }
 
 }  // namespace
@@ -579,24 +600,26 @@ void Http1Connection<Stream>::detach() {
   ctx_.reset(nullptr, false);
   ctx_.target = {};
   ctx_.path = {};
-  trim(ctx_.host);
-  trim(ctx_.path_scratch);
-  trim(ctx_.reply_text);
-  parser_.reset();
+  size_t freed = 0;
+  for (std::string* s : {&ctx_.host, &ctx_.path_scratch, &ctx_.merged_path,
+                         &ctx_.upstream_host_scratch, &ctx_.reply_text, &request_id_, &out_,
+                         &coalesced_, &upstream_coalesced_, &upstream_head_, &request_chunk_line_,
+                         &response_chunk_line_, &request_last_chunk_, &response_last_chunk_,
+                         &details_, &h2_body_}) {
+    freed += trim(*s);
+  }
+  freed += parser_.releaseMemory(kKeepCapacity);
   upstream_ = nullptr;
   in_.clear();
-  for (std::string* s : {&request_id_, &out_, &coalesced_, &upstream_coalesced_, &upstream_head_,
-                         &request_chunk_line_, &response_chunk_line_, &details_, &h2_body_}) {
-    trim(*s);
-  }
-  trim(request_pieces_);
-  trim(response_pieces_);
-  trim(upstream_buffers_);
-  trim(downstream_buffers_);
-  trim(pump_buffers_);
-  trim(nominated_);
-  trim(h2_head_);
-  trim(h2_headers_);
+  freed += trim(request_pieces_);
+  freed += trim(response_pieces_);
+  freed += trim(upstream_buffers_);
+  freed += trim(downstream_buffers_);
+  freed += trim(pump_buffers_);
+  freed += trim(nominated_);
+  freed += trim(h2_head_);
+  freed += trim(h2_headers_);
+  worker_.noteMemoryFreed(freed);
 }
 
 template <class Stream>
@@ -737,6 +760,9 @@ awaitable<bool> Http1Connection<Stream>::sendReply() {
   }
   const http::RequestHead& head = parser_.head();
   const ReplySpec& spec = ctx_.reply;
+  if (!spec.log_reason.empty()) {
+    VALLUM_LOG_INFO("{} for {}{}: {}", spec.status, ctx_.host, ctx_.path, spec.log_reason);
+  }
   // Unread request bytes would be taken for the next request: close instead.
   const bool close = spec.force_close || !ex_.keep_alive || draining_ ||
                      !parser_.headersComplete() || !parser_.messageComplete();
@@ -750,6 +776,7 @@ awaitable<bool> Http1Connection<Stream>::sendReply() {
   reply.head_request = head_request;
   reply.location = spec.location;
   reply.allow = spec.allow;
+  reply.content_type = spec.content_type;
   // set_response_headers: the route's for route replies (denials, redirects, direct responses,
   // upstream failures), else the global set (spec §2.9).
   if (ctx_.route != nullptr) {
@@ -1072,7 +1099,8 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
     }
     ex_.bytes_out += totalSize(response_pieces_);
     appendBody(downstream_buffers_, response_pieces_, framing_ == OutFraming::Chunked,
-               response_chunk_line_, ev.message_complete);
+               response_chunk_line_, ev.message_complete, &conn.parser.head().trailers,
+               response_last_chunk_);
     pending_consume_ = ev.consumed;
     if (ev.message_complete) {
       return downstream_buffers_.empty() ? Step::Finish : Step::WriteAndFinish;
@@ -1090,7 +1118,7 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
     conn.parser.head().keep_alive = false;
     response_pieces_.clear();
     appendBody(downstream_buffers_, response_pieces_, framing_ == OutFraming::Chunked,
-               response_chunk_line_, true);
+               response_chunk_line_, true, nullptr, response_last_chunk_);
     return downstream_buffers_.empty() ? Step::Finish : Step::WriteAndFinish;
   }
   if (!conn.parser.started() && may_retry) {
@@ -1187,7 +1215,7 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
     upstream_buffers_.clear();
     upstream_buffers_.emplace_back(upstream_head_.data(), upstream_head_.size());
     appendBody(upstream_buffers_, request_pieces_, request_chunked, request_chunk_line_,
-               whole_request_in_hand);
+               whole_request_in_hand, &request.trailers, request_last_chunk_);
     boost::system::error_code wec;
     if (conn->tls) {
       auto [e, n] = co_await asio::async_write(*conn->tls, coalesceUpstream(upstream_buffers_), kUse);
@@ -1337,7 +1365,7 @@ awaitable<void> Http1Connection<Stream>::pumpRequestBody(UpstreamConnection* ups
       pump_bytes_in_ += totalSize(request_pieces_);
       pump_buffers_.clear();
       appendBody(pump_buffers_, request_pieces_, chunked, request_chunk_line_,
-                 ev.message_complete);
+                 ev.message_complete, &parser_.head().trailers, request_last_chunk_);
       if (!pump_buffers_.empty()) {
         boost::system::error_code wec;
         if (upstream->tls) {
@@ -1452,6 +1480,7 @@ bool Http1Connection<Stream>::submitH2(bool whole_request_in_hand) {
   if (whole_request_in_hand) {
     x.tx.assign(h2_body_);
     x.tx_eof = true;
+    x.trailers = &request.trailers;
   }
   x.stream_id = x.conn->session().submitRequest(h2_headers_, has_body, &x);
   if (x.stream_id <= 0) {
@@ -1490,7 +1519,8 @@ Step Http1Connection<Stream>::onH2Event(const PumpState& pump) {
     response_pieces_.emplace_back(x.rx_writing);
     ex_.bytes_out += x.rx_writing.size();
     appendBody(downstream_buffers_, response_pieces_, framing_ == OutFraming::Chunked,
-               response_chunk_line_, x.response_done);
+               response_chunk_line_, x.response_done, &x.pending_head.trailers,
+               response_last_chunk_);
   }
   if (x.response_done) {
     return downstream_buffers_.empty() ? Step::Finish : Step::WriteAndFinish;
@@ -1739,6 +1769,7 @@ awaitable<void> Http1Connection<Stream>::pumpH2Body(PumpState* state) {
       in_.consume(ev.consumed);  // bytes after the message (pipelining) stay buffered
       if (ev.message_complete) {
         x.tx_eof = true;
+        x.trailers = &parser_.head().trailers;
       }
       if (x.conn && x.stream_id > 0 && (size > 0 || ev.message_complete)) {
         x.conn->session().resumeBody(x.stream_id);

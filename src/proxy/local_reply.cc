@@ -249,7 +249,10 @@ void renderTextResponse(const LocalReply& reply, std::string_view body, std::str
   out += http::reasonPhrase(reply.status);
   out += "\r\n";
   if (!body.empty()) {
-    out += "content-type: text/plain; charset=utf-8\r\n";
+    out += "content-type: ";
+    out += reply.content_type.empty() ? std::string_view("text/plain; charset=utf-8")
+                                      : reply.content_type;
+    out += "\r\n";
   }
   if (!no_content) {
     out += "content-length: ";

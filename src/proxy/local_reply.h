@@ -34,6 +34,8 @@ struct LocalReply {
   std::string_view allow;
   /// Location header value for redirects.
   std::string_view location;
+  /// renderTextResponse: the body's media type (empty → text/plain; charset=utf-8).
+  std::string_view content_type;
   /// set_response_headers to add (the route's, else the global set); may be null.
   const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
 };

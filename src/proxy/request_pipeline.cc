@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include <fmt/format.h>
 #include <re2/re2.h>
 
 #include "common/strings.h"
@@ -58,6 +59,149 @@ void appendUint(std::string& out, uint64_t v) {
   out.append(buf, size_t(result.ptr - buf));
 }
 
+/// What selectRoute() returns besides a route index or RouteTable::kNoRoute.
+constexpr uint32_t kInternalEndpoint = router::RouteTable::kNoRoute - 1;
+constexpr uint32_t kSlashAmbiguous = router::RouteTable::kNoRoute - 2;
+
+/// Paths Vallum answers itself on every host, ahead of user routes (spec §3.2).
+bool isInternalPath(std::string_view path) {
+  return path == "/ping" || path == "/healthz" || path == "/.pomerium" ||
+         path.starts_with("/.pomerium/") || path == "/.well-known/pomerium" ||
+         path.starts_with("/.well-known/pomerium/");
+}
+
+/// /ping and /healthz: GET/HEAD 200 "OK\n", else 405; /.pomerium[/…] and
+/// /.well-known/pomerium[/…]: 404 until sign-in serves them (never forwarded).
+Decision internalReply(RequestContext& ctx, std::string_view method) {
+  if (ctx.path == "/ping" || ctx.path == "/healthz") {
+    if (method != "GET" && method != "HEAD") {
+      reply(ctx, 405, "method not allowed");
+      ctx.reply.allow = "GET, HEAD";
+      return Decision::Reply;
+    }
+    reply(ctx, 200, {});
+    ctx.reply.kind = ReplySpec::Kind::Text;
+    ctx.reply.body = "OK\n";
+    return Decision::Reply;
+  }
+  return reply(ctx, 404, "not found");
+}
+
+/// The route for `path`, or kNoRoute. With `merge_slashes` off a path keeps its adjacent
+/// slashes (the route docs' "//" tip), but many origins read "//admin" as "/admin": when the
+/// merged path would select another route (or an internal endpoint) than the path as written,
+/// the answer is kSlashAmbiguous (400), so "//admin" cannot slip past an "/admin" route to a
+/// catch-all. Costs nothing for paths without "//".
+uint32_t selectRoute(RequestContext& ctx, std::string_view path) {
+  const Snapshot& snap = *ctx.snapshot;
+  const uint32_t index = snap.table.match(ctx.host, ctx.port, path);
+  if (snap.path_options.merge_slashes || path.find("//") == std::string_view::npos) {
+    return index;
+  }
+  http::mergeSlashes(path, ctx.merged_path);
+  const uint32_t merged = isInternalPath(ctx.merged_path)
+                              ? kInternalEndpoint
+                              : snap.table.match(ctx.host, ctx.port, ctx.merged_path);
+  if (merged == index) {
+    return index;
+  }
+  auto describe = [&](uint32_t i) -> std::string_view {
+    if (i == kInternalEndpoint) {
+      return "an internal endpoint";
+    }
+    return i == router::RouteTable::kNoRoute ? std::string_view("no route")
+                                             : std::string_view(snap.routes[i].log_name);
+  };
+  ctx.reply_text = fmt::format("with adjacent slashes the path selects {}, merged it selects {}",
+                               describe(index), describe(merged));
+  return kSlashAmbiguous;
+}
+
+/// RFC 9110 §7.6.2: a TRACE or OPTIONS request whose Max-Forwards is 0 must not be forwarded.
+bool maxForwardsExhausted(const http::RequestHead& head) {
+  if (head.method != "TRACE" && head.method != "OPTIONS") {
+    return false;
+  }
+  const auto value = head.headers.get("max-forwards");
+  return value && strings::parseDecimal(strings::trimOws(*value)) == uint64_t(0);
+}
+
+/// Request fields a reflected TRACE leaves out (RFC 9110 §9.3.8: likely to carry credentials).
+bool isSensitiveForTrace(std::string_view name) {
+  return strings::iequals(name, "cookie") || strings::iequals(name, "authorization") ||
+         strings::iequals(name, "proxy-authorization");
+}
+
+/// The proxy as final recipient (RFC 9110 §7.6.2): OPTIONS → 200 with Allow; TRACE → 200
+/// reflecting the request head as message/http (§9.3.8), credentials left out.
+Decision finalRecipientReply(RequestContext& ctx, const http::RequestHead& head) {
+  reply(ctx, 200, {});
+  ctx.reply.kind = ReplySpec::Kind::Text;
+  if (head.method == "OPTIONS") {
+    ctx.reply.allow = "GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH";
+    return Decision::Reply;
+  }
+  std::string& body = ctx.reply_text;
+  body.assign(head.method);
+  body += ' ';
+  body += head.target;
+  body += " HTTP/1.1\r\n";
+  for (size_t i = 0; i < head.headers.fieldCount(); ++i) {
+    if (!head.headers.live(i) || isSensitiveForTrace(head.headers.name(i))) {
+      continue;
+    }
+    body += head.headers.name(i);
+    body += ": ";
+    body += head.headers.value(i);
+    body += "\r\n";
+  }
+  body += "\r\n";
+  ctx.reply.body = body;
+  ctx.reply.content_type = "message/http";
+  return Decision::Reply;
+}
+
+/// The upstream Host when the route computes it from the request (spec §2.8):
+/// `host_rewrite` (a literal), `host_rewrite_header` (that request header's value; absent or
+/// empty → the request's authority, as Envoy), `host_path_regex_rewrite_*` (the path
+/// rewritten), `preserve_host_header` (the request's authority). A computed value that is not
+/// a valid `host[:port]` (RFC 3986 §3.2.2: "a b/c@d", empty) is refused: false → 400, and
+/// nothing is forwarded. The endpoint's own authority is used when none of these apply.
+bool resolveUpstreamHost(RequestContext& ctx, const http::HeaderMap& headers) {
+  const RouteRuntime& route = *ctx.route;
+  ctx.host_rewritten = true;
+  ctx.upstream_host = {};
+  switch (route.host_rewrite) {
+    case RouteRuntime::HostRewrite::Endpoint:
+      return true;
+    case RouteRuntime::HostRewrite::Literal:
+      ctx.upstream_host = route.host_value;
+      return true;
+    case RouteRuntime::HostRewrite::Header: {
+      auto value = headers.get(route.host_value);
+      if (value && !value->empty()) {
+        ctx.upstream_host = *value;
+      } else {
+        ctx.upstream_host = ctx.authority;
+        ctx.host_rewritten = false;
+      }
+      break;
+    }
+    case RouteRuntime::HostRewrite::PathRegex:
+      ctx.upstream_host_scratch.assign(ctx.path);
+      re2::RE2::GlobalReplace(&ctx.upstream_host_scratch, *route.host_regex,
+                              route.host_substitution);
+      ctx.upstream_host = ctx.upstream_host_scratch;
+      break;
+    case RouteRuntime::HostRewrite::Preserve:
+      ctx.upstream_host = ctx.authority;
+      ctx.host_rewritten = false;
+      return true;
+  }
+  http::Authority parsed;
+  return http::parseAuthority(ctx.upstream_host, parsed);
+}
+
 }  // namespace
 
 Decision decide(RequestContext& ctx, http::RequestHead& head) {
@@ -75,23 +219,17 @@ Decision decide(RequestContext& ctx, http::RequestHead& head) {
   if (host_fields > 1) {
     return reply(ctx, 400, "multiple Host header fields", true);
   }
-  if (ctx.target.absolute_form) {
-    ctx.authority = ctx.target.authority;
-  } else if (host_fields == 1) {
-    ctx.authority = *head.headers.get(http::HeaderId::Host);
-  } else {
+  if (host_fields == 0) {
+    // Every HTTP/1.1 request carries Host, absolute-form ones too (RFC 9112 §3.2).
     return reply(ctx, 400, "missing Host header", true);
   }
+  ctx.authority =
+      ctx.target.absolute_form ? ctx.target.authority : *head.headers.get(http::HeaderId::Host);
   http::Authority authority;
-  if (!http::parseAuthority(ctx.authority, authority)) {
+  if (!http::parseAuthority(ctx.authority, authority) ||
+      !http::canonicalHost(authority.host, ctx.host)) {
     return reply(ctx, 400, "invalid Host header", true);
   }
-  std::string_view host = authority.host;
-  if (!host.empty() && host.front() == '[') {
-    host = host.substr(1, host.size() - 2);
-  }
-  ctx.host.assign(host);
-  strings::lowerAsciiInPlace(ctx.host);
   ctx.port = authority.port.value_or(ctx.tls ? 443 : 80);
 
   // Header names with underscores (Pomerium's headers_with_underscores_action).
@@ -129,23 +267,21 @@ Decision decide(RequestContext& ctx, http::RequestHead& head) {
 
   // Internal endpoints answer on every host, ahead of user routes (spec §3.2).
   const std::string_view path = ctx.path;
-  if (path == "/ping" || path == "/healthz") {
-    if (head.method != "GET" && head.method != "HEAD") {
-      reply(ctx, 405, "method not allowed");
-      ctx.reply.allow = "GET, HEAD";
-      return Decision::Reply;
-    }
-    reply(ctx, 200, {});
-    ctx.reply.kind = ReplySpec::Kind::Text;
-    ctx.reply.body = "OK\n";
-    return Decision::Reply;
-  }
-  if (path == "/.pomerium" || path.starts_with("/.pomerium/") || path == "/.well-known/pomerium" ||
-      path.starts_with("/.well-known/pomerium/")) {
-    return reply(ctx, 404, "not found");
+  if (isInternalPath(path)) {
+    return internalReply(ctx, head.method);
   }
 
-  const uint32_t index = snap.table.match(ctx.host, ctx.port, path);
+  // A TRACE or OPTIONS that may not travel further is answered here (RFC 9110 §7.6.2).
+  if (maxForwardsExhausted(head)) {
+    return finalRecipientReply(ctx, head);
+  }
+
+  const uint32_t index = selectRoute(ctx, path);
+  if (index == kSlashAmbiguous) {
+    reply(ctx, 400, "adjacent slashes in the path select another route than the path with them merged");
+    ctx.reply.log_reason = ctx.reply_text;
+    return Decision::Reply;
+  }
   if (index == router::RouteTable::kNoRoute) {
     return reply(ctx, 404, "route not found");
   }
@@ -159,6 +295,9 @@ Decision decide(RequestContext& ctx, http::RequestHead& head) {
   }
   switch (ctx.route->action) {
     case RouteRuntime::Action::Forward:
+      if (!resolveUpstreamHost(ctx, head.headers)) {
+        return reply(ctx, 400, "the rewritten Host is not a valid host");
+      }
       return Decision::Forward;
     case RouteRuntime::Action::Redirect: {
       const config::RedirectAction& redirect = *ctx.route->config->redirect;
@@ -396,19 +535,27 @@ bool isSetHeader(std::string_view name, const RouteRuntime& route) {
   return false;
 }
 
-/// Headers a client must never be able to inject towards an upstream: Pomerium's identity
-/// assertion and its internal hop headers (spec §2.9: always stripped unless identity headers
-/// are passed, which needs sign-in), and credentials meant for Pomerium itself.
-bool isPomeriumInternalHeader(std::string_view name, std::string_view value) {
-  if (name.size() > 11 && strings::istartsWith(name, "x-pomerium-")) {
-    return strings::iequals(name, "x-pomerium-jwt-assertion") ||
-           strings::iequals(name, "x-pomerium-jwt-assertion-for") ||
-           strings::iequals(name, "x-pomerium-reproxy-policy") ||
-           strings::iequals(name, "x-pomerium-reproxy-policy-hmac") ||
-           strings::iequals(name, "x-pomerium-authorization");
+}  // namespace
+
+bool isReservedRequestHeader(std::string_view name, std::string_view value) {
+  if (name.size() > 8 && (name[0] == 'x' || name[0] == 'X') && name[1] == '-') {
+    return strings::istartsWith(name, "x-pomerium-") || strings::istartsWith(name, "x-envoy-");
   }
   return name.size() == 13 && strings::iequals(name, "authorization") &&
          strings::istartsWith(value, "Pomerium ");
+}
+
+namespace {
+
+/// Max-Forwards of a forwarded TRACE/OPTIONS: the received value minus one (RFC 9110
+/// §7.6.2); an unparsable value is forwarded as received.
+void appendMaxForwards(std::string_view value, std::string& out) {
+  const std::optional<uint64_t> hops = strings::parseDecimal(strings::trimOws(value));
+  if (!hops || *hops == 0) {
+    out += value;
+    return;
+  }
+  appendUint(out, *hops - 1);
 }
 
 /// Renders a set_request_headers template; references read the client's request headers.
@@ -431,42 +578,17 @@ void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead
   const RouteRuntime& route = *ctx.route;
   const config::Options& options = ctx.snapshot->options;
   const bool has_policy = !route.remove_request_headers.empty() || !route.set_request_headers.empty();
+  const bool max_forwards_applies = head.method == "TRACE" || head.method == "OPTIONS";
   out += head.method;
   out += ' ';
   appendUpstreamPath(route, ctx.path, ctx.target, out);
 
-  // Host (spec §2.8).
+  // Host (spec §2.8), computed and validated by decide().
   out += " HTTP/1.1\r\nHost: ";
-  bool host_rewritten = true;
-  switch (route.host_rewrite) {
-    case RouteRuntime::HostRewrite::Endpoint:
-      out += endpoint.authority;
-      break;
-    case RouteRuntime::HostRewrite::Literal:
-      out += route.host_value;
-      break;
-    case RouteRuntime::HostRewrite::Header: {
-      // The named request header's value; absent or empty → Host unchanged (Envoy).
-      auto value = head.headers.get(route.host_value);
-      if (value && !value->empty()) {
-        out += *value;
-      } else {
-        out += ctx.authority;
-        host_rewritten = false;
-      }
-      break;
-    }
-    case RouteRuntime::HostRewrite::PathRegex: {
-      std::string host(ctx.path);
-      re2::RE2::GlobalReplace(&host, *route.host_regex, route.host_substitution);
-      out += host;
-      break;
-    }
-    case RouteRuntime::HostRewrite::Preserve:
-      out += ctx.authority;
-      host_rewritten = false;
-      break;
-  }
+  const bool host_rewritten = ctx.host_rewritten;
+  out += route.host_rewrite == RouteRuntime::HostRewrite::Endpoint
+             ? std::string_view(endpoint.authority)
+             : ctx.upstream_host;
   out += kCrlf;
 
   collectConnectionNominated(head.headers, nominated);
@@ -509,7 +631,15 @@ void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead
           continue;
         }
         if ((name[0] == 'x' || name[0] == 'X' || name[0] == 'a' || name[0] == 'A') &&
-            isPomeriumInternalHeader(name, head.headers.value(i))) {
+            isReservedRequestHeader(name, head.headers.value(i))) {
+          continue;
+        }
+        if (max_forwards_applies && strings::iequals(name, "max-forwards") &&
+            !(has_policy && (inList(name, route.remove_request_headers) || isSetHeader(name, route)))) {
+          out += name;
+          out += ": ";
+          appendMaxForwards(head.headers.value(i), out);
+          out += kCrlf;
           continue;
         }
         break;

@@ -31,6 +31,11 @@ struct ReplySpec {
   std::string_view location;  ///< for redirects
   std::string_view allow;     ///< for 405
   std::string_view body;      ///< Kind::Text
+  /// Kind::Text with a body: its media type (empty → text/plain; charset=utf-8).
+  std::string_view content_type;
+  /// When set, the server logs it with the reply (why a request was refused, with details the
+  /// client is not shown, such as route names).
+  std::string_view log_reason;
 };
 
 /// What the pipeline decided for one request.
@@ -50,10 +55,17 @@ struct RequestContext {
   http::RequestTarget target;
   std::string path_scratch;
   std::string_view path;  ///< normalized, without query
+  std::string merged_path;  ///< scratch: `path` with adjacent slashes merged (route check)
   uint32_t route_index = 0;
   const RouteRuntime* route = nullptr;
+  /// Forwarded requests: the upstream Host unless the route uses the endpoint's authority
+  /// (RouteRuntime::HostRewrite::Endpoint), and whether it differs from the request's
+  /// authority (X-Forwarded-Host then gets the original appended).
+  std::string_view upstream_host;
+  std::string upstream_host_scratch;
+  bool host_rewritten = true;
   ReplySpec reply;
-  std::string reply_text;  ///< storage for reply.details/location when computed
+  std::string reply_text;  ///< storage for reply.details/location/body when computed
 
   void reset(const Snapshot* s, bool is_tls) {
     snapshot = s;
@@ -68,18 +80,26 @@ struct RequestContext {
 /// Runs the no-I/O stages in order for a complete request head. Returns Forward with
 /// ctx.route set, or Reply with ctx.reply filled:
 /// * CONNECT (no tcp+https routes yet) → 404; invalid target → 400 (RFC 9112 §3.2);
-/// * several Host fields → 400, none → 400, invalid → 400 (RFC 9112 §3.2; an absolute-form
-///   target's authority is used instead of Host, §3.2.2);
+/// * no Host field (absolute-form targets included), several, or an invalid one → 400
+///   (RFC 9112 §3.2; an absolute-form target's authority is used instead of Host, §3.2.2);
+///   an IPv6 literal is matched in canonical form ("[0:0:0:0:0:0:0:1]" is "[::1]") and a
+///   malformed one ("[:::1]") → 400;
 /// * a header name with '_' → 400 or dropped (`headers_with_underscores_action`);
 /// * path: bad bytes → 400, %2F/%5C → 400 / kept / unescaped / 307 redirect
-///   (`path_with_escaped_slashes_action`), dot segments removed, "//" kept unless
-///   `merge_slashes` (dataplane-semantics §7.4);
+///   (`path_with_escaped_slashes_action`), escaped unreserved characters decoded and dot
+///   segments removed (`normalize_path`), "//" kept unless `merge_slashes`
+///   (dataplane-semantics §7.4);
 /// * /ping, /healthz on every host: GET/HEAD 200 "OK\n", else 405; /.pomerium[/…] and
 ///   /.well-known/pomerium[/…] → 404 (reserved for sign-in; never forwarded);
-/// * no route → 404; a route that is not `allow_public_unauthenticated_access` → 403 (spec §7:
-///   with no policy nobody is allowed);
+/// * TRACE/OPTIONS with `Max-Forwards: 0` → answered by the proxy (RFC 9110 §7.6.2);
+/// * no route → 404; with `merge_slashes` off, a path whose merged form selects another route
+///   than the path as written → 400 ("//admin" cannot reach a catch-all past "/admin");
+/// * a route that is not `allow_public_unauthenticated_access` → 403 (spec §7: with no policy
+///   nobody is allowed);
 /// * a `redirect` route → its status with Location (buildRedirectLocation); a `response`
-///   route → its status and body. Both only after authorization, as in Pomerium.
+///   route → its status and body. Both only after authorization, as in Pomerium;
+/// * a forwarded request whose rewritten Host (host_rewrite_header, host_path_regex_rewrite)
+///   is not a valid host → 400.
 Decision decide(RequestContext& ctx, http::RequestHead& head);
 
 /// The Location of a `redirect` route (Envoy RedirectAction, dataplane-semantics §5.3):
@@ -100,12 +120,21 @@ std::string buildRedirectLocation(const config::RedirectAction& redirect, const 
 void appendUpstreamPath(const RouteRuntime& route, std::string_view path,
                         const http::RequestTarget& target, std::string& out);
 
+/// Request fields a client must never hand to an upstream, whatever the route says: Pomerium's
+/// namespace `X-Pomerium-*` (the identity assertion, `X-Pomerium-Claim-*` claim headers,
+/// internal hop headers; spec pomerium-routes §9.3 — sign-in sets its own), Envoy's control and
+/// internal headers `X-Envoy-*` (`X-Envoy-Internal`, `X-Envoy-Original-Path`, retry and timeout
+/// overrides: an edge proxy strips them, dataplane-semantics §7.2), and credentials meant for
+/// Pomerium itself (`Authorization: Pomerium …`). Names compare case-insensitively.
+bool isReservedRequestHeader(std::string_view name, std::string_view value);
+
 /// Appends the upstream request head (RFC 9112) for a forwarded request to `out`:
 /// request line with the rewritten path (the first `to` URL's path replaces the matched prefix,
 /// spec §2.2) and the original query; `Host` = the endpoint's authority (spec §2.8); the
 /// client's fields in order minus hop-by-hop ones (Connection and the fields it names,
 /// Keep-Alive, Proxy-Connection, Upgrade, Transfer-Encoding, TE unless "trailers", Trailer),
-/// minus Expect (answered by the proxy); X-Forwarded-For with the client address appended
+/// minus Expect (answered by the proxy), minus isReservedRequestHeader() fields; Max-Forwards of
+/// TRACE/OPTIONS decremented (RFC 9110 §7.6.2); X-Forwarded-For with the client address appended
 /// (unless `skip_xff_append`), X-Forwarded-Proto set, X-Forwarded-Host with the original
 /// authority appended, X-Request-Id set; framing re-stated (Content-Length or chunked).
 /// `nominated` is scratch space.

@@ -1,5 +1,6 @@
 #include "proxy/worker.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include "common/logging.h"
@@ -15,6 +16,9 @@ constexpr auto kPoolSweepEvery = std::chrono::seconds(5);
 /// keep-alive timeouts such as nginx's 75 s only if origins are generous, so requests on a
 /// connection the origin just closed are retried once — see Http1Connection).
 constexpr auto kUpstreamIdleTimeout = std::chrono::seconds(60);
+/// Freed connection buffers (bytes) after which a tick trims the allocator (noteMemoryFreed):
+/// rare enough that the trim's cost (a walk of the free lists) never shows per request.
+constexpr size_t kTrimThreshold = 4 * 1024 * 1024;
 }  // namespace
 
 Worker::Worker(size_t index)
@@ -78,12 +82,20 @@ void Worker::acceptNext() {
       if (ec == boost::asio::error::operation_aborted || draining_) {
         return;
       }
-      // EMFILE/ENFILE/ENOBUFS: back off briefly instead of spinning.
-      VALLUM_LOG_WARN("worker {}: accept failed: {}", index_, ec.message());
-      auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(50));
+      // EMFILE/ENFILE/ENOBUFS: stop accepting for a while (the backlog holds new clients)
+      // and log a bounded number of lines instead of spinning.
+      const network::AcceptBackoff::Decision d =
+          accept_backoff_.onFailure(std::chrono::steady_clock::now());
+      if (d.log) {
+        VALLUM_LOG_WARN("worker {}: accept failed: {} ({} more since the last report); "
+                        "pausing accepts for {} ms",
+                        index_, ec.message(), d.suppressed, d.delay.count());
+      }
+      auto timer = std::make_shared<boost::asio::steady_timer>(io_, d.delay);
       timer->async_wait([this, timer](const boost::system::error_code&) { acceptNext(); });
       return;
     }
+    accept_backoff_.onSuccess();
     startHttp1Connection(*this, std::move(socket));
     acceptNext();
   });
@@ -114,6 +126,10 @@ void Worker::connectionClosed() {
 
 void Worker::onTick() {
   access_log_.flush();
+  if (memory_freed_ >= kTrimThreshold) {
+    memory_freed_ = 0;
+    ::malloc_trim(0);  // every arena, briefly locked in turn: whole free pages go back
+  }
   auto now = std::chrono::steady_clock::now();
   if (now - last_sweep_ >= kPoolSweepEvery) {
     last_sweep_ = now;

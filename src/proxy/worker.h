@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "common/random.h"
+#include "network/accept_backoff.h"
 #include "network/connection_registry.h"
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"
@@ -96,6 +97,12 @@ class Worker {
     spares.pop_back();
     return c;
   }
+  /// A closing connection gave `bytes` of grown buffers back to the allocator. Once enough has
+  /// been freed, the next tick asks the allocator to return free pages to the system
+  /// (malloc_trim): glibc keeps freed heap memory otherwise, so a burst of huge heads would
+  /// stay in the process's RSS after its connections closed. Worker thread only.
+  void noteMemoryFreed(size_t bytes) { memory_freed_ += bytes; }
+
   void keepSpareConnection(size_t kind, std::unique_ptr<network::TrackedConnection> c) {
     auto& spares = spare_connections_[kind];
     if (spares.size() < kMaxSpareConnections && !draining_) {
@@ -122,6 +129,8 @@ class Worker {
   size_t index_;
   boost::asio::io_context io_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  network::AcceptBackoff accept_backoff_;
+  size_t memory_freed_ = 0;  ///< since the last malloc_trim (noteMemoryFreed)
   WorkerSnapshotSharedPtr current_;
   network::ConnectionRegistry registry_;
   upstream::pool::ConnectionPools pools_;

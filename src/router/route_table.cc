@@ -4,6 +4,8 @@
 
 #include <re2/re2.h>
 
+#include "common/ip_literal.h"
+
 namespace vallum::router {
 
 PathMatcher::PathMatcher(PathMatcher&&) noexcept = default;
@@ -81,7 +83,13 @@ Result<RouteTable> RouteTable::build(const std::vector<config::Route>& routes) {
       table.wildcards_.push_back({route.from.host, route.from.port, i});
       continue;
     }
-    HostRoutes& host = table.hosts_[route.from.host];
+    // IPv6 literals are keyed in canonical form, as requests are looked up (RFC 5952).
+    std::string key;
+    if (route.from.host.find(':') == std::string::npos ||
+        !ip::canonicalIpv6(route.from.host, key)) {
+      key = route.from.host;
+    }
+    HostRoutes& host = table.hosts_[key];
     if (route.from.port) {
       auto it = std::find_if(host.by_port.begin(), host.by_port.end(),
                              [&](const auto& g) { return g.first == *route.from.port; });

@@ -94,6 +94,50 @@ TEST(RequestParserTest, ChunkedBodyWithExtensionsAndTrailers) {
   EXPECT_EQ(r.body, "hello world");
 }
 
+TEST(RequestParserTest, TrailersStayApartFromHeadersWhateverTheReadBoundaries) {
+  // RFC 9110 §6.5.1: a trailer never joins the header section, whichever read the trailer
+  // section arrives in (the same read as the head, or later).
+  const std::string wire =
+      "POST /t HTTP/1.1\r\nHost: real.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nHost: evil.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Checksum: 42\r\n\r\n";
+  for (size_t a = 0; a < wire.size(); ++a) {
+    RequestParser p;
+    Parsed r = feed(p, wire, {a});
+    ASSERT_EQ(r.error, 0) << "cut at " << a;
+    ASSERT_TRUE(r.complete) << "cut at " << a;
+    const RequestHead& head = p.head();
+    EXPECT_EQ(head.headers.fieldCount(), 2u) << "cut at " << a;
+    EXPECT_EQ(head.headers.get(HeaderId::Host), "real.test") << "cut at " << a;
+    EXPECT_FALSE(head.headers.get(HeaderId::XForwardedFor).has_value()) << "cut at " << a;
+    ASSERT_EQ(head.trailers.fieldCount(), 3u) << "cut at " << a;
+    EXPECT_EQ(head.trailers.get(HeaderId::Host), "evil.test") << "cut at " << a;
+    EXPECT_EQ(head.trailers.get("x-checksum"), "42") << "cut at " << a;
+    EXPECT_EQ(r.body, "abc") << "cut at " << a;
+  }
+}
+
+TEST(RequestParserTest, TrailerSectionHasTheHeadLimits) {
+  ParserLimits limits;
+  limits.max_header_count = 3;
+  Parsed r = parseRequest(
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\n"
+      "C: 3\r\nD: 4\r\n\r\n",
+      limits);
+  EXPECT_EQ(r.error, 431);
+  r = parseRequest(
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\n\tfold\r\n\r\n");
+  EXPECT_EQ(r.error, 400);
+}
+
+TEST(RequestParserTest, ResetClearsTrailers) {
+  RequestParser p;
+  feed(p, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\n\r\n");
+  ASSERT_EQ(p.head().trailers.fieldCount(), 1u);
+  p.reset();
+  feed(p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(p.head().trailers.fieldCount(), 0u);
+}
+
 TEST(RequestParserTest, SameResultWhateverTheReadBoundaries) {
   const std::string wire =
       "POST /path HTTP/1.1\r\nHost: split.test\r\nX-Long-Header-Name: some value here\r\n"
@@ -221,6 +265,33 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequestCase{"TransferEncodingInHttp10",
                        "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
         BadRequestCase{"BadVersion", "GET / HTTP/1.12\r\nHost: x\r\n\r\n", 400},
+        BadRequestCase{"Http2VersionIs505", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+        BadRequestCase{"Http09RequestLine", "GET /\r\n", 400},
+        BadRequestCase{"Http09RequestLineWithHeaders", "GET /\r\nHost: x\r\n\r\n", 400},
+        BadRequestCase{"EmptyTransferEncodingWithContentLength",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\nContent-Length: 4\r\n"
+                       "\r\n0\r\n\r\n",
+                       400},
+        BadRequestCase{"EmptyTransferEncoding",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\n", 400},
+        BadRequestCase{"TransferEncodingOnlyCommas",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n\r\n", 400},
+        BadRequestCase{"TransferEncodingGzipOnly",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 4\r\n"
+                       "\r\nabcd",
+                       400},
+        BadRequestCase{"TransferEncodingIdentity",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 400},
+        BadRequestCase{"ChunkedTwice",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
+                       "0\r\n\r\n",
+                       400},
+        BadRequestCase{"RepeatedTransferEncoding",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                       400},
+        BadRequestCase{"ChunkedPrefixOfAnotherCoding",
+                       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunkedx\r\n\r\n", 400},
         BadRequestCase{"BareLfRequest", "GET / HTTP/1.1\nHost: x\n\n", 400}),
     [](const ::testing::TestParamInfo<BadRequestCase>& test) { return std::string(test.param.name); });
 
@@ -366,6 +437,47 @@ TEST(ResponseParserTest, MalformedIsAnError) {
   EXPECT_EQ(parseResponse(p, "garbage\r\n\r\n").error, 502);
   p.reset(false);
   EXPECT_EQ(parseResponse(p, "HTTP/1.1 101 Switching Protocols\r\n\r\n").error, 502);
+}
+
+TEST(ResponseParserTest, OtherTransferCodingsAreAProtocolError) {
+  // Relabelling "gzip, chunked" as chunked would hand the client gzip bytes it cannot know
+  // about; Vallum does not decode transfer codings, so the response is malformed (502).
+  for (const char* coding : {"gzip, chunked", "gzip", "", "chunked, chunked", "identity"}) {
+    ResponseParser p;
+    p.reset(false);
+    auto r = parseResponse(p, std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: ") + coding +
+                                  "\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    EXPECT_EQ(r.error, 502) << coding;
+  }
+  // A HEAD response describes the GET's framing and has no body: not relayed, not an error.
+  ResponseParser head;
+  head.reset(true);
+  auto r = parseResponse(head, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+  EXPECT_EQ(r.error, 0);
+  EXPECT_TRUE(r.complete);
+}
+
+TEST(ResponseParserTest, TrailersStayApartFromHeaders) {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n3\r\nabc\r\n0\r\n"
+      "Set-Cookie: evil=1\r\nGrpc-Status: 0\r\n\r\n";
+  for (size_t a = 1; a < wire.size(); ++a) {
+    ResponseParser p;
+    p.reset(false);
+    std::vector<std::string_view> body;
+    const std::string first = wire.substr(0, a);
+    const std::string second = wire.substr(a);
+    ParseEvents ev = p.execute(first, body);
+    ASSERT_EQ(ev.error_status, 0) << a;
+    if (!ev.message_complete) {
+      ev = p.execute(second, body);
+    }
+    ASSERT_TRUE(ev.message_complete) << a;
+    EXPECT_FALSE(p.head().headers.get("set-cookie").has_value()) << a;
+    EXPECT_EQ(p.head().headers.get("x-a"), "1") << a;
+    EXPECT_EQ(p.head().trailers.get("set-cookie"), "evil=1") << a;
+    EXPECT_EQ(p.head().trailers.get("grpc-status"), "0") << a;
+  }
 }
 
 TEST(ResponseParserTest, ChunkedResponse) {

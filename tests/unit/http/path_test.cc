@@ -57,6 +57,81 @@ TEST(NormalizePathTest, DefaultOptions) {
   }
 }
 
+TEST(NormalizePathTest, DecodesEscapedUnreservedCharacters) {
+  // RFC 3986 §6.2.2.2: "%61dmin" is "admin" for matching and forwarding alike.
+  PathOptions options;
+  std::vector<NormalizeCase> cases = {
+      {"/%61dmin/secret.txt", PathResult::Ok, "/admin/secret.txt"},
+      {"/%41DMIN", PathResult::Ok, "/ADMIN"},
+      {"/%2D%2e%5F%7e%7E%30%39", PathResult::Ok, "/-._~~09"},
+      {"/a%2e%2E/../b", PathResult::Ok, "/b"},           // "a.." is a name, then ".." pops it
+      {"/a/%2e%2e/b", PathResult::Ok, "/b"},             // an encoded dot segment
+      {"/x%2F", PathResult::RejectEscapedSlash, ""},     // reserved: never decoded here
+      {"/a%20b%3F%3f%25%23%40", PathResult::Ok, "/a%20b%3F%3f%25%23%40"},  // kept, case too
+      {"/%2541dmin", PathResult::Ok, "/%2541dmin"},      // "%25" is not unreserved: no double decode
+      {"/%C3%A9", PathResult::Ok, "/%C3%A9"},            // non-ASCII stays encoded
+      {"/a//%62", PathResult::Ok, "/a//b"},
+  };
+  for (const auto& c : cases) {
+    PathResult r;
+    std::string out = normalized(c.in, options, &r);
+    EXPECT_EQ(r, c.result) << c.in;
+    if (c.result == PathResult::Ok) {
+      EXPECT_EQ(out, c.out) << c.in;
+    }
+  }
+  // With normalize_path off nothing is decoded (as Envoy).
+  options.normalize_path = false;
+  PathResult r;
+  EXPECT_EQ(normalized("/%61dmin", options, &r), "/%61dmin");
+  // Escaped slashes kept unchanged while letters are decoded.
+  options.normalize_path = true;
+  options.escaped_slashes = config::EscapedSlashesAction::KeepUnchanged;
+  EXPECT_EQ(normalized("/%61/%2f/%62", options, &r), "/a/%2f/b");
+  // Unescape-and-redirect: the redirect target carries the decoded letters too.
+  options.escaped_slashes = config::EscapedSlashesAction::UnescapeAndRedirect;
+  EXPECT_EQ(normalized("/%61%2Fb", options, &r), "/a/b");
+  EXPECT_EQ(r, PathResult::RedirectUnescaped);
+  // Decoding letters alone is not a redirect.
+  EXPECT_EQ(normalized("/%61b", options, &r), "/ab");
+  EXPECT_EQ(r, PathResult::Ok);
+}
+
+TEST(NormalizePathTest, NothingChangesWithoutEscapesOrDots) {
+  PathOptions options;
+  std::string scratch = "untouched";
+  std::string_view out;
+  const std::string_view in = "/plain/path";
+  EXPECT_EQ(normalizePath(in, options, scratch, out), PathResult::Ok);
+  EXPECT_EQ(out.data(), in.data());  // a view of the input: no copy on the common path
+}
+
+TEST(MergeSlashesTest, RunsBecomeOneSlash) {
+  std::string out;
+  mergeSlashes("//admin///x//", out);
+  EXPECT_EQ(out, "/admin/x/");
+  mergeSlashes("/a/b", out);
+  EXPECT_EQ(out, "/a/b");
+}
+
+TEST(CanonicalHostTest, LowerCaseAndCanonicalIpv6) {
+  std::string out;
+  ASSERT_TRUE(canonicalHost("App.Example.TEST", out));
+  EXPECT_EQ(out, "app.example.test");
+  ASSERT_TRUE(canonicalHost("[0:0:0:0:0:0:0:1]", out));
+  EXPECT_EQ(out, "::1");
+  ASSERT_TRUE(canonicalHost("[::1]", out));
+  EXPECT_EQ(out, "::1");
+  ASSERT_TRUE(canonicalHost("[FE80:0::A]", out));
+  EXPECT_EQ(out, "fe80::a");
+  ASSERT_TRUE(canonicalHost("[::ffff:127.0.0.1]", out));
+  EXPECT_EQ(out, "::ffff:127.0.0.1");
+  EXPECT_FALSE(canonicalHost("[:::1]", out));
+  EXPECT_FALSE(canonicalHost("[1::2::3]", out));
+  EXPECT_FALSE(canonicalHost("[]", out));
+  EXPECT_FALSE(canonicalHost("[12345::1]", out));
+}
+
 TEST(NormalizePathTest, MergeSlashes) {
   PathOptions options;
   options.merge_slashes = true;

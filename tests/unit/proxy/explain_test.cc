@@ -84,6 +84,28 @@ TEST(ExplainTest, RedirectAndDeny) {
   EXPECT_EQ(deny["status"], 403);
 }
 
+TEST(ExplainTest, ExplainsTheDecodedPathAsTheProxyRoutesIt) {
+  auto s = build(kConfig);
+  bool matched = false;
+  auto deny = explain(s, "https://app.example.com/%70riv%61te", {}, &matched);
+  EXPECT_TRUE(matched);
+  EXPECT_EQ(deny["request"]["path"], "/private");
+  EXPECT_EQ(deny["route"]["key"], "routes[2]");
+  EXPECT_EQ(deny["result"], "deny");
+  auto forward = explain(s, "https://app.example.com/%61pi/%7Eme");
+  EXPECT_EQ(forward["upstream"]["request_line"], "GET /v1/~me HTTP/1.1");
+}
+
+TEST(ExplainTest, AdjacentSlashesThatChangeTheRouteAreRefused) {
+  auto s = build(kConfig);
+  bool matched = true;
+  auto j = explain(s, "https://app.example.com//private", {}, &matched);
+  EXPECT_FALSE(matched);
+  EXPECT_EQ(j["result"], "reply");
+  EXPECT_EQ(j["status"], 400);
+  EXPECT_NE(j["reason"].get<std::string>().find("adjacent slashes"), std::string::npos);
+}
+
 TEST(ExplainTest, NoRouteSaysWhy) {
   auto s = build(kConfig);
   bool matched = true;

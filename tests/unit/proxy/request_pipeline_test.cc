@@ -340,12 +340,212 @@ routes:
 )");
   std::string h = Pipeline(s, get("h.test", "/",
                              "X-Pomerium-Jwt-Assertion: forged\r\nx-pomerium-authorization: t\r\n"
-                             "Authorization: Pomerium abc\r\nX-Pomerium-Other: kept\r\n"))
+                             "Authorization: Pomerium abc\r\nX-Pomerium-Other: dropped\r\n"
+                             "X-Pomerium-Claim-Email: admin@example.com\r\n"
+                             "x-pomerium-claim-groups: admins\r\nX-Envoy-Internal: true\r\n"
+                             "X-Envoy-Original-Path: /admin\r\nx-envoy-upstream-rq-timeout-ms: 1\r\n"
+                             "Authorization: Bearer kept\r\nX-Envoyish: kept\r\n"))
                       .upstreamHead();
   EXPECT_EQ(h.find("forged"), std::string::npos) << h;
   EXPECT_EQ(h.find("x-pomerium-authorization"), std::string::npos) << h;
   EXPECT_EQ(h.find("Authorization: Pomerium"), std::string::npos) << h;
-  EXPECT_TRUE(hasLine(h, "X-Pomerium-Other: kept")) << h;
+  EXPECT_EQ(h.find("X-Pomerium-Other"), std::string::npos) << h;
+  EXPECT_EQ(h.find("admin@example.com"), std::string::npos) << h;
+  EXPECT_EQ(h.find("admins"), std::string::npos) << h;
+  EXPECT_EQ(h.find("X-Envoy-Internal"), std::string::npos) << h;
+  EXPECT_EQ(h.find("/admin"), std::string::npos) << h;
+  EXPECT_EQ(h.find("rq-timeout"), std::string::npos) << h;
+  EXPECT_TRUE(hasLine(h, "Authorization: Bearer kept")) << h;
+  EXPECT_TRUE(hasLine(h, "X-Envoyish: kept")) << h;
+}
+
+TEST(RequestHeadersTest, ClaimHeadersAreStrippedEvenWithJwtClaimsHeadersConfigured) {
+  auto s = build(R"(
+jwt_claims_headers: [email]
+routes:
+  - from: https://h.test
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+)");
+  ASSERT_NE(s, nullptr);
+  std::string h =
+      Pipeline(s, get("h.test", "/", "X-Pomerium-Claim-Email: admin@example.com\r\n")).upstreamHead();
+  EXPECT_EQ(h.find("admin@example.com"), std::string::npos) << h;
+}
+
+TEST(IsReservedRequestHeaderTest, Namespaces) {
+  EXPECT_TRUE(isReservedRequestHeader("X-POMERIUM-CLAIM-EMAIL", "a"));
+  EXPECT_TRUE(isReservedRequestHeader("x-envoy-internal", "true"));
+  EXPECT_TRUE(isReservedRequestHeader("authorization", "Pomerium x"));
+  EXPECT_FALSE(isReservedRequestHeader("authorization", "Bearer x"));
+  EXPECT_FALSE(isReservedRequestHeader("x-pomerium", "a"));  // not the namespace
+  EXPECT_FALSE(isReservedRequestHeader("x-envoy", "a"));
+  EXPECT_FALSE(isReservedRequestHeader("x-request-id", "a"));
+}
+
+// ---- normalization and route selection (security review) ----
+
+const char* kAdminAndCatchAll = R"(
+routes:
+  - from: https://app.test
+    to: http://127.0.0.1:9001
+    prefix: /admin
+  - from: https://app.test
+    to: http://127.0.0.1:9002
+    allow_public_unauthenticated_access: true
+)";
+
+TEST(RouteSelectionTest, EncodedUnreservedCharactersMatchAsDecoded) {
+  auto s = build(kAdminAndCatchAll);
+  // The protected /admin route, never the catch-all, whichever letters are encoded.
+  for (const char* target : {"/%61dmin/secret.txt", "/%61%64%6D%69%6e", "/adm%69n", "/admin"}) {
+    Pipeline run(s, get("app.test", target));
+    ASSERT_EQ(run.decision, Decision::Reply) << target;
+    EXPECT_EQ(run.ctx.reply.status, 403) << target;
+  }
+  // Matching stays case-sensitive after decoding: "/Admin" and "/admIn" are other paths.
+  struct Case {
+    const char* target;
+    const char* upstream_line;
+  };
+  for (const Case& c : {Case{"/%41dmin", "GET /Admin HTTP/1.1"},
+                        Case{"/%61%64%6D%49%6e", "GET /admIn HTTP/1.1"}}) {
+    Pipeline run(s, get("app.test", c.target));
+    ASSERT_EQ(run.decision, Decision::Forward) << c.target;
+    EXPECT_EQ(requestLine(run.upstreamHead()), c.upstream_line);
+  }
+}
+
+TEST(RouteSelectionTest, DecodedPathIsWhatTheUpstreamReceives) {
+  auto s = build(kAdminAndCatchAll);
+  Pipeline run(s, get("app.test", "/%70ublic/%7Euser?q=%61"));
+  ASSERT_EQ(run.decision, Decision::Forward);
+  EXPECT_EQ(requestLine(run.upstreamHead()), "GET /public/~user?q=%61 HTTP/1.1");
+}
+
+TEST(RouteSelectionTest, AdjacentSlashesThatWouldSelectAnotherRouteAre400) {
+  auto s = build(kAdminAndCatchAll);
+  for (const char* target : {"//admin/secret.txt", "/admin//x", "///admin", "//%61dmin",
+                             "//ping", "//.pomerium/x"}) {
+    Pipeline run(s, get("app.test", target));
+    ASSERT_EQ(run.decision, Decision::Reply) << target;
+    if (std::string_view(target) == "/admin//x") {
+      EXPECT_EQ(run.ctx.reply.status, 403) << target;  // both forms select /admin: denied
+    } else {
+      EXPECT_EQ(run.ctx.reply.status, 400) << target;
+    }
+  }
+  // Both forms select the catch-all: the route docs' "//" tip keeps working, "//" forwarded.
+  Pipeline tip(s, get("app.test", "//foo//bar"));
+  ASSERT_EQ(tip.decision, Decision::Forward);
+  EXPECT_EQ(requestLine(tip.upstreamHead()), "GET //foo//bar HTTP/1.1");
+}
+
+TEST(RouteSelectionTest, MergeSlashesMergesFirst) {
+  auto s = build(std::string("merge_slashes: true\n") + kAdminAndCatchAll);
+  Pipeline run(s, get("app.test", "//admin/secret.txt"));
+  ASSERT_EQ(run.decision, Decision::Reply);
+  EXPECT_EQ(run.ctx.reply.status, 403);
+  Pipeline other(s, get("app.test", "//foo//bar"));
+  ASSERT_EQ(other.decision, Decision::Forward);
+  EXPECT_EQ(requestLine(other.upstreamHead()), "GET /foo/bar HTTP/1.1");
+}
+
+TEST(RouteSelectionTest, NoRouteForTheMergedFormIsAmbiguousToo) {
+  auto s = build(R"(
+routes:
+  - from: https://app.test
+    to: http://127.0.0.1:9001
+    path: //exact
+    allow_public_unauthenticated_access: true
+)");
+  Pipeline written(s, get("app.test", "//exact"));
+  EXPECT_EQ(written.ctx.reply.status, 400);  // merged "/exact" has no route: not the same
+  Pipeline none(s, get("app.test", "//other"));
+  EXPECT_EQ(none.ctx.reply.status, 404);     // neither form has a route
+}
+
+TEST(HostTest, AbsoluteFormWithoutHostIs400) {
+  auto s = build(kAdminAndCatchAll);
+  Pipeline run(s, "GET https://app.test/x HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(run.decision, Decision::Reply);
+  EXPECT_EQ(run.ctx.reply.status, 400);
+  Pipeline with_host(s, "GET https://app.test/x HTTP/1.1\r\nHost: other.test\r\n\r\n");
+  ASSERT_EQ(with_host.decision, Decision::Forward);  // the target's authority wins
+  EXPECT_EQ(with_host.ctx.host, "app.test");
+}
+
+TEST(HostTest, Ipv6LiteralsMatchInCanonicalForm) {
+  auto s = build(R"(
+routes:
+  - from: https://[::1]
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+  - from: https://[0:0:0:0:0:0:0:2]
+    to: http://127.0.0.1:9002
+    allow_public_unauthenticated_access: true
+)");
+  for (const char* host : {"[::1]", "[0:0:0:0:0:0:0:1]", "[0::1]:8443"}) {
+    Pipeline run(s, get(host, "/"));
+    ASSERT_EQ(run.decision, Decision::Forward) << host;
+    EXPECT_EQ(run.ctx.route_index, 0u) << host;
+  }
+  Pipeline two(s, get("[::2]", "/"));
+  ASSERT_EQ(two.decision, Decision::Forward);
+  EXPECT_EQ(two.ctx.route_index, 1u);
+  for (const char* host : {"[:::1]", "[1::2::3]", "[fe80::1%25eth0]", "[v1.x]"}) {
+    Pipeline bad(s, get(host, "/"));
+    ASSERT_EQ(bad.decision, Decision::Reply) << host;
+    EXPECT_EQ(bad.ctx.reply.status, 400) << host;
+  }
+}
+
+TEST(MaxForwardsTest, TraceAndOptionsWithZeroAreAnsweredByTheProxy) {
+  auto s = build(kAdminAndCatchAll);
+  Pipeline options(s, "OPTIONS /x HTTP/1.1\r\nHost: app.test\r\nMax-Forwards: 0\r\n\r\n");
+  ASSERT_EQ(options.decision, Decision::Reply);
+  EXPECT_EQ(options.ctx.reply.status, 200);
+  EXPECT_NE(options.ctx.reply.allow.find("OPTIONS"), std::string_view::npos);
+  Pipeline trace(s, "TRACE /x HTTP/1.1\r\nHost: app.test\r\nMax-Forwards: 0\r\n"
+                    "Cookie: secret=1\r\nX-Probe: yes\r\n\r\n");
+  ASSERT_EQ(trace.decision, Decision::Reply);
+  EXPECT_EQ(trace.ctx.reply.status, 200);
+  EXPECT_EQ(trace.ctx.reply.content_type, "message/http");
+  EXPECT_EQ(trace.ctx.reply.body,
+            "TRACE /x HTTP/1.1\r\nHost: app.test\r\nMax-Forwards: 0\r\nX-Probe: yes\r\n\r\n");
+  // Other methods, or a value above zero: forwarded, TRACE/OPTIONS with the value decremented.
+  Pipeline get0(s, get("app.test", "/x", "Max-Forwards: 0\r\n"));
+  ASSERT_EQ(get0.decision, Decision::Forward);
+  EXPECT_TRUE(hasLine(get0.upstreamHead(), "Max-Forwards: 0"));
+  Pipeline options3(s, "OPTIONS /x HTTP/1.1\r\nHost: app.test\r\nMax-Forwards: 3\r\n\r\n");
+  ASSERT_EQ(options3.decision, Decision::Forward);
+  EXPECT_TRUE(hasLine(options3.upstreamHead(), "Max-Forwards: 2")) << options3.upstreamHead();
+}
+
+TEST(HostRewriteTest, AnInvalidRewrittenHostIs400) {
+  auto s = build(R"(
+routes:
+  - from: https://header.test
+    to: http://127.0.0.1:9001
+    host_rewrite_header: X-Target-Host
+    allow_public_unauthenticated_access: true
+  - from: https://regex.test
+    to: http://127.0.0.1:9001
+    host_path_regex_rewrite_pattern: '^/([^/]*)/.*$'
+    host_path_regex_rewrite_substitution: '\1'
+    allow_public_unauthenticated_access: true
+)");
+  for (const char* value : {"a b/c@d", "x/y", "[::1", "a@b"}) {
+    Pipeline run(s, get("header.test", "/", std::string("X-Target-Host: ") + value + "\r\n"));
+    ASSERT_EQ(run.decision, Decision::Reply) << value;
+    EXPECT_EQ(run.ctx.reply.status, 400) << value;
+  }
+  Pipeline ok(s, get("header.test", "/", "X-Target-Host: good.example:8080\r\n"));
+  ASSERT_EQ(ok.decision, Decision::Forward);
+  EXPECT_TRUE(hasLine(ok.upstreamHead(), "Host: good.example:8080"));
+  Pipeline empty(s, get("regex.test", "//x"));  // the substitution is empty
+  ASSERT_EQ(empty.decision, Decision::Reply);
+  EXPECT_EQ(empty.ctx.reply.status, 400);
 }
 
 // ---- response headers (spec §2.9; cases BR-15) ----
