@@ -6,7 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include "config/loader.h"
-#include "http/http1_parser.h"
+#include "http/http1/parser.h"
 #include "http/path.h"
 #include "proxy/request_pipeline.h"
 #include "proxy/snapshot.h"
@@ -60,7 +60,7 @@ const std::string kRequest =
     "X-Forwarded-For: 10.0.0.1\r\n\r\n";
 
 void BM_ParseRequestHead(benchmark::State& state) {
-  http::RequestParser parser;
+  http::http1::RequestParser parser;
   std::vector<std::string_view> body;
   for (auto _ : state) {
     parser.reset();
@@ -84,7 +84,7 @@ BENCHMARK(BM_NormalizePath)->Arg(0)->Arg(1);
 
 void BM_DecideAndBuildUpstreamHead(benchmark::State& state) {
   auto snapshot = makeSnapshot(10, 10);
-  http::RequestParser parser;
+  http::http1::RequestParser parser;
   std::vector<std::string_view> body;
   parser.execute(kRequest, body);
   proxy::RequestContext ctx;

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
-#include "http/http1_parser.h"
+#include "http/http1/parser.h"
 #include "http/path.h"
 #include "proxy/request_pipeline.h"
 
@@ -110,9 +110,9 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
   }
   wire += "\r\n";
 
-  http::RequestParser parser;
+  http::http1::RequestParser parser;
   std::vector<std::string_view> body;
-  http::ParseEvents ev = parser.execute(wire, body);
+  http::http1::ParseEvents ev = parser.execute(wire, body);
   json doc;
   doc["request"] = {{"method", request.method}, {"url", request.url}};
   if (ev.error_status != 0) {

@@ -24,8 +24,8 @@
 #include "common/logging.h"
 #include "common/random.h"
 #include "common/strings.h"
-#include "http/h2_client_session.h"
-#include "http/http1_parser.h"
+#include "http/http2/client_codec.h"
+#include "http/http1/parser.h"
 #include "http/trailers.h"
 #include "network/listener.h"
 #include "proxy/local_reply.h"
@@ -205,7 +205,7 @@ constexpr size_t kH2BodyBacklog = 64 * 1024;
 /// One request's stream on a multiplexed h2c upstream connection (proxyViaH2). The session
 /// calls the handler methods from inside its own calls; they only record and wake, never call
 /// back into the session. Reused across the requests of one downstream connection.
-struct H2Exchange final : http::H2StreamHandler, upstream::pool::H2Waiter {
+struct H2Exchange final : http::http2::ClientStreamHandler, upstream::pool::H2Waiter {
   explicit H2Exchange(asio::io_context& io)
       : signal(io, SteadyTime::max()), body_signal(io, SteadyTime::max()) {}
 
@@ -225,8 +225,8 @@ struct H2Exchange final : http::H2StreamHandler, upstream::pool::H2Waiter {
   void wake() { signal.cancel(); }
   size_t backlog() const { return tx.size() - tx_off; }
 
-  // http::H2StreamHandler
-  void onResponseHead(http::ResponseHead&) override {
+  // http::http2::ClientStreamHandler
+  void onResponseHead(http::ResponseHeaders&) override {
     head_ready = true;
     wake();
   }
@@ -341,7 +341,7 @@ class Http1Connection final : public network::TrackedConnection {
   void setConnectFailureReply(boost::system::error_code ec);
   /// Writes the downstream response head for an upstream head into out_/downstream_buffers_
   /// and records status and outcome (HTTP/1 and h2c upstreams alike).
-  void startResponse(const http::ResponseHead& head);
+  void startResponse(const http::ResponseHeaders& head);
   /// Whether the exchange was cut short while waiting on the upstream — the client hung up, a
   /// timer fired, the request body broke off — and the step that follows; nullopt otherwise.
   std::optional<Step> interruption(const PumpState& pump);
@@ -390,7 +390,7 @@ class Http1Connection final : public network::TrackedConnection {
   std::optional<Stream> stream_;
   std::string peer_ip_;
   Buffer in_;
-  http::RequestParser parser_;
+  http::http1::RequestParser parser_;
   RequestContext ctx_;
   Exchange ex_;
   std::string request_id_;
@@ -696,7 +696,7 @@ awaitable<bool> Http1Connection<Stream>::serveOne() {
   beginExchange();
   bool reply = false;
   for (;;) {
-    const http::ParseEvents ev = parser_.execute(in_.readable(), request_pieces_);
+    const http::http1::ParseEvents ev = parser_.execute(in_.readable(), request_pieces_);
     if (ev.error_status != 0) {
       in_.clear();
       setReply(ev.error_status, ev.error_reason, /*force_close=*/true);
@@ -720,7 +720,7 @@ awaitable<bool> Http1Connection<Stream>::serveOne() {
     in_.commit(n);
   }
   if (!reply) {
-    http::RequestHead& head = parser_.head();
+    http::RequestHeaders& head = parser_.head();
     request_complete_ = parser_.messageComplete();
     ex_.bytes_in = totalSize(request_pieces_);
     ex_.head_request = head.method == "HEAD";
@@ -758,7 +758,7 @@ awaitable<bool> Http1Connection<Stream>::sendReply() {
   if (request_id_.empty()) {
     appendRequestId(request_id_, worker_.random());
   }
-  const http::RequestHead& head = parser_.head();
+  const http::RequestHeaders& head = parser_.head();
   const ReplySpec& spec = ctx_.reply;
   if (!spec.log_reason.empty()) {
     VALLUM_LOG_INFO("{} for {}{}: {}", spec.status, ctx_.host, ctx_.path, spec.log_reason);
@@ -815,7 +815,7 @@ awaitable<bool> Http1Connection<Stream>::sendReply() {
 
 template <class Stream>
 void Http1Connection<Stream>::finishExchange() {
-  const http::RequestHead& head = parser_.head();
+  const http::RequestHeaders& head = parser_.head();
   AccessLogEntry entry;
   entry.time = ex_.wall_start;
   entry.method = head.method;
@@ -1031,7 +1031,7 @@ void Http1Connection<Stream>::setConnectFailureReply(boost::system::error_code e
 }
 
 template <class Stream>
-void Http1Connection<Stream>::startResponse(const http::ResponseHead& head) {
+void Http1Connection<Stream>::startResponse(const http::ResponseHeaders& head) {
   ex_.status = head.status;
   setOutcome(head.status < 500 ? upstream::RequestOutcome::Success
              : (head.status >= 502 && head.status <= 504)
@@ -1083,7 +1083,7 @@ Step Http1Connection<Stream>::onUpstreamBytes(UpstreamConnection& conn,
     conn.buffer.commit(n);
     touchActivity();
     response_pieces_.clear();
-    const http::ParseEvents ev = conn.parser.execute(conn.buffer.readable(), response_pieces_);
+    const http::http1::ParseEvents ev = conn.parser.execute(conn.buffer.readable(), response_pieces_);
     if (ev.error_status != 0) {
       setOutcome(upstream::RequestOutcome::LocalReset);
       if (ex_.response_started) {
@@ -1142,7 +1142,7 @@ awaitable<bool> Http1Connection<Stream>::proxyRequest() {
   if (ex_.endpoint->http2) {
     co_return co_await proxyViaH2();
   }
-  const http::RequestHead& request = parser_.head();
+  const http::RequestHeaders& request = parser_.head();
   const bool whole_request_in_hand = parser_.messageComplete();
   const bool request_chunked = request.framing == http::BodyFraming::Chunked;
 
@@ -1356,7 +1356,7 @@ awaitable<void> Http1Connection<Stream>::pumpRequestBody(UpstreamConnection* ups
       in_.commit(n);
       touchActivity();
       request_pieces_.clear();
-      const http::ParseEvents ev = parser_.execute(in_.readable(), request_pieces_);
+      const http::http1::ParseEvents ev = parser_.execute(in_.readable(), request_pieces_);
       if (ev.error_status != 0) {
         state->bad_request_status = ev.error_status;
         in_.clear();
@@ -1473,7 +1473,7 @@ bool Http1Connection<Stream>::submitH2(bool whole_request_in_hand) {
       h2_headers_.emplace_back(n, v);
     }
   }
-  const http::RequestHead& request = parser_.head();
+  const http::RequestHeaders& request = parser_.head();
   const bool has_body = request.framing == http::BodyFraming::Chunked ||
                         (request.framing == http::BodyFraming::ContentLength &&
                          request.content_length > 0);
@@ -1531,7 +1531,7 @@ Step Http1Connection<Stream>::onH2Event(const PumpState& pump) {
     if (ex_.response_started) {
       return Step::Abort;
     }
-    if (x.close_code == http::kH2RefusedStream && h2_may_retry_ && !x.protocol_error) {
+    if (x.close_code == http::http2::kRefusedStream && h2_may_retry_ && !x.protocol_error) {
       return Step::Retry;
     }
     details_.assign(kResetBeforeHeaders);
@@ -1540,8 +1540,8 @@ Step Http1Connection<Stream>::onH2Event(const PumpState& pump) {
       setReply(502, details_, !requestSettled(pump));
       return Step::Reply;
     }
-    details_ += x.close_code == http::kH2ConnectionLost ? "connection termination"
-                : x.close_code == http::kH2RefusedStream ? "remote refused stream reset"
+    details_ += x.close_code == http::http2::kConnectionLost ? "connection termination"
+                : x.close_code == http::http2::kRefusedStream ? "remote refused stream reset"
                                                          : "remote reset";
     setReply(503, details_, !requestSettled(pump));
     return Step::Reply;
@@ -1558,12 +1558,12 @@ void Http1Connection<Stream>::releaseH2() {
     return;
   }
   if (x.stream_id > 0) {
-    http::H2ClientSession& session = x.conn->session();
+    http::http2::ClientCodec& session = x.conn->session();
     session.consume(x.stream_id, x.unconsumed);  // what we will never pass on
     if (x.closed) {
       session.detach(x.stream_id);
     } else {
-      session.resetStream(x.stream_id, http::kH2Cancel);
+      session.resetStream(x.stream_id, http::http2::kCancel);
     }
     x.conn->flush();
   }
@@ -1575,7 +1575,7 @@ void Http1Connection<Stream>::releaseH2() {
 template <class Stream>
 awaitable<bool> Http1Connection<Stream>::proxyViaH2() {
   using upstream::pool::H2Connection;
-  const http::RequestHead& request = parser_.head();
+  const http::RequestHeaders& request = parser_.head();
   const bool whole_request_in_hand = parser_.messageComplete();
   if (request.expect_continue && !whole_request_in_hand &&
       !(request.version_major == 1 && request.version_minor == 0)) {
@@ -1755,7 +1755,7 @@ awaitable<void> Http1Connection<Stream>::pumpH2Body(PumpState* state) {
       in_.commit(n);
       touchActivity();
       request_pieces_.clear();
-      const http::ParseEvents ev = parser_.execute(in_.readable(), request_pieces_);
+      const http::http1::ParseEvents ev = parser_.execute(in_.readable(), request_pieces_);
       if (ev.error_status != 0) {
         state->bad_request_status = ev.error_status;
         in_.clear();

@@ -118,7 +118,7 @@ uint32_t selectRoute(RequestContext& ctx, std::string_view path) {
 }
 
 /// RFC 9110 §7.6.2: a TRACE or OPTIONS request whose Max-Forwards is 0 must not be forwarded.
-bool maxForwardsExhausted(const http::RequestHead& head) {
+bool maxForwardsExhausted(const http::RequestHeaders& head) {
   if (head.method != "TRACE" && head.method != "OPTIONS") {
     return false;
   }
@@ -134,7 +134,7 @@ bool isSensitiveForTrace(std::string_view name) {
 
 /// The proxy as final recipient (RFC 9110 §7.6.2): OPTIONS → 200 with Allow; TRACE → 200
 /// reflecting the request head as message/http (§9.3.8), credentials left out.
-Decision finalRecipientReply(RequestContext& ctx, const http::RequestHead& head) {
+Decision finalRecipientReply(RequestContext& ctx, const http::RequestHeaders& head) {
   reply(ctx, 200, {});
   ctx.reply.kind = ReplySpec::Kind::Text;
   if (head.method == "OPTIONS") {
@@ -204,7 +204,7 @@ bool resolveUpstreamHost(RequestContext& ctx, const http::HeaderMap& headers) {
 
 }  // namespace
 
-Decision decide(RequestContext& ctx, http::RequestHead& head) {
+Decision decide(RequestContext& ctx, http::RequestHeaders& head) {
   const Snapshot& snap = *ctx.snapshot;
   if (head.method == "CONNECT") {
     // tcp+https routes are not built yet: a CONNECT never matches a route.
@@ -366,7 +366,7 @@ std::optional<std::string_view> queryValue(std::string_view query, std::string_v
 
 }  // namespace
 
-std::optional<uint64_t> requestHash(const RequestContext& ctx, const http::RequestHead& head,
+std::optional<uint64_t> requestHash(const RequestContext& ctx, const http::RequestHeaders& head,
                                     std::string_view client_ip) {
   const std::vector<config::HashPolicy>& policies = ctx.route->config->hash_policy;
   if (policies.empty()) {
@@ -571,7 +571,7 @@ void renderTemplate(const HeaderTemplate& t, const http::HeaderMap& headers, std
 
 }  // namespace
 
-void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead& head,
+void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHeaders& head,
                               const upstream::Endpoint& endpoint, std::string_view client_ip,
                               std::string_view request_id, std::vector<std::string_view>& nominated,
                               std::string& out) {
@@ -753,7 +753,7 @@ bool isResponseHop(http::HeaderId id) {
 
 }  // namespace
 
-OutFraming buildResponseHead(const http::ResponseHead& response, const http::RequestHead& request,
+OutFraming buildResponseHead(const http::ResponseHeaders& response, const http::RequestHeaders& request,
                              const RouteRuntime& route, bool head_request, bool& keep_alive,
                              std::string_view request_id, std::vector<std::string_view>& nominated,
                              std::string& out) {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http/http1_parser.h"
+#include "http/http1/parser.h"
 #include "http/path.h"
 #include "proxy/snapshot.h"
 #include "upstream/cluster.h"
@@ -100,7 +100,7 @@ struct RequestContext {
 ///   route → its status and body. Both only after authorization, as in Pomerium;
 /// * a forwarded request whose rewritten Host (host_rewrite_header, host_path_regex_rewrite)
 ///   is not a valid host → 400.
-Decision decide(RequestContext& ctx, http::RequestHead& head);
+Decision decide(RequestContext& ctx, http::RequestHeaders& head);
 
 /// The Location of a `redirect` route (Envoy RedirectAction, dataplane-semantics §5.3):
 /// scheme = https if https_redirect, else scheme_redirect, else the request's; authority =
@@ -138,7 +138,7 @@ bool isReservedRequestHeader(std::string_view name, std::string_view value);
 /// (unless `skip_xff_append`), X-Forwarded-Proto set, X-Forwarded-Host with the original
 /// authority appended, X-Request-Id set; framing re-stated (Content-Length or chunked).
 /// `nominated` is scratch space.
-void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead& head,
+void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHeaders& head,
                               const upstream::Endpoint& endpoint, std::string_view client_ip,
                               std::string_view request_id, std::vector<std::string_view>& nominated,
                               std::string& out);
@@ -148,7 +148,7 @@ void buildUpstreamRequestHead(const RequestContext& ctx, const http::RequestHead
 /// first value; source_ip: the client address), combined as rotl(h, 1) ^ h_new, stopping after
 /// a `terminal` entry that produced a hash; without hash_policy, XXH64 of the client address.
 /// nullopt when no entry produced a hash (the balancer then picks at random, as Envoy).
-std::optional<uint64_t> requestHash(const RequestContext& ctx, const http::RequestHead& head,
+std::optional<uint64_t> requestHash(const RequestContext& ctx, const http::RequestHeaders& head,
                                     std::string_view client_ip);
 
 /// How the response body is framed towards the client.
@@ -162,7 +162,7 @@ enum class OutFraming : uint8_t { None, Length, Chunked, Close };
 /// case-insensitively) and its response headers are set (overwrite or add); x-request-id is
 /// added unless the upstream set one; `connection: close` when `keep_alive` is false.
 /// `keep_alive` is set to false when the framing forces a close.
-OutFraming buildResponseHead(const http::ResponseHead& response, const http::RequestHead& request,
+OutFraming buildResponseHead(const http::ResponseHeaders& response, const http::RequestHeaders& request,
                              const RouteRuntime& route, bool head_request, bool& keep_alive,
                              std::string_view request_id, std::vector<std::string_view>& nominated,
                              std::string& out);

@@ -19,8 +19,8 @@
 
 #include "common/logging.h"
 #include "config/duration.h"
-#include "http/h2_client_session.h"
-#include "http/http1_parser.h"
+#include "http/http2/client_codec.h"
+#include "http/http1/parser.h"
 #include "upstream/health/check_schedule.h"
 #include "upstream/health/tcp_receive_matcher.h"
 
@@ -99,8 +99,8 @@ bool isEof(const error_code& ec) {
 }
 
 /// The one stream of an HTTP/2 health check: the response status is all it needs.
-struct H2Probe final : http::H2StreamHandler {
-  void onResponseHead(http::ResponseHead& head) override {
+struct H2Probe final : http::http2::ClientStreamHandler {
+  void onResponseHead(http::ResponseHeaders& head) override {
     status = head.status;
     done = true;
   }
@@ -175,10 +175,10 @@ class Session {
   asio::steady_timer deadline_;
   tcp::socket socket_;
   std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
-  http::ResponseParser parser_;
+  http::http1::ResponseParser parser_;
   std::vector<std::string_view> body_;
   /// HTTP/2 checks: the session of the open connection (reset whenever it closes).
-  std::unique_ptr<http::H2ClientSession> h2_;
+  std::unique_ptr<http::http2::ClientCodec> h2_;
   std::string h2_out_;
   std::array<char, kReadSize> buffer_{};
   /// Bumped at the end of every check and on cancel(), so a deadline handler that was already
@@ -472,7 +472,7 @@ awaitable<Verdict> Session::httpCheck() {
       }
       got_bytes = true;
       body_.clear();
-      const http::ParseEvents events = parser_.execute(std::string_view(buffer_.data(), n), body_);
+      const http::http1::ParseEvents events = parser_.execute(std::string_view(buffer_.data(), n), body_);
       if (events.error_status != 0) {
         closeConnection();
         co_return Verdict{CheckResult::NetworkFailure,
@@ -487,7 +487,7 @@ awaitable<Verdict> Session::httpCheck() {
       closeConnection();
       continue;
     }
-    const http::ResponseHead& head = parser_.head();
+    const http::ResponseHeaders& head = parser_.head();
     if (!check_.reuse_connection || !head.keep_alive || leftover) {
       closeConnection();
     }
@@ -518,7 +518,7 @@ awaitable<Verdict> Session::http2Check() {
       co_return *failed;
     }
     if (!reused || !h2_) {
-      h2_ = std::make_unique<http::H2ClientSession>();
+      h2_ = std::make_unique<http::http2::ClientCodec>();
     }
     H2Probe probe;
     const int32_t id = h2_->submitRequest({{":method", "GET"},
@@ -579,7 +579,7 @@ awaitable<Verdict> Session::http2Check() {
       if (probe.closed) {
         h2_->detach(id);
       } else {
-        h2_->resetStream(id, http::kH2Cancel);  // the status is all we wanted
+        h2_->resetStream(id, http::http2::kCancel);  // the status is all we wanted
         h2_out_.clear();
         h2_->takeOutput(h2_out_);
         if (!h2_out_.empty()) {

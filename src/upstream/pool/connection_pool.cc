@@ -80,7 +80,7 @@ H2ConnectionSharedPtr EndpointPool::h2Connection(boost::asio::io_context& io) {
       return c;
     }
   }
-  http::H2ClientSettings settings;
+  http::http2::ClientSettings settings;
   settings.assumed_peer_streams = std::max<uint32_t>(h2_stream_limit_, 1);
   h2_.push_back(std::make_shared<H2Connection>(io, settings));
   return h2_.back();

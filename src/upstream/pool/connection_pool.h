@@ -11,7 +11,7 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include "common/buffer.h"
-#include "http/http1_parser.h"
+#include "http/http1/parser.h"
 #include "tls/client_context.h"
 #include "upstream/pool/h2_connection.h"
 
@@ -34,7 +34,7 @@ struct UpstreamConnection {
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls;
   tls::ClientContextConstSharedPtr tls_context;
   Buffer buffer;
-  http::ResponseParser parser;
+  http::http1::ResponseParser parser;
   SteadyTime idle_since{};
   uint32_t requests = 0;  ///< requests sent so far (0 = fresh connection)
 };
@@ -73,7 +73,7 @@ class EndpointPool {
   size_t max_idle_;
   std::vector<UpstreamConnectionPtr> idle_;
   std::vector<H2ConnectionSharedPtr> h2_;
-  uint32_t h2_stream_limit_ = http::H2ClientSettings{}.max_concurrent_streams;
+  uint32_t h2_stream_limit_ = http::http2::ClientSettings{}.max_concurrent_streams;
 };
 
 /// All endpoint pools of one worker, keyed by Endpoint::pool_key. Pools outlive snapshots, so a

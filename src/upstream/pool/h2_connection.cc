@@ -32,7 +32,7 @@ void logFailure(std::exception_ptr e) {
 
 }  // namespace
 
-H2Connection::H2Connection(asio::io_context& io, const http::H2ClientSettings& settings)
+H2Connection::H2Connection(asio::io_context& io, const http::http2::ClientSettings& settings)
     : socket_(io),
       session_(settings),
       write_signal_(io, std::chrono::steady_clock::time_point::max()),

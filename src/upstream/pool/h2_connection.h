@@ -11,7 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "http/h2_client_session.h"
+#include "http/http2/client_codec.h"
 
 namespace vallum::upstream::pool {
 
@@ -26,7 +26,7 @@ class H2Waiter {
 
 /// One multiplexed HTTP/2 prior-knowledge connection (`h2c://`, RFC 9113 §3.3) to one endpoint,
 /// owned by one worker's EndpointPool and shared by every request of that worker to that
-/// endpoint, up to H2ClientSettings::max_concurrent_streams at once (Pomerium's upstream
+/// endpoint, up to http::http2::ClientSettings::max_concurrent_streams at once (Pomerium's upstream
 /// limit, spec pomerium-routes §4.4); a further request opens another connection.
 ///
 /// Lifecycle: New → (the first request connects the socket: beginConnect, then ready() or
@@ -39,7 +39,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
  public:
   enum class State : uint8_t { New, Connecting, Ready, Closed };
 
-  H2Connection(boost::asio::io_context& io, const http::H2ClientSettings& settings);
+  H2Connection(boost::asio::io_context& io, const http::http2::ClientSettings& settings);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -48,7 +48,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   /// Whether the origin's SETTINGS have arrived (its stream limit is known).
   bool settingsReceived() const { return session_.settingsReceived(); }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
-  http::H2ClientSession& session() { return session_; }
+  http::http2::ClientCodec& session() { return session_; }
 
   /// A request will use the connection: it counts toward the stream cap until release().
   void acquire() { ++users_; }
@@ -71,7 +71,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   /// Sends whatever the session has queued (the writer coroutine does the I/O). Call after any
   /// session call that may queue frames.
   void flush();
-  /// Closes the socket; every open stream hears kH2ConnectionLost. Idempotent.
+  /// Closes the socket; every open stream hears http::http2::kConnectionLost. Idempotent.
   void close();
 
  private:
@@ -80,7 +80,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void settle();
 
   boost::asio::ip::tcp::socket socket_;
-  http::H2ClientSession session_;
+  http::http2::ClientCodec session_;
   boost::asio::steady_timer write_signal_;
   std::vector<char> read_buffer_;
   std::string out_;

@@ -23,13 +23,13 @@ SnapshotConstSharedPtr build(const std::string& yaml) {
 /// Parses `wire` (a whole request) and runs decide() on a TLS listener.
 struct Pipeline {
   SnapshotConstSharedPtr snapshot;
-  http::RequestParser parser;
+  http::http1::RequestParser parser;
   RequestContext ctx;
   Decision decision = Decision::Reply;
 
   Pipeline(SnapshotConstSharedPtr s, const std::string& wire, bool tls = true) : snapshot(std::move(s)) {
     std::vector<std::string_view> body;
-    http::ParseEvents ev = parser.execute(wire, body);
+    http::http1::ParseEvents ev = parser.execute(wire, body);
     EXPECT_EQ(ev.error_status, 0) << wire;
     ctx.reset(snapshot.get(), tls);
     decision = decide(ctx, parser.head());
@@ -551,7 +551,7 @@ routes:
 // ---- response headers (spec §2.9; cases BR-15) ----
 
 std::string responseHead(const Pipeline& run, const std::string& wire) {
-  http::ResponseParser parser;
+  http::http1::ResponseParser parser;
   parser.reset(false);
   std::vector<std::string_view> body;
   parser.execute(wire, body);

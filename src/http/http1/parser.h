@@ -6,72 +6,14 @@
 #include <string_view>
 #include <vector>
 
-#include "http/header_map.h"
+#include "http/message.h"
 
 struct llhttp__internal_s;
 
 /// Sans-I/O HTTP/1.1 parsing on top of llhttp (strict mode: no lenient flag is ever set).
 /// Bytes go in, a message head and body pieces come out; no sockets. Body pieces are views into
 /// the caller's input and stay valid as long as the caller keeps that input.
-namespace vallum::http {
-
-/// How a message body is delimited (RFC 9112 §6).
-enum class BodyFraming : uint8_t {
-  None,            ///< no body
-  ContentLength,   ///< exactly content_length bytes
-  Chunked,         ///< chunked transfer coding
-  CloseDelimited,  ///< responses only: until the connection closes
-};
-
-struct RequestHead {
-  std::string method;
-  std::string target;  ///< the raw request-target as received
-  uint8_t version_major = 1;
-  uint8_t version_minor = 1;
-  HeaderMap headers;
-  /// The trailer section of a chunked body (RFC 9110 §6.5), complete once the message is.
-  /// Never merged into `headers`: a trailer cannot change routing, Host or framing.
-  HeaderMap trailers;
-  BodyFraming framing = BodyFraming::None;
-  uint64_t content_length = 0;
-  /// Whether the client allows another request on this connection (RFC 9112 §9.3):
-  /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
-  bool keep_alive = true;
-  bool expect_continue = false;  ///< `Expect: 100-continue`
-
-  void clear();
-};
-
-struct ResponseHead {
-  int status = 0;
-  std::string reason;
-  uint8_t version_major = 1;
-  uint8_t version_minor = 1;
-  HeaderMap headers;
-  /// The trailer section (a chunked body's, or an HTTP/2 trailing HEADERS block), complete
-  /// once the message is; never merged into `headers`.
-  HeaderMap trailers;
-  BodyFraming framing = BodyFraming::None;
-  uint64_t content_length = 0;
-  bool keep_alive = true;  ///< the upstream allows reuse of the connection
-
-  void clear();
-};
-
-/// Upstream response head limits (name + value bytes summed, and fields), for HTTP/1.1 and
-/// HTTP/2 origins alike; over them the response is malformed (502, dataplane-semantics §7.3).
-inline constexpr uint32_t kMaxResponseHeaderBytes = 128 * 1024;
-inline constexpr uint32_t kMaxResponseHeaderCount = 1000;
-
-/// Request limits (Pomerium's, dataplane-semantics §7.3).
-struct ParserLimits {
-  /// Sum over all fields of name size + value size (request line, ": " and CRLF not counted).
-  uint32_t max_header_bytes = 128 * 1024;
-  /// Field lines, duplicates counted separately.
-  uint32_t max_header_count = 1000;
-  /// Request-target size; over it → 414.
-  uint32_t max_target_size = 64 * 1024;
-};
+namespace vallum::http::http1 {
 
 /// What one execute() call did. `consumed` is how much input was used; after a complete
 /// message the rest of the input belongs to the next message (pipelining) and the parser must
@@ -94,10 +36,10 @@ struct ParseEvents {
 ///   with a final coding other than exactly `chunked` (or `chunked` twice) → 400; another
 ///   coding before `chunked` (`gzip, chunked`) → 501;
 /// * obs-fold → 400; a chunk's data not followed by CRLF → 400;
-/// * trailer fields go to RequestHead::trailers, under the same limits as the head.
+/// * trailer fields go to RequestHeaders::trailers, under the same limits as the head.
 class RequestParser {
  public:
-  explicit RequestParser(const ParserLimits& limits = {});
+  explicit RequestParser(const RequestLimits& limits = {});
   ~RequestParser();
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;
@@ -116,15 +58,15 @@ class RequestParser {
   bool headersComplete() const { return headers_complete_; }
   bool messageComplete() const { return message_complete_; }
 
-  RequestHead& head() { return head_; }
-  const RequestHead& head() const { return head_; }
+  RequestHeaders& head() { return head_; }
+  const RequestHeaders& head() const { return head_; }
 
  private:
   friend struct RequestCallbacks;
 
-  ParserLimits limits_;
+  RequestLimits limits_;
   std::unique_ptr<llhttp__internal_s> parser_;
-  RequestHead head_;
+  RequestHeaders head_;
   std::vector<std::string_view>* body_ = nullptr;
   const char* exec_begin_ = nullptr;
   const char* exec_end_ = nullptr;
@@ -142,7 +84,7 @@ class RequestParser {
 /// body). 1xx informational responses other than 101 are consumed and skipped. A response with
 /// a body whose Transfer-Encoding is anything but exactly `chunked` is malformed (502): Vallum
 /// does not decode transfer codings, and relabelling `gzip, chunked` would corrupt the body.
-/// Trailer fields go to ResponseHead::trailers.
+/// Trailer fields go to ResponseHeaders::trailers.
 class ResponseParser {
  public:
   ResponseParser();
@@ -161,13 +103,13 @@ class ResponseParser {
   bool started() const { return started_; }
   bool headersComplete() const { return headers_complete_; }
   bool messageComplete() const { return message_complete_; }
-  ResponseHead& head() { return head_; }
+  ResponseHeaders& head() { return head_; }
 
  private:
   friend struct ResponseCallbacks;
 
   std::unique_ptr<llhttp__internal_s> parser_;
-  ResponseHead head_;
+  ResponseHeaders head_;
   std::vector<std::string_view>* body_ = nullptr;
   const char* exec_begin_ = nullptr;
   const char* exec_end_ = nullptr;
@@ -181,4 +123,4 @@ class ResponseParser {
   const char* error_reason_ = "";
 };
 
-}  // namespace vallum::http
+}  // namespace vallum::http::http1

@@ -1,11 +1,11 @@
-#include "http/http1_parser.h"
+#include "http/http1/parser.h"
 
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-namespace vallum::http {
+namespace vallum::http::http1 {
 namespace {
 
 struct Parsed {
@@ -45,7 +45,7 @@ Parsed feed(RequestParser& p, std::string_view wire, std::vector<size_t> cuts = 
   return out;
 }
 
-Parsed parseRequest(std::string_view wire, const ParserLimits& limits = {}) {
+Parsed parseRequest(std::string_view wire, const RequestLimits& limits = {}) {
   RequestParser p(limits);
   return feed(p, wire);
 }
@@ -105,7 +105,7 @@ TEST(RequestParserTest, TrailersStayApartFromHeadersWhateverTheReadBoundaries) {
     Parsed r = feed(p, wire, {a});
     ASSERT_EQ(r.error, 0) << "cut at " << a;
     ASSERT_TRUE(r.complete) << "cut at " << a;
-    const RequestHead& head = p.head();
+    const RequestHeaders& head = p.head();
     EXPECT_EQ(head.headers.fieldCount(), 2u) << "cut at " << a;
     EXPECT_EQ(head.headers.get(HeaderId::Host), "real.test") << "cut at " << a;
     EXPECT_FALSE(head.headers.get(HeaderId::XForwardedFor).has_value()) << "cut at " << a;
@@ -117,7 +117,7 @@ TEST(RequestParserTest, TrailersStayApartFromHeadersWhateverTheReadBoundaries) {
 }
 
 TEST(RequestParserTest, TrailerSectionHasTheHeadLimits) {
-  ParserLimits limits;
+  RequestLimits limits;
   limits.max_header_count = 3;
   Parsed r = parseRequest(
       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\n"
@@ -296,7 +296,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadRequestCase>& test) { return std::string(test.param.name); });
 
 TEST(RequestParserTest, HeaderBytesLimitIsExact) {
-  ParserLimits limits;
+  RequestLimits limits;
   limits.max_header_bytes = 100;
   // "Host" + "x" = 5 bytes; "X-Pad" (5) + value fills the rest.
   auto request = [](size_t value_size) {
@@ -327,7 +327,7 @@ TEST(RequestParserTest, HeaderCountLimitIsExact) {
 }
 
 TEST(RequestParserTest, LongTargetIs414) {
-  ParserLimits limits;
+  RequestLimits limits;
   limits.max_target_size = 32;
   EXPECT_EQ(parseRequest("GET /" + std::string(40, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", limits).error,
             414);
@@ -490,4 +490,4 @@ TEST(ResponseParserTest, ChunkedResponse) {
 }
 
 }  // namespace
-}  // namespace vallum::http
+}  // namespace vallum::http::http1

@@ -1,4 +1,4 @@
-#include "http/h2_client_session.h"
+#include "http/http2/client_codec.h"
 
 #include <algorithm>
 #include <cstring>
@@ -12,7 +12,7 @@
 // The client session against a real nghttp2 server session, bytes passed in memory: what the
 // origin receives and what the client's stream handler hears.
 
-namespace vallum::http {
+namespace vallum::http::http2 {
 namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -110,8 +110,8 @@ class Origin {
 };
 
 /// Records what one stream hears.
-struct Recorder : H2StreamHandler {
-  void onResponseHead(ResponseHead& head) override {
+struct Recorder : ClientStreamHandler {
+  void onResponseHead(ResponseHeaders& head) override {
     ++heads;
     status = head.status;
     framing = head.framing;
@@ -149,7 +149,7 @@ struct Recorder : H2StreamHandler {
   bool tx_eof = false;
 };
 
-class H2ClientSessionTest : public ::testing::Test {
+class ClientCodecTest : public ::testing::Test {
  protected:
   /// Moves bytes both ways until neither side has anything to send.
   void pump() {
@@ -194,11 +194,11 @@ class H2ClientSessionTest : public ::testing::Test {
   }
 
   Origin origin;
-  H2ClientSession client;
+  ClientCodec client;
   bool received_ok = true;
 };
 
-TEST_F(H2ClientSessionTest, RequestHeadersAndAResponseWithContentLength) {
+TEST_F(ClientCodecTest, RequestHeadersAndAResponseWithContentLength) {
   Recorder r;
   const int32_t id = get(r, "/a?b=1");
   pump();
@@ -220,11 +220,11 @@ TEST_F(H2ClientSessionTest, RequestHeadersAndAResponseWithContentLength) {
   EXPECT_EQ(r.body, "hello");
   EXPECT_TRUE(r.complete);
   EXPECT_TRUE(r.closed);
-  EXPECT_EQ(r.close_code, kH2NoError);
+  EXPECT_EQ(r.close_code, kNoError);
   EXPECT_EQ(client.openStreams(), 0u);
 }
 
-TEST_F(H2ClientSessionTest, FramingWithoutContentLengthAndWithoutBody) {
+TEST_F(ClientCodecTest, FramingWithoutContentLengthAndWithoutBody) {
   Recorder streamed;
   Recorder empty;
   const int32_t a = get(streamed);
@@ -249,7 +249,7 @@ TEST_F(H2ClientSessionTest, FramingWithoutContentLengthAndWithoutBody) {
 
 // The connection window (1 MiB) is given back on arrival: 20 streams whose clients never read
 // hold 20 x 64 KiB (more than the connection window) and a 21st stream still gets its body.
-TEST_F(H2ClientSessionTest, StalledStreamsDoNotBlockTheConnection) {
+TEST_F(ClientCodecTest, StalledStreamsDoNotBlockTheConnection) {
   std::vector<Recorder> stalled(20);
   std::vector<int32_t> ids;
   for (Recorder& r : stalled) {
@@ -279,7 +279,7 @@ TEST_F(H2ClientSessionTest, StalledStreamsDoNotBlockTheConnection) {
   EXPECT_TRUE(fresh.complete);
 }
 
-TEST_F(H2ClientSessionTest, InterimHeadsAreDroppedAndTrailersIgnored) {
+TEST_F(ClientCodecTest, InterimHeadsAreDroppedAndTrailersIgnored) {
   Recorder r;
   const int32_t id = get(r);
   pump();
@@ -291,10 +291,10 @@ TEST_F(H2ClientSessionTest, InterimHeadsAreDroppedAndTrailersIgnored) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers, (Headers{{"x-final", "1"}}));
   EXPECT_TRUE(r.complete);
-  EXPECT_EQ(r.close_code, kH2NoError);
+  EXPECT_EQ(r.close_code, kNoError);
 }
 
-TEST_F(H2ClientSessionTest, RemoteResetReachesTheHandler) {
+TEST_F(ClientCodecTest, RemoteResetReachesTheHandler) {
   Recorder r;
   Recorder other;
   const int32_t id = get(r);
@@ -309,10 +309,10 @@ TEST_F(H2ClientSessionTest, RemoteResetReachesTheHandler) {
   EXPECT_FALSE(r.protocol_error);
   EXPECT_EQ(r.heads, 0);
   EXPECT_EQ(other.body, "ok");  // the other stream on the connection is unaffected
-  EXPECT_EQ(other.close_code, kH2NoError);
+  EXPECT_EQ(other.close_code, kNoError);
 }
 
-TEST_F(H2ClientSessionTest, MalformedResponseHeaderIsAProtocolError) {
+TEST_F(ClientCodecTest, MalformedResponseHeaderIsAProtocolError) {
   Recorder r;
   const int32_t id = get(r);
   pump();
@@ -326,7 +326,7 @@ TEST_F(H2ClientSessionTest, MalformedResponseHeaderIsAProtocolError) {
 
 // The HTTP/1 response parser's limits hold for HTTP/2 origins too (dataplane §7.3): over them the
 // head is malformed and the stream is reset (→ 502).
-TEST_F(H2ClientSessionTest, OversizedResponseHeadIsAProtocolError) {
+TEST_F(ClientCodecTest, OversizedResponseHeadIsAProtocolError) {
   Recorder many;
   Recorder big;
   const int32_t a = get(many);
@@ -349,7 +349,7 @@ TEST_F(H2ClientSessionTest, OversizedResponseHeadIsAProtocolError) {
 }
 
 // nghttp2 takes any three digits; a status below 100 is malformed (RFC 9110 §15), not interim.
-TEST_F(H2ClientSessionTest, StatusBelow100IsAProtocolError) {
+TEST_F(ClientCodecTest, StatusBelow100IsAProtocolError) {
   Recorder r;
   const int32_t id = get(r);
   pump();
@@ -360,7 +360,7 @@ TEST_F(H2ClientSessionTest, StatusBelow100IsAProtocolError) {
   EXPECT_EQ(r.heads, 0);
 }
 
-TEST_F(H2ClientSessionTest, RequestBodyIsDeferredUntilResumed) {
+TEST_F(ClientCodecTest, RequestBodyIsDeferredUntilResumed) {
   Recorder r;
   const int32_t id = get(r, "/upload", /*has_body=*/true);
   pump();
@@ -378,7 +378,7 @@ TEST_F(H2ClientSessionTest, RequestBodyIsDeferredUntilResumed) {
   EXPECT_TRUE(origin.streams[id].ended);
 }
 
-TEST_F(H2ClientSessionTest, GoawayRefusesStreamsAboveTheLastIdAndStopsNewOnes) {
+TEST_F(ClientCodecTest, GoawayRefusesStreamsAboveTheLastIdAndStopsNewOnes) {
   Recorder a;
   Recorder b;
   const int32_t first = get(a);
@@ -390,18 +390,18 @@ TEST_F(H2ClientSessionTest, GoawayRefusesStreamsAboveTheLastIdAndStopsNewOnes) {
   EXPECT_TRUE(client.alive());
   EXPECT_FALSE(client.canOpenStream());
   EXPECT_TRUE(b.closed);
-  EXPECT_EQ(b.close_code, kH2RefusedStream);
+  EXPECT_EQ(b.close_code, kRefusedStream);
   EXPECT_FALSE(a.closed);
   const std::string body = "1";
   origin.respond(first, 200, {}, &body);
   pump();
   EXPECT_EQ(a.body, "1");
-  EXPECT_EQ(a.close_code, kH2NoError);
+  EXPECT_EQ(a.close_code, kNoError);
   EXPECT_FALSE(client.alive());  // GOAWAY received and every stream ended: close it
   (void)second;
 }
 
-TEST_F(H2ClientSessionTest, AtMostMaxConcurrentStreams) {
+TEST_F(ClientCodecTest, AtMostMaxConcurrentStreams) {
   std::vector<Recorder> rs(101);
   pump();  // the origin's SETTINGS (1000) arrive; Vallum's own cap is 100
   for (size_t i = 0; i < 100; ++i) {
@@ -412,18 +412,18 @@ TEST_F(H2ClientSessionTest, AtMostMaxConcurrentStreams) {
   EXPECT_EQ(client.openStreams(), 100u);
 }
 
-TEST_F(H2ClientSessionTest, ResetAndDetachSilenceTheHandler) {
+TEST_F(ClientCodecTest, ResetAndDetachSilenceTheHandler) {
   Recorder r;
   const int32_t id = get(r);
   pump();
-  client.resetStream(id, kH2Cancel);
+  client.resetStream(id, kCancel);
   pump();
-  EXPECT_EQ(origin.streams[id].reset_code, kH2Cancel);
+  EXPECT_EQ(origin.streams[id].reset_code, kCancel);
   EXPECT_FALSE(r.closed);  // detached: no more calls
   EXPECT_EQ(client.openStreams(), 0u);
 }
 
-TEST_F(H2ClientSessionTest, ConnectionLossClosesEveryOpenStream) {
+TEST_F(ClientCodecTest, ConnectionLossClosesEveryOpenStream) {
   Recorder a;
   Recorder b;
   get(a);
@@ -431,8 +431,8 @@ TEST_F(H2ClientSessionTest, ConnectionLossClosesEveryOpenStream) {
   pump();
   EXPECT_TRUE(client.alive());
   client.connectionLost();
-  EXPECT_EQ(a.close_code, kH2ConnectionLost);
-  EXPECT_EQ(b.close_code, kH2ConnectionLost);
+  EXPECT_EQ(a.close_code, kConnectionLost);
+  EXPECT_EQ(b.close_code, kConnectionLost);
   EXPECT_FALSE(client.alive());
   EXPECT_FALSE(client.canOpenStream());
   EXPECT_LT(client.submitRequest({{":method", "GET"}}, false, &a), 0);
@@ -440,7 +440,7 @@ TEST_F(H2ClientSessionTest, ConnectionLossClosesEveryOpenStream) {
 
 // The malformed head is known before the reset goes out; a connection lost meanwhile must not
 // turn the 502 into a 503 "connection termination".
-TEST_F(H2ClientSessionTest, ProtocolErrorSurvivesALostConnection) {
+TEST_F(ClientCodecTest, ProtocolErrorSurvivesALostConnection) {
   Recorder r;
   const int32_t id = get(r);
   pump();
@@ -458,11 +458,11 @@ TEST_F(H2ClientSessionTest, ProtocolErrorSurvivesALostConnection) {
   EXPECT_FALSE(r.closed);
   client.connectionLost();
   EXPECT_TRUE(r.closed);
-  EXPECT_EQ(r.close_code, kH2ConnectionLost);
+  EXPECT_EQ(r.close_code, kConnectionLost);
   EXPECT_TRUE(r.protocol_error);
 }
 
-TEST_F(H2ClientSessionTest, GarbageFromThePeerKillsTheSession) {
+TEST_F(ClientCodecTest, GarbageFromThePeerKillsTheSession) {
   Recorder a;
   get(a);
   std::string out;
@@ -473,8 +473,8 @@ TEST_F(H2ClientSessionTest, GarbageFromThePeerKillsTheSession) {
   EXPECT_FALSE(client.takeOutput(out));  // the GOAWAY goes out; nothing more will be read
   EXPECT_NE(out.find(std::string("\x07\x00", 2)), std::string::npos);  // a GOAWAY frame
   EXPECT_TRUE(a.closed);
-  EXPECT_EQ(a.close_code, kH2ConnectionLost);
+  EXPECT_EQ(a.close_code, kConnectionLost);
 }
 
 }  // namespace
-}  // namespace vallum::http
+}  // namespace vallum::http::http2

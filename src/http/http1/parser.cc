@@ -1,10 +1,10 @@
-#include "http/http1_parser.h"
+#include "http/http1/parser.h"
 
 #include <llhttp.h>
 
 #include "common/strings.h"
 
-namespace vallum::http {
+namespace vallum::http::http1 {
 
 namespace {
 
@@ -106,31 +106,6 @@ bool checkChunkTerminator(int& pending, const char*& pos, const char* end) {
 
 }  // namespace
 
-void RequestHead::clear() {
-  method.clear();
-  target.clear();
-  version_major = 1;
-  version_minor = 1;
-  headers.clear();
-  trailers.clear();
-  framing = BodyFraming::None;
-  content_length = 0;
-  keep_alive = true;
-  expect_continue = false;
-}
-
-void ResponseHead::clear() {
-  status = 0;
-  reason.clear();
-  version_major = 1;
-  version_minor = 1;
-  headers.clear();
-  trailers.clear();
-  framing = BodyFraming::None;
-  content_length = 0;
-  keep_alive = true;
-}
-
 // ------------------------------------------------------------------------------ requests
 
 struct RequestCallbacks {
@@ -213,7 +188,7 @@ struct RequestCallbacks {
 
   static int onHeadersComplete(llhttp_t* p) {
     RequestParser& s = self(p);
-    RequestHead& head = s.head_;
+    RequestHeaders& head = s.head_;
     head.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
     head.version_major = p->http_major;
     head.version_minor = p->http_minor;
@@ -299,7 +274,7 @@ struct RequestCallbacks {
   }
 };
 
-RequestParser::RequestParser(const ParserLimits& limits)
+RequestParser::RequestParser(const RequestLimits& limits)
     : limits_(limits), parser_(std::make_unique<llhttp_t>()) {
   llhttp_init(parser_.get(), HTTP_REQUEST, &RequestCallbacks::settings());
   parser_->data = this;
@@ -437,7 +412,7 @@ struct ResponseCallbacks {
 
   static int onHeadersComplete(llhttp_t* p) {
     ResponseParser& s = self(p);
-    ResponseHead& head = s.head_;
+    ResponseHeaders& head = s.head_;
     head.status = p->status_code;
     head.version_major = p->http_major;
     head.version_minor = p->http_minor;
@@ -590,4 +565,4 @@ bool ResponseParser::finish() {
   return message_complete_;
 }
 
-}  // namespace vallum::http
+}  // namespace vallum::http::http1

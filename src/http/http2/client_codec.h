@@ -6,45 +6,45 @@
 #include <utility>
 #include <vector>
 
-#include "http/http1_parser.h"
+#include "http/message.h"
 
 struct nghttp2_session;
 
 /// The client side of an HTTP/2 connection (RFC 9113) for `h2c://` upstreams, over nghttp2:
 /// bytes in, events out, no sockets (STYLE.md §1). One session per upstream connection,
 /// driven by one worker thread.
-namespace vallum::http {
+namespace vallum::http::http2 {
 
 /// RFC 9113 §7 error codes Vallum looks at, plus one of its own.
-inline constexpr uint32_t kH2NoError = 0x0;
-inline constexpr uint32_t kH2ProtocolError = 0x1;
-inline constexpr uint32_t kH2RefusedStream = 0x7;
-inline constexpr uint32_t kH2Cancel = 0x8;
+inline constexpr uint32_t kNoError = 0x0;
+inline constexpr uint32_t kProtocolError = 0x1;
+inline constexpr uint32_t kRefusedStream = 0x7;
+inline constexpr uint32_t kCancel = 0x8;
 /// Not a wire code: the connection died (read/write error, peer closed, connection error)
 /// while the stream was open.
-inline constexpr uint32_t kH2ConnectionLost = 0xffffffff;
+inline constexpr uint32_t kConnectionLost = 0xffffffff;
 
 /// What one request stream hears from its session. Every call comes from inside a session
 /// method (receive(), takeOutput(), connectionLost()) on the owning thread. A handler must
-/// stay alive until onStreamClose() or until it is detached (H2ClientSession::detach /
+/// stay alive until onStreamClose() or until it is detached (ClientCodec::detach /
 /// resetStream).
-class H2StreamHandler {
+class ClientStreamHandler {
  public:
-  virtual ~H2StreamHandler() = default;
+  virtual ~ClientStreamHandler() = default;
 
   /// The final response head (1xx heads are dropped). `head.framing` is ContentLength when the
   /// response carried a valid content-length, None when END_STREAM came with the head, and
   /// CloseDelimited otherwise (the body ends with the stream).
-  virtual void onResponseHead(ResponseHead& head) = 0;
+  virtual void onResponseHead(ResponseHeaders& head) = 0;
   /// A piece of the response body. The bytes count against the stream's flow-control window
-  /// until the owner calls H2ClientSession::consume() for them (that is the backpressure); the
+  /// until the owner calls ClientCodec::consume() for them (that is the backpressure); the
   /// connection window is given back on arrival, so one stalled stream never blocks the others.
   virtual void onResponseData(std::string_view data) = 0;
   /// The response ended (END_STREAM received). The stream may stay open while the request
   /// body is still being sent; onStreamClose follows once both sides are done.
   virtual void onResponseComplete() = 0;
-  /// The stream ended. `error_code` kH2NoError = the response is complete; otherwise the
-  /// RST_STREAM code, kH2RefusedStream for a stream refused by GOAWAY, or kH2ConnectionLost.
+  /// The stream ended. `error_code` kNoError = the response is complete; otherwise the
+  /// RST_STREAM code, kRefusedStream for a stream refused by GOAWAY, or kConnectionLost.
   /// `protocol_error` is true when Vallum reset the stream because the response was malformed
   /// (invalid header, bad content-length).
   virtual void onStreamClose(uint32_t error_code, bool protocol_error) = 0;
@@ -59,13 +59,13 @@ class H2StreamHandler {
   /// Scratch the session fills while a response head arrives (and, after it, the trailer
   /// section into pending_head.trailers). Owned by the handler so that a reused handler reuses
   /// its buffers.
-  ResponseHead pending_head;
+  ResponseHeaders pending_head;
   bool pending_protocol_error = false;
   bool head_delivered = false;
 };
 
 /// Limits of a session (Pomerium's upstream HTTP/2 settings, spec pomerium-routes §4.4).
-struct H2ClientSettings {
+struct ClientSettings {
   /// Streams Vallum opens on one connection at most (the peer's SETTINGS may lower it).
   uint32_t max_concurrent_streams = 100;
   /// The peer's stream limit assumed until its SETTINGS arrive (RFC 9113 §6.5.2 lets a client
@@ -78,25 +78,25 @@ struct H2ClientSettings {
 };
 
 /// An nghttp2 client session. Not thread-safe: one owning thread.
-class H2ClientSession {
+class ClientCodec {
  public:
   /// Queues the connection preface, SETTINGS and the connection WINDOW_UPDATE.
   /// Throws std::bad_alloc when nghttp2 cannot allocate.
-  explicit H2ClientSession(const H2ClientSettings& settings = {});
-  ~H2ClientSession();
-  H2ClientSession(const H2ClientSession&) = delete;
-  H2ClientSession& operator=(const H2ClientSession&) = delete;
+  explicit ClientCodec(const ClientSettings& settings = {});
+  ~ClientCodec();
+  ClientCodec(const ClientCodec&) = delete;
+  ClientCodec& operator=(const ClientCodec&) = delete;
 
   /// Opens a stream for a request. `headers` are (name, value) pairs with names in lower case,
   /// pseudo-headers first (:method, :scheme, :authority, :path); `has_body` says whether DATA
   /// follows (read through handler->readRequestBody). Returns the stream id (> 0), or a
   /// negative nghttp2 error (no stream was opened; the handler is not called).
   int32_t submitRequest(const std::vector<std::pair<std::string_view, std::string_view>>& headers,
-                        bool has_body, H2StreamHandler* handler);
+                        bool has_body, ClientStreamHandler* handler);
 
   /// Feeds bytes read from the transport. Returns false when the session reads no more — a
   /// connection error, or a GOAWAY after which every stream ended: the session is dead and
-  /// every stream still open was closed with kH2ConnectionLost.
+  /// every stream still open was closed with kConnectionLost.
   bool receive(std::string_view bytes);
 
   /// Appends every frame ready to send to `out`. Returns false when nghttp2 failed (the
@@ -113,7 +113,7 @@ class H2ClientSession {
   /// it is consumed and dropped.
   void detach(int32_t stream_id);
 
-  /// Closes every open stream with kH2ConnectionLost (the transport died).
+  /// Closes every open stream with kConnectionLost (the transport died).
   void connectionLost();
 
   /// Whether a new stream may be opened: alive, no GOAWAY received, fewer open streams than
@@ -129,15 +129,15 @@ class H2ClientSession {
 
  private:
   struct Callbacks;
-  H2StreamHandler* handlerFor(int32_t stream_id) const;
+  ClientStreamHandler* handlerFor(int32_t stream_id) const;
   void forget(int32_t stream_id);
 
   nghttp2_session* session_ = nullptr;
-  H2ClientSettings settings_;
+  ClientSettings settings_;
   /// Open streams and their handlers (at most max_concurrent_streams; a vector beats a map).
-  std::vector<std::pair<int32_t, H2StreamHandler*>> streams_;
+  std::vector<std::pair<int32_t, ClientStreamHandler*>> streams_;
   bool dead_ = false;
   bool settings_received_ = false;
 };
 
-}  // namespace vallum::http
+}  // namespace vallum::http::http2

@@ -1,4 +1,4 @@
-#include "http/h2_client_session.h"
+#include "http/http2/client_codec.h"
 
 #include <algorithm>
 #include <charconv>
@@ -9,7 +9,7 @@
 #include "common/strings.h"
 #include "http/trailers.h"
 
-namespace vallum::http {
+namespace vallum::http::http2 {
 
 namespace {
 
@@ -30,14 +30,14 @@ bool parseLength(std::string_view v, uint64_t& out) {
 }  // namespace
 
 /// nghttp2's callbacks, as static functions with access to the session's privates.
-struct H2ClientSession::Callbacks {
-  static H2ClientSession& self(void* user_data) { return *static_cast<H2ClientSession*>(user_data); }
+struct ClientCodec::Callbacks {
+  static ClientCodec& self(void* user_data) { return *static_cast<ClientCodec*>(user_data); }
 
   static int onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     if (frame->hd.type != NGHTTP2_HEADERS) {
       return 0;
     }
-    H2StreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id);
+    ClientStreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id);
     if (h != nullptr && !h->head_delivered) {
       h->pending_head.clear();  // the response head, or the head after a 1xx
       h->pending_head.version_major = 2;
@@ -52,7 +52,7 @@ struct H2ClientSession::Callbacks {
     if (frame->hd.type != NGHTTP2_HEADERS) {
       return 0;
     }
-    H2StreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id);
+    ClientStreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id);
     if (h == nullptr) {
       return 0;
     }
@@ -69,7 +69,7 @@ struct H2ClientSession::Callbacks {
       trailers.add(n, v);
       return 0;
     }
-    ResponseHead& head = h->pending_head;
+    ResponseHeaders& head = h->pending_head;
     if (head.headers.fieldCount() >= kMaxResponseHeaderCount ||
         head.headers.byteSize() + name_len + value_len > kMaxResponseHeaderBytes) {
       h->pending_protocol_error = true;  // oversized head: reset the stream, 502
@@ -97,7 +97,7 @@ struct H2ClientSession::Callbacks {
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
       return 0;
     }
-    H2StreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id);
+    ClientStreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id);
     if (h == nullptr) {
       return 0;
     }
@@ -112,13 +112,13 @@ struct H2ClientSession::Callbacks {
 
   /// A HEADERS frame ended: the final response head goes to the handler (1xx are dropped;
   /// a later block is the trailer section, already in pending_head.trailers).
-  static void deliverHead(H2StreamHandler& handler, const nghttp2_frame& frame_ref) {
-    H2StreamHandler* h = &handler;
+  static void deliverHead(ClientStreamHandler& handler, const nghttp2_frame& frame_ref) {
+    ClientStreamHandler* h = &handler;
     const nghttp2_frame* frame = &frame_ref;
     if (h->head_delivered || h->pending_head.status == 0) {
       return;
     }
-    ResponseHead& head = h->pending_head;
+    ResponseHeaders& head = h->pending_head;
     if (head.status < 200) {
       head.status = 0;  // 1xx: wait for the final head
       head.headers.clear();
@@ -145,7 +145,7 @@ struct H2ClientSession::Callbacks {
     // its own stream window, never the other streams' share of the connection. The stream
     // window reopens as the owner passes the bytes on (consume()).
     nghttp2_session_consume_connection(session, len);
-    if (H2StreamHandler* h = self(user_data).handlerFor(stream_id)) {
+    if (ClientStreamHandler* h = self(user_data).handlerFor(stream_id)) {
       h->onResponseData(std::string_view(reinterpret_cast<const char*>(data), len));
     }
     return 0;
@@ -153,8 +153,8 @@ struct H2ClientSession::Callbacks {
 
   static int onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code,
                            void* user_data) {
-    H2ClientSession& s = self(user_data);
-    H2StreamHandler* h = s.handlerFor(stream_id);
+    ClientCodec& s = self(user_data);
+    ClientStreamHandler* h = s.handlerFor(stream_id);
     s.forget(stream_id);
     if (h != nullptr) {
       const bool protocol_error = h->pending_protocol_error;
@@ -165,7 +165,7 @@ struct H2ClientSession::Callbacks {
   }
 
   static int onInvalidFrame(nghttp2_session*, const nghttp2_frame* frame, int, void* user_data) {
-    if (H2StreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id)) {
+    if (ClientStreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id)) {
       h->pending_protocol_error = true;
     }
     return 0;
@@ -173,7 +173,7 @@ struct H2ClientSession::Callbacks {
 
   static int onInvalidHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t*, size_t,
                              const uint8_t*, size_t, uint8_t, void* user_data) {
-    if (H2StreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id)) {
+    if (ClientStreamHandler* h = self(user_data).handlerFor(frame->hd.stream_id)) {
       h->pending_protocol_error = true;
     }
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // reset the stream (RFC 9113 §8.2.1)
@@ -211,7 +211,7 @@ struct H2ClientSession::Callbacks {
 
   static ssize_t readBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                           uint32_t* data_flags, nghttp2_data_source*, void* user_data) {
-    H2StreamHandler* h = self(user_data).handlerFor(stream_id);
+    ClientStreamHandler* h = self(user_data).handlerFor(stream_id);
     if (h == nullptr) {
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
@@ -228,7 +228,7 @@ struct H2ClientSession::Callbacks {
   }
 };
 
-H2ClientSession::H2ClientSession(const H2ClientSettings& settings) : settings_(settings) {
+ClientCodec::ClientCodec(const ClientSettings& settings) : settings_(settings) {
   nghttp2_session_callbacks* callbacks = nullptr;
   if (nghttp2_session_callbacks_new(&callbacks) != 0) {
     throw std::bad_alloc();
@@ -265,11 +265,11 @@ H2ClientSession::H2ClientSession(const H2ClientSettings& settings) : settings_(s
                                         static_cast<int32_t>(settings_.connection_window));
 }
 
-H2ClientSession::~H2ClientSession() { nghttp2_session_del(session_); }
+ClientCodec::~ClientCodec() { nghttp2_session_del(session_); }
 
-int32_t H2ClientSession::submitRequest(
+int32_t ClientCodec::submitRequest(
     const std::vector<std::pair<std::string_view, std::string_view>>& headers, bool has_body,
-    H2StreamHandler* handler) {
+    ClientStreamHandler* handler) {
   if (dead_) {
     return NGHTTP2_ERR_INVALID_STATE;
   }
@@ -292,7 +292,7 @@ int32_t H2ClientSession::submitRequest(
   return id;
 }
 
-bool H2ClientSession::receive(std::string_view bytes) {
+bool ClientCodec::receive(std::string_view bytes) {
   if (dead_) {
     return false;
   }
@@ -306,7 +306,7 @@ bool H2ClientSession::receive(std::string_view bytes) {
   return true;
 }
 
-bool H2ClientSession::takeOutput(std::string& out) {
+bool ClientCodec::takeOutput(std::string& out) {
   for (;;) {
     const uint8_t* data = nullptr;
     const ssize_t n = nghttp2_session_mem_send(session_, &data);
@@ -327,57 +327,57 @@ bool H2ClientSession::takeOutput(std::string& out) {
   }
 }
 
-void H2ClientSession::resumeBody(int32_t stream_id) {
+void ClientCodec::resumeBody(int32_t stream_id) {
   if (!dead_) {
     nghttp2_session_resume_data(session_, stream_id);
   }
 }
 
-void H2ClientSession::consume(int32_t stream_id, size_t bytes) {
+void ClientCodec::consume(int32_t stream_id, size_t bytes) {
   if (!dead_ && bytes > 0) {
     nghttp2_session_consume_stream(session_, stream_id, bytes);  // closed stream: a no-op
   }
 }
 
-void H2ClientSession::resetStream(int32_t stream_id, uint32_t error_code) {
+void ClientCodec::resetStream(int32_t stream_id, uint32_t error_code) {
   forget(stream_id);
   if (!dead_) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, error_code);
   }
 }
 
-void H2ClientSession::detach(int32_t stream_id) { forget(stream_id); }
+void ClientCodec::detach(int32_t stream_id) { forget(stream_id); }
 
-void H2ClientSession::connectionLost() {
+void ClientCodec::connectionLost() {
   dead_ = true;
-  std::vector<std::pair<int32_t, H2StreamHandler*>> open;
+  std::vector<std::pair<int32_t, ClientStreamHandler*>> open;
   open.swap(streams_);
   for (const auto& [id, handler] : open) {
     // A head already found malformed stays a protocol error even when the connection goes
     // before the stream's reset was sent.
     const bool malformed = handler->pending_protocol_error;
     handler->pending_protocol_error = false;
-    handler->onStreamClose(kH2ConnectionLost, malformed);
+    handler->onStreamClose(kConnectionLost, malformed);
   }
 }
 
-bool H2ClientSession::canOpenStream() const {
+bool ClientCodec::canOpenStream() const {
   return !dead_ && nghttp2_session_check_request_allowed(session_) != 0 &&
          streams_.size() < maxConcurrentStreams();
 }
 
-bool H2ClientSession::alive() const {
+bool ClientCodec::alive() const {
   return !dead_ && (nghttp2_session_want_read(session_) != 0 ||
                     nghttp2_session_want_write(session_) != 0);
 }
 
-uint32_t H2ClientSession::maxConcurrentStreams() const {
+uint32_t ClientCodec::maxConcurrentStreams() const {
   const uint32_t peer =
       nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   return std::min(peer, settings_.max_concurrent_streams);
 }
 
-H2StreamHandler* H2ClientSession::handlerFor(int32_t stream_id) const {
+ClientStreamHandler* ClientCodec::handlerFor(int32_t stream_id) const {
   for (const auto& [id, handler] : streams_) {
     if (id == stream_id) {
       return handler;
@@ -386,7 +386,7 @@ H2StreamHandler* H2ClientSession::handlerFor(int32_t stream_id) const {
   return nullptr;
 }
 
-void H2ClientSession::forget(int32_t stream_id) {
+void ClientCodec::forget(int32_t stream_id) {
   for (size_t i = 0; i < streams_.size(); ++i) {
     if (streams_[i].first == stream_id) {
       streams_[i] = streams_.back();
@@ -396,4 +396,4 @@ void H2ClientSession::forget(int32_t stream_id) {
   }
 }
 
-}  // namespace vallum::http
+}  // namespace vallum::http::http2
