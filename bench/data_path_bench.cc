@@ -8,7 +8,9 @@
 #include "config/loader.h"
 #include "http/http1/parser.h"
 #include "http/path.h"
-#include "proxy/request_pipeline.h"
+#include "http/http1/writer.h"
+#include "proxy/stages/rewrite_request.h"
+#include "proxy/stages/stage_chain.h"
 #include "proxy/snapshot.h"
 #include "router/route_table.h"
 
@@ -87,16 +89,16 @@ void BM_DecideAndBuildUpstreamHead(benchmark::State& state) {
   http::http1::RequestParser parser;
   std::vector<std::string_view> body;
   parser.execute(kRequest, body);
-  proxy::RequestContext ctx;
-  std::vector<std::string_view> nominated;
+  proxy::StreamContext ctx;
   std::string out;
   for (auto _ : state) {
-    ctx.reset(snapshot.get(), true);
-    if (proxy::decide(ctx, parser.head()) == proxy::Decision::Forward) {
+    ctx.reset(snapshot.get(), true, &parser.head());
+    ctx.client_ip = "10.0.0.2";
+    ctx.request_id = "0123456789abcdef0123456789abcdef";
+    if (proxy::runStages(ctx) == proxy::StageStatus::Continue) {
+      ctx.upstream.authority = ctx.route->cluster.endpoints[0].authority;
       out.clear();
-      proxy::buildUpstreamRequestHead(ctx, parser.head(), ctx.route->cluster.endpoints[0],
-                                      "10.0.0.2", "0123456789abcdef0123456789abcdef", nominated,
-                                      out);
+      http::http1::appendRequestHead(ctx.upstream, out);
     }
     benchmark::DoNotOptimize(out.data());
   }

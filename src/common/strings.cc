@@ -211,6 +211,16 @@ void appendHex(std::string& out, uint64_t v) {
   out.append(buf + n, size_t(16 - n));
 }
 
+void appendDecimal(std::string& out, uint64_t v) {
+  char buf[20];
+  int n = 20;
+  do {
+    buf[--n] = char('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out.append(buf + n, size_t(20 - n));
+}
+
 void appendJsonEscaped(std::string& out, std::string_view s) {
   // Copy runs of safe bytes in one append; escape the rest (RFC 8259 §7).
   size_t run = 0;

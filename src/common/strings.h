@@ -62,6 +62,8 @@ std::string base64Encode(std::string_view in);
 
 /// Appends the lowercase hex of `v` (no leading zeros, "0" for zero).
 void appendHex(std::string& out, uint64_t v);
+/// Appends the decimal digits of v (no printf: this runs for every response head).
+void appendDecimal(std::string& out, uint64_t v);
 
 /// Escapes s for inclusion inside a JSON string literal (no surrounding quotes).
 void appendJsonEscaped(std::string& out, std::string_view s);

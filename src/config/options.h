@@ -31,6 +31,13 @@ enum class UnderscoresAction {
   DropHeader,
 };
 
+/// Global `codec_type`: the downstream protocols (Pomerium's option; Envoy HCM codec_type).
+enum class CodecType : uint8_t {
+  Auto,   ///< default: ALPN h2 then http/1.1 under TLS; the HTTP/2 preface selects h2 in clear
+  Http1,  ///< HTTP/1.1 only
+  Http2,  ///< HTTP/2 only (ALPN h2; prior knowledge in clear)
+};
+
 /// Global `address`: "host:port", ":port", "[v6]:port". An empty host means every interface
 /// (IPv6 `::` with IPv4 mapped, or 0.0.0.0 when IPv6 is unavailable). Port 0 binds a free port.
 struct ListenAddress {
@@ -302,6 +309,7 @@ Duration routeTimeout(const Route& route, Duration default_upstream_timeout);
 struct Options {
   ListenAddress address;      ///< default ":443" (":80" with insecure_server and no port)
   bool insecure_server = false;
+  CodecType codec_type = CodecType::Auto;
   std::vector<CertificateSource> certificates;
 
   Duration default_upstream_timeout = 30s;

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/header_list.h"
 #include "http/header_map.h"
 
 /// Structured HTTP messages, whatever the protocol on the wire (RFC 9110 §6): codecs parse into
@@ -62,6 +63,58 @@ struct ResponseHeaders {
   bool keep_alive = true;  ///< the upstream allows reuse of the connection
 
   void clear();
+};
+
+/// A request head composed for an upstream (the forward step builds it, a client codec writes
+/// it): `Host`/`:authority`, path and fields as the route rewrote them. `headers` holds no
+/// framing or hop-by-hop field; the codec states the framing from `framing`.
+struct OutgoingRequest {
+  std::string_view method;
+  std::string_view scheme;     ///< "http" or "https" (HTTP/2 `:scheme`)
+  std::string_view authority;  ///< HTTP/1 `Host`, HTTP/2 `:authority`
+  std::string path;            ///< origin-form: path and query
+  HeaderList headers;
+  BodyFraming framing = BodyFraming::None;
+  uint64_t content_length = 0;
+  /// A bodiless request that announced `Content-Length: 0` keeps announcing it (a POST).
+  bool announce_empty_body = false;
+
+  void clear() {
+    method = scheme = authority = {};
+    path.clear();
+    headers.clear();
+    framing = BodyFraming::None;
+    content_length = 0;
+    announce_empty_body = false;
+  }
+};
+
+/// A response head composed for a client (from an upstream's response or a local reply); a
+/// server codec writes it. `headers` holds no framing or hop-by-hop field.
+struct OutgoingResponse {
+  int status = 200;
+  std::string_view reason;  ///< HTTP/1 reason phrase; empty → the standard one
+  HeaderList headers;
+  /// The body that follows: its framing and, for ContentLength, its size. For a HEAD request or
+  /// a 304 this still describes the representation (RFC 9110 §8.6) though no body is sent.
+  BodyFraming framing = BodyFraming::None;
+  uint64_t content_length = 0;
+  /// `framing` None on a HEAD/304 answer: whether a Content-Length is to be stated anyway.
+  bool state_length = false;
+  /// The proxy will not read the rest of this request (a local reply before its body arrived,
+  /// a framing error): HTTP/1 answers `Connection: close` and closes after the response;
+  /// HTTP/2 resets the request side once the response is sent (RFC 9113 §8.1).
+  bool close = false;
+
+  void clear() {
+    status = 200;
+    reason = {};
+    headers.clear();
+    framing = BodyFraming::None;
+    content_length = 0;
+    state_length = false;
+    close = false;
+  }
 };
 
 /// Upstream response head limits (name + value bytes summed, and fields), for HTTP/1.1 and

@@ -5,7 +5,7 @@
 #include "common/strings.h"
 #include "http/http1/parser.h"
 #include "http/path.h"
-#include "proxy/request_pipeline.h"
+#include "proxy/stages/stage_chain.h"
 
 namespace vallum::proxy {
 
@@ -35,23 +35,19 @@ std::string describePathMatch(const RouteRuntime& route, std::string_view path) 
   return "prefix \"" + r.prefix + "\" starts \"" + std::string(path) + "\"";
 }
 
-/// Splits "Name: value\r\n..." lines after the request line.
-HeaderList parseHeadLines(std::string_view head, std::string& request_line) {
-  HeaderList out;
-  size_t pos = head.find("\r\n");
-  request_line = std::string(head.substr(0, pos));
-  while (pos != std::string_view::npos) {
-    size_t start = pos + 2;
-    size_t end = head.find("\r\n", start);
-    if (end == std::string_view::npos || end == start) {
-      break;
-    }
-    std::string_view line = head.substr(start, end - start);
-    size_t colon = line.find(": ");
-    if (colon != std::string_view::npos) {
-      out.emplace_back(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
-    }
-    pos = end;
+/// The upstream request's fields as an HTTP/1.1 upstream gets them: Host, the composed
+/// fields, then the framing field.
+HeaderList upstreamFields(const http::OutgoingRequest& request) {
+  HeaderList out = {{"Host", std::string(request.authority)}};
+  for (size_t i = 0; i < request.headers.size(); ++i) {
+    out.emplace_back(std::string(request.headers.name(i)), std::string(request.headers.value(i)));
+  }
+  if (request.framing == http::BodyFraming::ContentLength) {
+    out.emplace_back("Content-Length", std::to_string(request.content_length));
+  } else if (request.framing == http::BodyFraming::Chunked) {
+    out.emplace_back("Transfer-Encoding", "chunked");
+  } else if (request.announce_empty_body) {
+    out.emplace_back("Content-Length", "0");
   }
   return out;
 }
@@ -124,9 +120,11 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
     return result;
   }
 
-  RequestContext ctx;
-  ctx.reset(&snapshot, !snapshot.options.insecure_server);
-  const Decision decision = decide(ctx, parser.head());
+  StreamContext ctx;
+  ctx.reset(&snapshot, !snapshot.options.insecure_server, &parser.head());
+  ctx.client_ip = "<client-ip>";
+  ctx.request_id = "<request-id>";
+  const StageStatus decision = runStages(ctx);
   doc["request"]["host"] = ctx.host;
   doc["request"]["port"] = ctx.port;
   doc["request"]["path"] = std::string(ctx.path);
@@ -164,19 +162,19 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
                   {"why", describeFrom(cfg) + "; " + describePathMatch(route, ctx.path)}};
   doc["response_headers"] = headersJson(route.response_headers);
 
-  if (decision == Decision::Reply) {
+  if (decision == StageStatus::LocalReply) {
     switch (ctx.reply.kind) {
-      case ReplySpec::Kind::Redirect:
+      case LocalReply::Kind::Redirect:
         doc["result"] = "redirect";
         doc["status"] = ctx.reply.status;
         doc["location"] = std::string(ctx.reply.location);
         break;
-      case ReplySpec::Kind::Text:
+      case LocalReply::Kind::Text:
         doc["result"] = "response";
         doc["status"] = ctx.reply.status;
         doc["body"] = std::string(ctx.reply.body);
         break;
-      case ReplySpec::Kind::ErrorPage:
+      case LocalReply::Kind::ErrorPage:
         doc["result"] = ctx.reply.status == 403 ? "deny" : "reply";
         doc["status"] = ctx.reply.status;
         doc["reason"] = std::string(ctx.reply.details);
@@ -194,14 +192,12 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
   json upstream = {{"endpoints", endpoints}};
   if (!route.cluster.endpoints.empty()) {
     const upstream::Endpoint& endpoint = route.cluster.endpoints.front();
-    std::string head;
-    std::vector<std::string_view> nominated;
-    buildUpstreamRequestHead(ctx, parser.head(), endpoint, "<client-ip>", "<request-id>",
-                             nominated, head);
-    std::string request_line;
-    HeaderList headers = parseHeadLines(head, request_line);
-    std::string path = request_line.substr(request_line.find(' ') + 1);
-    path = path.substr(0, path.rfind(' '));
+    http::OutgoingRequest& out = ctx.upstream;
+    if (route.host_rewrite == RouteRuntime::HostRewrite::Endpoint) {
+      out.authority = endpoint.authority;
+    }
+    HeaderList headers = upstreamFields(out);
+    const std::string request_line = std::string(out.method) + " " + out.path + " HTTP/1.1";
     json added = json::array();
     for (const auto& [name, value] : headers) {
       if (!containsField(client, name, value)) {
@@ -214,17 +210,11 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
         removed.push_back(name);
       }
     }
-    std::string host;
-    for (const auto& [name, value] : headers) {
-      if (strings::iequals(name, "host")) {
-        host = value;
-      }
-    }
     const std::string scheme = cfg.to.empty() ? "http" : cfg.to.front().scheme;
     upstream["endpoint"] = endpoint.authority;
     upstream["request_line"] = request_line;
-    upstream["url"] = scheme + "://" + endpoint.authority + path;
-    upstream["host"] = host;
+    upstream["url"] = scheme + "://" + endpoint.authority + out.path;
+    upstream["host"] = std::string(out.authority);
     upstream["headers"] = headersJson(headers);
     upstream["added"] = added;
     upstream["removed"] = removed;

@@ -23,8 +23,8 @@ struct ExplainResult {
   std::string error;
 };
 
-/// Runs the request through the same stages the server runs (decide(), the upstream request
-/// builder), without any I/O, and describes the outcome (issue #3 item 7):
+/// Runs the request through the same stage chain the server runs (proxy/stages), without any
+/// I/O, and describes the outcome:
 /// * `request`: method, URL, host, port, the normalized path and the query;
 /// * `route`: the matching route (index, key, name, from) and `why` it matched, or null with a
 ///   `reason` (no route for the host; or the host has routes of its own, none matching, and

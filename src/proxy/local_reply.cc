@@ -108,27 +108,7 @@ ReplyFormat negotiateReplyFormat(std::optional<std::string_view> accept) {
 
 namespace {
 
-void appendHead(int status, std::string_view content_type, size_t content_length, bool close,
-                std::string_view date, std::string& out) {
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out += http::reasonPhrase(status);
-  if (!content_type.empty()) {
-    out += "\r\ncontent-type: ";
-    out += content_type;
-  }
-  out += "\r\ncontent-length: ";
-  out += std::to_string(content_length);
-  out += "\r\ndate: ";
-  out += date;
-  out += "\r\n";
-  if (close) {
-    out += "connection: close\r\n";
-  }
-}
-
-void renderHtml(const LocalReply& r, std::string& body) {
+void renderHtml(const LocalReply& r, std::string_view request_id, std::string& body) {
   std::string_view text = http::reasonPhrase(r.status);
   body += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
@@ -151,13 +131,13 @@ void renderHtml(const LocalReply& r, std::string& body) {
     body += "</p>\n";
   }
   body += "<p class=\"id\">Request ID: ";
-  strings::appendHtmlEscaped(body, r.request_id);
+  strings::appendHtmlEscaped(body, request_id);
   body += "</p>\n</main>\n</body>\n</html>\n";
 }
 
-void renderJson(const LocalReply& r, std::string& body) {
+void renderJson(const LocalReply& r, std::string_view request_id, std::string& body) {
   body += "{\"requestId\":\"";
-  strings::appendJsonEscaped(body, r.request_id);
+  strings::appendJsonEscaped(body, request_id);
   body += "\",\"status\":\"";
   body += std::to_string(r.status);
   body += "\",\"statusText\":\"";
@@ -165,7 +145,7 @@ void renderJson(const LocalReply& r, std::string& body) {
   body += "\"}\n";
 }
 
-void renderPlain(const LocalReply& r, std::string& body) {
+void renderPlain(const LocalReply& r, std::string_view request_id, std::string& body) {
   body += std::to_string(r.status);
   body += ' ';
   body += http::reasonPhrase(r.status);
@@ -175,101 +155,70 @@ void renderPlain(const LocalReply& r, std::string& body) {
     body += '\n';
   }
   body += "request id: ";
-  body += r.request_id;
+  body += request_id;
   body += '\n';
-}
-
-/// Location, Allow and the configured response headers (which may override neither).
-void appendCommon(const LocalReply& reply, std::string& out) {
-  if (!reply.allow.empty()) {
-    out += "allow: ";
-    out += reply.allow;
-    out += "\r\n";
-  }
-  if (!reply.location.empty()) {
-    out += "location: ";
-    out += reply.location;
-    out += "\r\n";
-  }
-  if (reply.headers != nullptr) {
-    for (const auto& [name, value] : *reply.headers) {
-      out += name;
-      out += ": ";
-      out += value;
-      out += "\r\n";
-    }
-  }
 }
 
 }  // namespace
 
-void renderLocalReply(const LocalReply& reply, ReplyFormat format, std::string_view date,
-                      std::string& out) {
-  std::string body;
+void composeLocalReply(const LocalReply& reply, const LocalReplyContext& context,
+                       http::OutgoingResponse& out, std::string& body) {
+  out.clear();
+  out.status = reply.status;
+  const size_t body_start = body.size();
   std::string_view content_type;
-  switch (format) {
-    case ReplyFormat::Html:
-      renderHtml(reply, body);
-      content_type = "text/html; charset=utf-8";
-      break;
-    case ReplyFormat::Json:
-      renderJson(reply, body);
-      content_type = "application/json";
-      break;
-    case ReplyFormat::Plain:
-      renderPlain(reply, body);
-      content_type = "text/plain; charset=utf-8";
-      break;
+  if (reply.kind == LocalReply::Kind::ErrorPage) {
+    switch (context.format) {
+      case ReplyFormat::Html:
+        renderHtml(reply, context.request_id, body);
+        content_type = "text/html; charset=utf-8";
+        break;
+      case ReplyFormat::Json:
+        renderJson(reply, context.request_id, body);
+        content_type = "application/json";
+        break;
+      case ReplyFormat::Plain:
+        renderPlain(reply, context.request_id, body);
+        content_type = "text/plain; charset=utf-8";
+        break;
+    }
+  } else if (reply.status != 204 && reply.status != 304) {
+    // 204 and 304 have no content (RFC 9110 §15.3.5, §15.4.5).
+    body.append(reply.body);
+    if (!reply.body.empty()) {
+      content_type = reply.content_type.empty() ? std::string_view("text/plain; charset=utf-8")
+                                                : reply.content_type;
+    }
   }
-  appendHead(reply.status, content_type, body.size(), reply.close, date, out);
-  out += "x-pomerium-intercepted-response: true\r\n";
-  if (!reply.request_id.empty()) {
-    out += "x-request-id: ";
-    out += reply.request_id;
-    out += "\r\n";
+  if (!content_type.empty()) {
+    out.headers.add("content-type", content_type);
   }
-  appendCommon(reply, out);
-  out += "\r\n";
-  if (!reply.head_request) {
-    out += body;
+  out.headers.add("date", context.date);
+  if (reply.kind == LocalReply::Kind::ErrorPage) {
+    out.headers.add("x-pomerium-intercepted-response", "true");
+    if (!context.request_id.empty()) {
+      out.headers.add("x-request-id", context.request_id);
+    }
   }
-}
-
-void renderTextResponse(const LocalReply& reply, std::string_view body, std::string_view date,
-                        std::string& out) {
-  // 204 and 304 have no content (RFC 9110 §15.3.5, §15.4.5), and a 204 carries no
-  // Content-Length (§8.6): a body here would be read as the start of the next response.
-  const bool no_content = reply.status == 204 || reply.status == 304;
-  if (no_content) {
-    body = {};
+  if (!reply.allow.empty()) {
+    out.headers.add("allow", reply.allow);
   }
-  out += "HTTP/1.1 ";
-  out += std::to_string(reply.status);
-  out += ' ';
-  out += http::reasonPhrase(reply.status);
-  out += "\r\n";
-  if (!body.empty()) {
-    out += "content-type: ";
-    out += reply.content_type.empty() ? std::string_view("text/plain; charset=utf-8")
-                                      : reply.content_type;
-    out += "\r\n";
+  if (!reply.location.empty()) {
+    out.headers.add("location", reply.location);
   }
-  if (!no_content) {
-    out += "content-length: ";
-    out += std::to_string(body.size());
-    out += "\r\n";
+  for (size_t i = 0; i < reply.headers.size(); ++i) {
+    out.headers.add(reply.headers.name(i), reply.headers.value(i));
   }
-  out += "date: ";
-  out += date;
-  out += "\r\n";
-  if (reply.close) {
-    out += "connection: close\r\n";
+  if (context.response_headers != nullptr) {
+    for (const auto& [name, value] : *context.response_headers) {
+      out.headers.add(name, value);
+    }
   }
-  appendCommon(reply, out);
-  out += "\r\n";
-  if (!reply.head_request) {
-    out += body;
+  if (reply.status != 204 && reply.status != 304) {
+    out.framing = http::BodyFraming::ContentLength;
+    out.content_length = body.size() - body_start;
   }
+  out.close = reply.close;
 }
 
 }  // namespace vallum::proxy

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "http/message.h"
+
 /// Responses the proxy writes itself (errors, denials, internal endpoints), rendered the way
 /// Pomerium's local-reply templates are: an HTML page by default, JSON
 /// {"requestId","status","statusText"} (status as a string) when the client prefers
@@ -21,33 +23,53 @@ enum class ReplyFormat { Html, Json, Plain };
 /// gets HTML, as in Pomerium). Missing, unparsable or nothing acceptable → Html.
 ReplyFormat negotiateReplyFormat(std::optional<std::string_view> accept);
 
+/// A response Vallum gives itself (an error, a denial, a redirect, a direct response, an
+/// internal endpoint's answer): what a stage fills in to end the stream. The codec renders it
+/// (HTTP/1 text or HTTP/2 frames) through composeLocalReply().
 struct LocalReply {
-  int status = 500;
-  /// Why, shown on the page and in plain text ("upstream request timeout").
+  /// An error page (HTML/JSON/plain by Accept), a fixed body (/ping, a route's `response`, a
+  /// reflected TRACE), or a redirect (status and Location, empty body).
+  enum class Kind : uint8_t { ErrorPage, Text, Redirect } kind = Kind::ErrorPage;
+  int status = 0;
+  /// Why, shown on error pages ("upstream request timeout").
   std::string_view details;
-  std::string_view request_id;
-  /// Adds "Connection: close" (the connection closes after this reply).
+  /// The rest of the request will not be read (framing errors, a reply before the body):
+  /// HTTP/1 closes the connection after the reply, HTTP/2 resets the request side.
   bool close = false;
-  /// HEAD request: headers only (Content-Length still describes the body).
-  bool head_request = false;
-  /// Allow header value for 405.
-  std::string_view allow;
-  /// Location header value for redirects.
-  std::string_view location;
-  /// renderTextResponse: the body's media type (empty → text/plain; charset=utf-8).
-  std::string_view content_type;
-  /// set_response_headers to add (the route's, else the global set); may be null.
-  const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
+  std::string_view location;      ///< Location (redirects)
+  std::string_view allow;         ///< Allow (405, OPTIONS)
+  std::string_view body;          ///< Kind::Text
+  std::string_view content_type;  ///< Kind::Text with a body; empty → text/plain; charset=utf-8
+  /// When set, the server logs it with the reply (why a request was refused, with details the
+  /// client is not shown, such as route names).
+  std::string_view log_reason;
+  /// Further fields (Set-Cookie, …), after the standard ones.
+  http::HeaderList headers;
+
+  void clear() {
+    kind = Kind::ErrorPage;
+    status = 0;
+    details = location = allow = body = content_type = log_reason = {};
+    close = false;
+    headers.clear();
+  }
 };
 
-/// Appends the whole response (status line, headers, body) to `out`. `date` is an IMF-fixdate.
-void renderLocalReply(const LocalReply& reply, ReplyFormat format, std::string_view date,
-                      std::string& out);
+/// What composing a local reply needs besides the reply itself.
+struct LocalReplyContext {
+  ReplyFormat format = ReplyFormat::Html;
+  std::string_view request_id;
+  std::string_view date;  ///< IMF-fixdate
+  /// set_response_headers to add (the route's, else the global set); may be null.
+  const std::vector<std::pair<std::string, std::string>>* response_headers = nullptr;
+};
 
-/// Appends a response with a fixed plain-text body (/ping's "OK\n", a route's direct
-/// `response`) or, with an empty body, no content type (a redirect: status and Location).
-/// Uses status, close, head_request, location and headers of `reply`.
-void renderTextResponse(const LocalReply& reply, std::string_view body, std::string_view date,
-                        std::string& out);
+/// Composes the response head into `out` (cleared first) and the body into `body` (appended).
+/// `out` borrows from `reply`, `context` and `body`: they must outlive its encoding.
+/// Error pages carry `x-pomerium-intercepted-response: true` and `x-request-id`, as
+/// Pomerium's; every reply carries `date` and the set_response_headers. 204/304 have no body
+/// and no Content-Length (RFC 9110 §8.6).
+void composeLocalReply(const LocalReply& reply, const LocalReplyContext& context,
+                       http::OutgoingResponse& out, std::string& body);
 
 }  // namespace vallum::proxy

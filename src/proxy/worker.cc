@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "common/logging.h"
-#include "proxy/http1_connection.h"
+#include "proxy/connection_manager.h"
 
 namespace vallum::proxy {
 
@@ -96,7 +96,7 @@ void Worker::acceptNext() {
       return;
     }
     accept_backoff_.onSuccess();
-    startHttp1Connection(*this, std::move(socket));
+    startConnection(*this, std::move(socket));
     acceptNext();
   });
 }

@@ -11,7 +11,7 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include "common/buffer.h"
-#include "http/http1/parser.h"
+#include "http/http1/client_codec.h"
 #include "tls/client_context.h"
 #include "upstream/pool/h2_connection.h"
 
@@ -23,7 +23,7 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 inline constexpr size_t kUpstreamBufferSize = 32 * 1024;
 
 /// An HTTP/1.1 connection to one endpoint, owned by one worker. It carries its read buffer and
-/// response parser so that keep-alive reuse allocates nothing.
+/// client codec so that keep-alive reuse allocates nothing.
 struct UpstreamConnection {
   explicit UpstreamConnection(boost::asio::io_context& io)
       : socket(io), buffer(kUpstreamBufferSize) {}
@@ -34,7 +34,7 @@ struct UpstreamConnection {
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls;
   tls::ClientContextConstSharedPtr tls_context;
   Buffer buffer;
-  http::http1::ResponseParser parser;
+  http::http1::ClientCodec codec;
   SteadyTime idle_since{};
   uint32_t requests = 0;  ///< requests sent so far (0 = fresh connection)
 };

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "http/http1/server_codec.h"
+
 namespace vallum::proxy {
 namespace {
 
@@ -32,29 +34,62 @@ TEST(NegotiateReplyFormatTest, Table) {
   }
 }
 
-TEST(RenderLocalReplyTest, JsonHasStatusAsString) {
-  std::string out;
+/// Composes `reply` and renders it the way an HTTP/1.1 client on `method` gets it.
+struct Rendered : http::ServerCodecCallbacks {
+  http::http1::ServerCodec codec{*this};
+  http::OutgoingResponse response;
+  std::string body;
+  std::string wire;
+
+  Rendered(const LocalReply& reply, ReplyFormat format, std::string_view method = "GET",
+           const std::vector<std::pair<std::string, std::string>>* headers = nullptr) {
+    const std::string request = std::string(method) + " / HTTP/1.1\r\nHost: h\r\n\r\n";
+    codec.dispatch(request);
+    LocalReplyContext context;
+    context.format = format;
+    context.request_id = "rid";
+    context.date = "d";
+    context.response_headers = headers;
+    composeLocalReply(reply, context, response, body);
+    codec.encodeHeaders(1, response, body.empty());
+    if (!body.empty()) {
+      codec.encodeData(1, body, true);
+    }
+    http::OutputPieces pieces;
+    codec.takeOutput(pieces);
+    for (std::string_view p : pieces) {
+      wire += p;
+    }
+  }
+  void onRequestHeaders(http::StreamId, http::RequestHeaders&, bool) override {}
+  void onRequestData(http::StreamId, std::string_view, bool) override {}
+  void onRequestTrailers(http::StreamId) override {}
+  void onRequestError(http::StreamId, int, std::string_view) override {}
+  void onStreamReset(http::StreamId, http::StreamResetReason) override {}
+};
+
+TEST(ComposeLocalReplyTest, JsonHasStatusAsString) {
   LocalReply reply;
   reply.status = 404;
-  reply.request_id = "abc123";
-  renderLocalReply(reply, ReplyFormat::Json, "Sun, 29 Nov 2026 21:00:00 GMT", out);
+  Rendered r(reply, ReplyFormat::Json);
+  const std::string& out = r.wire;
   std::string body = out.substr(out.find("\r\n\r\n") + 4);
-  EXPECT_EQ(body, "{\"requestId\":\"abc123\",\"status\":\"404\",\"statusText\":\"Not Found\"}\n");
+  EXPECT_EQ(body, "{\"requestId\":\"rid\",\"status\":\"404\",\"statusText\":\"Not Found\"}\n");
   EXPECT_EQ(out.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u);
   EXPECT_NE(out.find("content-type: application/json\r\n"), std::string::npos);
   EXPECT_NE(out.find("content-length: " + std::to_string(body.size()) + "\r\n"), std::string::npos);
   EXPECT_NE(out.find("x-pomerium-intercepted-response: true\r\n"), std::string::npos);
+  EXPECT_NE(out.find("x-request-id: rid\r\n"), std::string::npos);
   EXPECT_EQ(out.find("connection: close"), std::string::npos);
 }
 
-TEST(RenderLocalReplyTest, HtmlEscapesDetailsAndShowsTheRequestId) {
-  std::string out;
+TEST(ComposeLocalReplyTest, HtmlEscapesDetailsAndShowsTheRequestId) {
   LocalReply reply;
   reply.status = 503;
   reply.details = "<script>";
-  reply.request_id = "rid";
   reply.close = true;
-  renderLocalReply(reply, ReplyFormat::Html, "d", out);
+  Rendered r(reply, ReplyFormat::Html);
+  const std::string& out = r.wire;
   EXPECT_NE(out.find("<title>503 Service Unavailable</title>"), std::string::npos);
   EXPECT_NE(out.find("&lt;script&gt;"), std::string::npos);
   EXPECT_EQ(out.find("<script>"), std::string::npos);
@@ -62,54 +97,49 @@ TEST(RenderLocalReplyTest, HtmlEscapesDetailsAndShowsTheRequestId) {
   EXPECT_NE(out.find("connection: close\r\n"), std::string::npos);
 }
 
-TEST(RenderLocalReplyTest, HeadOmitsTheBodyButKeepsItsLength) {
-  std::string with_body, head_only;
+TEST(ComposeLocalReplyTest, HeadOmitsTheBodyButKeepsItsLength) {
   LocalReply reply;
   reply.status = 403;
-  renderLocalReply(reply, ReplyFormat::Plain, "d", with_body);
-  reply.head_request = true;
-  renderLocalReply(reply, ReplyFormat::Plain, "d", head_only);
-  EXPECT_EQ(head_only, with_body.substr(0, with_body.find("\r\n\r\n") + 4));
+  Rendered with_body(reply, ReplyFormat::Plain);
+  Rendered head_only(reply, ReplyFormat::Plain, "HEAD");
+  EXPECT_EQ(head_only.wire, with_body.wire.substr(0, with_body.wire.find("\r\n\r\n") + 4));
 }
 
-TEST(RenderTextResponseTest, Ping) {
-  std::string out;
+TEST(ComposeLocalReplyTest, Ping) {
   LocalReply reply;
+  reply.kind = LocalReply::Kind::Text;
   reply.status = 200;
-  renderTextResponse(reply, "OK\n", "d", out);
-  EXPECT_EQ(out,
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 3\r\n"
-            "date: d\r\n\r\nOK\n");
+  reply.body = "OK\n";
+  Rendered r(reply, ReplyFormat::Html);
+  EXPECT_EQ(r.wire,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ndate: d\r\n"
+            "content-length: 3\r\n\r\nOK\n");
 }
 
-TEST(RenderTextResponseTest, RedirectWithConfiguredHeaders) {
-  std::string out;
+TEST(ComposeLocalReplyTest, RedirectWithConfiguredHeadersAndSetCookie) {
   std::vector<std::pair<std::string, std::string>> headers = {{"X-Frame-Options", "SAMEORIGIN"}};
   LocalReply reply;
+  reply.kind = LocalReply::Kind::Redirect;
   reply.status = 302;
   reply.location = "https://docs.example.net/guide";
-  reply.headers = &headers;
-  renderTextResponse(reply, "", "d", out);
-  EXPECT_EQ(out,
-            "HTTP/1.1 302 Found\r\ncontent-length: 0\r\ndate: d\r\n"
-            "location: https://docs.example.net/guide\r\nX-Frame-Options: SAMEORIGIN\r\n\r\n");
+  reply.headers.add("Set-Cookie", "_pomerium=abc; Path=/; Secure");
+  Rendered r(reply, ReplyFormat::Html, "GET", &headers);
+  EXPECT_EQ(r.wire,
+            "HTTP/1.1 302 Found\r\ndate: d\r\nlocation: https://docs.example.net/guide\r\n"
+            "Set-Cookie: _pomerium=abc; Path=/; Secure\r\nX-Frame-Options: SAMEORIGIN\r\n"
+            "content-length: 0\r\n\r\n");
 }
 
-}  // namespace
-}  // namespace vallum::proxy
-
-namespace vallum::proxy {
-namespace {
-
-TEST(RenderTextResponseTest, NoContentStatusesSendNoBodyAndNoLength) {
+TEST(ComposeLocalReplyTest, NoContentStatusesSendNoBodyAndNoLength) {
   for (int status : {204, 304}) {
-    std::string out;
     LocalReply reply;
+    reply.kind = LocalReply::Kind::Text;
     reply.status = status;
-    renderTextResponse(reply, "should not be sent", "d", out);
-    EXPECT_EQ(out.find("should not be sent"), std::string::npos) << status;
-    EXPECT_EQ(out.find("content-length"), std::string::npos) << status;
-    EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n") << status;
+    reply.body = "should not be sent";
+    Rendered r(reply, ReplyFormat::Html);
+    EXPECT_EQ(r.wire.find("should not be sent"), std::string::npos) << status;
+    EXPECT_EQ(r.wire.find("content-length"), std::string::npos) << status;
+    EXPECT_EQ(r.wire.substr(r.wire.size() - 4), "\r\n\r\n") << status;
   }
 }
 

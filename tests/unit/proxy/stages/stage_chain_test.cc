@@ -1,8 +1,13 @@
-#include "proxy/request_pipeline.h"
+#include "proxy/stages/stage_chain.h"
 
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
+#include "http/http1/parser.h"
+#include "http/http1/server_codec.h"
+#include "http/http1/writer.h"
+#include "proxy/response_headers.h"
+#include "proxy/stages/rewrite_request.h"
 
 namespace vallum::proxy {
 namespace {
@@ -20,27 +25,34 @@ SnapshotConstSharedPtr build(const std::string& yaml) {
   return snapshot;
 }
 
-/// Parses `wire` (a whole request) and runs decide() on a TLS listener.
+enum class Decision { Forward, Reply };
+
+/// Parses `wire` (a whole request) and runs the stage chain on a TLS listener.
 struct Pipeline {
   SnapshotConstSharedPtr snapshot;
   http::http1::RequestParser parser;
-  RequestContext ctx;
+  StreamContext ctx;
   Decision decision = Decision::Reply;
 
   Pipeline(SnapshotConstSharedPtr s, const std::string& wire, bool tls = true) : snapshot(std::move(s)) {
     std::vector<std::string_view> body;
     http::http1::ParseEvents ev = parser.execute(wire, body);
     EXPECT_EQ(ev.error_status, 0) << wire;
-    ctx.reset(snapshot.get(), tls);
-    decision = decide(ctx, parser.head());
+    ctx.reset(snapshot.get(), tls, &parser.head());
+    ctx.client_ip = "192.0.2.7";
+    ctx.request_id = "rid";
+    decision = runStages(ctx) == StageStatus::Continue ? Decision::Forward : Decision::Reply;
   }
 
+  /// The request head an HTTP/1.1 upstream gets (endpoint `endpoint` picked).
   std::string upstreamHead(size_t endpoint = 0) {
-    std::string out;
-    std::vector<std::string_view> nominated;
-    buildUpstreamRequestHead(ctx, parser.head(), ctx.route->cluster.endpoints[endpoint],
-                             "192.0.2.7", "rid", nominated, out);
-    return out;
+    http::OutgoingRequest& out = ctx.upstream;
+    if (ctx.route->host_rewrite == RouteRuntime::HostRewrite::Endpoint) {
+      out.authority = ctx.route->cluster.endpoints[endpoint].authority;
+    }
+    std::string head;
+    http::http1::appendRequestHead(out, head);
+    return head;
   }
 };
 
@@ -86,7 +98,7 @@ TEST(RedirectTest, CasesBr13) {
   auto s = build(kRedirects);
   Pipeline go(s, get("go.example.test:8443", "/anything?q=1"));
   ASSERT_EQ(go.decision, Decision::Reply);
-  EXPECT_EQ(go.ctx.reply.kind, ReplySpec::Kind::Redirect);
+  EXPECT_EQ(go.ctx.reply.kind, LocalReply::Kind::Redirect);
   EXPECT_EQ(go.ctx.reply.status, 301);
   EXPECT_EQ(go.ctx.reply.location, "https://docs.example.net/guide/start?q=1");
   Pipeline go2(s, get("go2.example.test:8443", "/anything?q=1"));
@@ -125,7 +137,7 @@ TEST(RedirectTest, RedirectRoutesAreAuthorizedLikeAnyRoute) {
   auto s = build(kRedirects);
   Pipeline r(s, get("private.example.test", "/"));
   EXPECT_EQ(r.ctx.reply.status, 403);
-  EXPECT_EQ(r.ctx.reply.kind, ReplySpec::Kind::ErrorPage);
+  EXPECT_EQ(r.ctx.reply.kind, LocalReply::Kind::ErrorPage);
 }
 
 TEST(DirectResponseTest, StatusAndBody) {
@@ -136,7 +148,7 @@ routes:
     allow_public_unauthenticated_access: true
 )");
   Pipeline r(s, get("teapot.example.test", "/"));
-  EXPECT_EQ(r.ctx.reply.kind, ReplySpec::Kind::Text);
+  EXPECT_EQ(r.ctx.reply.kind, LocalReply::Kind::Text);
   EXPECT_EQ(r.ctx.reply.status, 418);
   EXPECT_EQ(r.ctx.reply.body, "short and stout");
 }
@@ -550,16 +562,33 @@ routes:
 
 // ---- response headers (spec §2.9; cases BR-15) ----
 
+struct NullCallbacks : http::ServerCodecCallbacks {
+  void onRequestHeaders(http::StreamId, http::RequestHeaders&, bool) override {}
+  void onRequestData(http::StreamId, std::string_view, bool) override {}
+  void onRequestTrailers(http::StreamId) override {}
+  void onRequestError(http::StreamId, int, std::string_view) override {}
+  void onStreamReset(http::StreamId, http::StreamResetReason) override {}
+};
+
+/// The response head an HTTP/1.1 client gets for the upstream response `wire`.
 std::string responseHead(const Pipeline& run, const std::string& wire) {
   http::http1::ResponseParser parser;
   parser.reset(false);
   std::vector<std::string_view> body;
   parser.execute(wire, body);
-  std::string out;
   std::vector<std::string_view> nominated;
-  bool keep_alive = true;
-  buildResponseHead(parser.head(), run.parser.head(), *run.ctx.route, false, keep_alive, "rid",
-                    nominated, out);
+  http::OutgoingResponse response;
+  composeResponse(parser.head(), *run.ctx.route, "rid", nominated, response);
+  NullCallbacks callbacks;
+  http::http1::ServerCodec codec(callbacks);
+  codec.dispatch("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  codec.encodeHeaders(1, response, false);
+  http::OutputPieces pieces;
+  codec.takeOutput(pieces);
+  std::string out;
+  for (std::string_view p : pieces) {
+    out += p;
+  }
   return out;
 }
 

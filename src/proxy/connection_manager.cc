@@ -1,0 +1,548 @@
+#include "proxy/connection_manager.h"
+
+#include <poll.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/logging.h"
+#include "network/listener.h"
+
+// Coroutine frames: asio recycles frames of up to 1020 bytes per thread and mallocs larger
+// ones, and GCC keeps every local and every co_await temporary of a coroutine in its frame.
+// So the per-request coroutines here keep their state in members, do their thinking in plain
+// member functions, and have one co_await site per kind of operation. A co_await stands alone
+// or initializes a variable: GCC 12 miscompiles it inside a condition (`if (!co_await f())`
+// raised SIGILL here) or a `?:`.
+
+namespace vallum::proxy {
+
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+
+/// Downstream read buffer. Header bytes are copied into the HeaderMap as they are parsed, so
+/// this bounds only how much is read per syscall, not the header size.
+constexpr size_t kDownstreamBufferSize = 32 * 1024;
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+/// How long a closing connection keeps reading (and discarding) so that the client receives
+/// our last response instead of a reset (Envoy's delayed_close_timeout is 1 s).
+constexpr auto kLingerTimeout = std::chrono::seconds(1);
+/// A buffer keeps its capacity across connections up to this; beyond, it is freed.
+constexpr size_t kKeepCapacity = 16 * 1024;
+/// TLS writes up to this size are coalesced into one buffer (one record, one syscall).
+constexpr size_t kCoalesceLimit = 64 * 1024;
+
+/// A view of a buffer vector that asio can copy for free.
+struct BufferSpan {
+  const asio::const_buffer* first;
+  const asio::const_buffer* last;
+  const asio::const_buffer* begin() const { return first; }
+  const asio::const_buffer* end() const { return last; }
+};
+
+}  // namespace
+
+ConnectionManager::ConnectionManager(Worker& worker)
+    : worker_(worker),
+      transport_(worker.io()),
+      in_(kDownstreamBufferSize),
+      h1_codec_(*this),
+      h1_stream_(*this, worker),
+      write_signal_(worker.io(), SteadyTime::max()) {}
+
+ConnectionManager::~ConnectionManager() = default;
+
+void ConnectionManager::attach(tcp::socket&& socket, const tcp::endpoint& peer,
+                               WorkerSnapshotSharedPtr hold) {
+  hold_ = std::move(hold);
+  const Snapshot& snapshot = *hold_->snapshot;
+  transport_.attach(std::move(socket),
+                    snapshot.tls != nullptr ? &snapshot.tls->sslContext() : nullptr);
+  peer_ip_ = network::clientAddressString(peer.address());
+  in_.clear();
+  phase_deadline_ = kNoDeadline;
+  setDeadline(kNoDeadline);
+  idle_ = draining_ = closed_ = phase_expired_ = writing_ = write_failed_ = false;
+  running_streams_ = 0;
+  client_watch_armed_ = client_watch_pending_ = false;
+  h1_codec_.reset();
+  codec_ = &h1_codec_;
+  http2_ = false;
+}
+
+void ConnectionManager::detach() {
+  transport_.detach();
+  size_t freed = h1_codec_.releaseMemory(kKeepCapacity) + h1_stream_.releaseMemory(kKeepCapacity);
+  for (auto& stream : spare_streams_) {
+    freed += stream->releaseMemory(kKeepCapacity);
+  }
+  h2_codec_.reset();
+  codec_ = &h1_codec_;
+  in_.clear();
+  out_.clear();
+  hold_.reset();
+  worker_.noteMemoryFreed(freed);
+}
+
+const WorkerSnapshotSharedPtr& ConnectionManager::currentSnapshot() const {
+  return worker_.current();
+}
+
+void ConnectionManager::setPhaseDeadline(SteadyTime t) {
+  phase_deadline_ = t;
+  noteDeadline(t);
+}
+
+asio::awaitable<void> ConnectionManager::run() {
+  network::ConnectionRegistry::Registration registration(worker_.registry(), *this);
+  try {
+    const config::Options& options = hold_->snapshot->options;
+    if (transport_.tls()) {
+      setPhaseDeadline(SteadyClock::now() + kHandshakeTimeout);
+      const boost::system::error_code ec = co_await transport_.handshake();
+      setPhaseDeadline(kNoDeadline);
+      if (ec) {
+        VALLUM_LOG_DEBUG("TLS handshake with {} failed: {}", peer_ip_, ec.message());
+      } else {
+        http2_ = transport_.alpn() == "h2";
+      }
+      if (!ec && http2_) {
+        co_await serveHttp2();
+      } else if (!ec) {
+        co_await serveHttp1();
+      }
+    } else if (options.codec_type == config::CodecType::Http1) {
+      co_await serveHttp1();
+    } else {
+      // Cleartext: HTTP/2 by prior knowledge when the client opens with the preface (RFC 9113
+      // §3.3; Pomerium's codec_type auto), HTTP/1.1 otherwise.
+      idle_ = true;
+      setPhaseDeadline(options.timeout_idle.count() > 0 ? SteadyClock::now() + options.timeout_idle
+                                                        : kNoDeadline);
+      bool open = true;
+      while (open && in_.size() < network::kHttp2Preface.size() &&
+             network::kHttp2Preface.starts_with(in_.readable())) {
+        open = co_await readSome();
+      }
+      idle_ = false;
+      setPhaseDeadline(kNoDeadline);
+      http2_ = open && in_.readable().starts_with(network::kHttp2Preface);
+      if (http2_) {
+        co_await serveHttp2();
+      } else if (open) {
+        co_await serveHttp1();
+      }
+    }
+  } catch (const std::exception& e) {
+    // Last-resort catch (STYLE §5): this connection only.
+    VALLUM_LOG_ERROR("connection from {} failed: {}", peer_ip_, e.what());
+  }
+  closed_ = true;
+  transport_.close();
+  write_signal_.cancel();
+  // Stream coroutines, the writer and a cancelled client watch still queued refer to this
+  // object: they finish before it is recycled or freed.
+  while (client_watch_pending_ || running_streams_ > 0 || writing_) {
+    co_await asio::post(worker_.io(), asio::use_awaitable);
+  }
+}
+
+asio::awaitable<bool> ConnectionManager::readSome() {
+  char* at = in_.writePointer();
+  const size_t room = in_.writable();
+  auto [ec, n] = co_await transport_.asyncReadSome(asio::buffer(at, room), kUse);
+  if (ec || n == 0) {
+    co_return false;
+  }
+  in_.commit(n);
+  co_return true;
+}
+
+asio::awaitable<bool> ConnectionManager::writeOutput() {
+  out_.clear();
+  codec_->takeOutput(out_);
+  if (out_.empty()) {
+    co_return true;
+  }
+  write_buffers_.clear();
+  size_t total = 0;
+  for (std::string_view p : out_) {
+    write_buffers_.emplace_back(p.data(), p.size());
+    total += p.size();
+  }
+  if (transport_.tls() && write_buffers_.size() > 1 && total <= kCoalesceLimit) {
+    // One SSL_write per buffer would cost one TLS record and one syscall each: coalesce.
+    coalesced_.clear();
+    for (std::string_view p : out_) {
+      coalesced_.append(p);
+    }
+    auto [ec, n] = co_await transport_.asyncWrite(asio::buffer(coalesced_), kUse);
+    co_return !ec;
+  }
+  auto [ec, n] = co_await transport_.asyncWrite(
+      BufferSpan{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()}, kUse);
+  co_return !ec;
+}
+
+// ------------------------------------------------------------------------------ HTTP/1.1
+
+asio::awaitable<void> ConnectionManager::serveHttp1() {
+  codec_ = &h1_codec_;
+  ActiveStream& stream = h1_stream_;
+  for (;;) {
+    if (in_.empty()) {
+      if (draining_ || h1_codec_.wantsClose()) {
+        break;
+      }
+      idle_ = true;
+      const config::Duration idle = worker_.current()->snapshot->options.timeout_idle;
+      setPhaseDeadline(idle.count() > 0 ? SteadyClock::now() + idle : kNoDeadline);
+      const bool got = co_await readSome();
+      idle_ = false;
+      setPhaseDeadline(kNoDeadline);
+      if (!got) {
+        break;  // the client closed, the idle timeout fired, or we are draining
+      }
+    }
+    stream.begin(1);
+    bool closed_mid_head = false;
+    for (;;) {
+      in_.consume(h1_codec_.dispatch(in_.readable()));
+      if (stream.headersSeen()) {
+        break;
+      }
+      const bool more = co_await readSome();
+      if (!more) {
+        if (stream.expired() == Expiry::None) {
+          closed_mid_head = true;  // nobody to answer
+        } else {
+          stream.onRequestError(408, "request timeout");
+        }
+        break;
+      }
+    }
+    if (closed_mid_head) {
+      break;
+    }
+    co_await stream.respond();
+    const bool linger = !h1_codec_.requestComplete() || !in_.empty() || stream.ctx().reply.close;
+    stream.finish();
+    if (h1_codec_.wantsClose() || draining_) {
+      co_await closeConnection(linger);
+      break;
+    }
+  }
+}
+
+asio::awaitable<bool> ConnectionManager::readMore() {
+  const bool got = co_await readSome();
+  if (!got) {
+    co_return false;
+  }
+  in_.consume(h1_codec_.dispatch(in_.readable()));
+  co_return true;
+}
+
+asio::awaitable<void> ConnectionManager::closeConnection(bool linger) {
+  if (!linger) {
+    co_return;  // after a complete request with nothing pending, simply close (as nginx)
+  }
+  // Half-close, then read and discard what the client still sends for a moment, so that the
+  // response just written is not destroyed by a TCP reset (RFC 9112 §9.6).
+  setPhaseDeadline(SteadyClock::now() + kLingerTimeout);
+  in_.clear();
+  char* at = in_.writePointer();
+  co_await transport_.lingeringClose(asio::buffer(at, in_.writable()), 256 * 1024);
+  in_.clear();
+}
+
+// ------------------------------------------------------------------------------ HTTP/2
+
+asio::awaitable<void> ConnectionManager::serveHttp2() {
+  http::http2::ServerSettings settings;
+  h2_codec_ = std::make_unique<http::http2::ServerCodec>(*this, settings);
+  codec_ = h2_codec_.get();
+  if (draining_) {
+    codec_->goAway();
+  }
+  writing_ = true;
+  asio::co_spawn(worker_.io(), writeLoop(), asio::detached);
+  const config::Duration idle = worker_.current()->snapshot->options.timeout_idle;
+  for (;;) {
+    if (!in_.empty()) {
+      in_.consume(codec_->dispatch(in_.readable()));
+      wakeWriter();
+    }
+    if (codec_->wantsClose() || write_failed_) {
+      break;
+    }
+    idle_ = streams_.empty();
+    setPhaseDeadline(idle_ && idle.count() > 0 ? SteadyClock::now() + idle : kNoDeadline);
+    const bool got = co_await readSome();
+    idle_ = false;
+    if (!got) {
+      break;
+    }
+  }
+  setPhaseDeadline(kNoDeadline);
+  // The connection is over: streams still running hear it, then the writer ends.
+  for (auto& stream : streams_) {
+    stream->onReset(http::StreamResetReason::ConnectionLost);
+  }
+  while (running_streams_ > 0) {
+    co_await asio::post(worker_.io(), asio::use_awaitable);
+  }
+  closed_ = true;
+  write_signal_.cancel();
+}
+
+void ConnectionManager::wakeWriter() { write_signal_.cancel(); }
+
+asio::awaitable<void> ConnectionManager::writeLoop() {
+  while (!closed_) {
+    out_.clear();
+    codec_->takeOutput(out_);
+    if (out_.empty()) {
+      if (codec_->wantsClose()) {
+        transport_.cancel();  // GOAWAY sent and every stream done: the reader ends
+        break;
+      }
+      write_signal_.expires_at(SteadyTime::max());
+      auto [ec] = co_await write_signal_.async_wait(kUse);
+      (void)ec;
+      continue;
+    }
+    write_buffers_.clear();
+    for (std::string_view p : out_) {
+      write_buffers_.emplace_back(p.data(), p.size());
+    }
+    auto [ec, n] = co_await transport_.asyncWrite(
+        BufferSpan{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()}, kUse);
+    if (ec) {
+      write_failed_ = true;
+      transport_.cancel();
+      break;
+    }
+    // Streams waiting for their queued response to drain may go on.
+    for (auto& stream : streams_) {
+      stream->wake();
+    }
+  }
+  writing_ = false;
+}
+
+size_t ConnectionManager::pendingOutput(http::StreamId stream) const {
+  return h2_codec_ != nullptr ? h2_codec_->pendingOutput(stream) : 0;
+}
+
+ActiveStream* ConnectionManager::findStream(http::StreamId id) {
+  if (!http2_) {
+    return &h1_stream_;
+  }
+  for (auto& stream : streams_) {
+    if (stream->id() == id) {
+      return stream.get();
+    }
+  }
+  return nullptr;
+}
+
+ActiveStream* ConnectionManager::newStream(http::StreamId id) {
+  std::unique_ptr<ActiveStream> stream;
+  if (!spare_streams_.empty()) {
+    stream = std::move(spare_streams_.back());
+    spare_streams_.pop_back();
+  } else {
+    stream = std::make_unique<ActiveStream>(*this, worker_);
+  }
+  ActiveStream* raw = stream.get();
+  streams_.push_back(std::move(stream));
+  raw->begin(id);
+  return raw;
+}
+
+void ConnectionManager::releaseStream(ActiveStream* stream) {
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (streams_[i].get() == stream) {
+      std::unique_ptr<ActiveStream> owned = std::move(streams_[i]);
+      streams_[i] = std::move(streams_.back());
+      streams_.pop_back();
+      spare_streams_.push_back(std::move(owned));
+      return;
+    }
+  }
+}
+
+asio::awaitable<void> ConnectionManager::runStream(ActiveStream* stream) {
+  // Never inside the codec's own callbacks: the stream starts from the event loop.
+  co_await asio::post(worker_.io(), asio::use_awaitable);
+  try {
+    co_await stream->respond();
+  } catch (const std::exception& e) {
+    VALLUM_LOG_ERROR("stream from {} failed: {}", peer_ip_, e.what());
+    stream->abort();
+  }
+  stream->finish();
+  releaseStream(stream);
+  --running_streams_;
+  wakeWriter();
+}
+
+// ------------------------------------------------------------------------------ codec events
+
+void ConnectionManager::onRequestHeaders(http::StreamId id, http::RequestHeaders& headers,
+                                         bool end_stream) {
+  if (!http2_) {
+    h1_stream_.onHeaders(headers, end_stream);
+    return;
+  }
+  ActiveStream* stream = newStream(id);
+  stream->onHeaders(headers, end_stream);
+  ++running_streams_;
+  asio::co_spawn(worker_.io(), runStream(stream), asio::detached);
+}
+
+void ConnectionManager::onRequestData(http::StreamId id, std::string_view data, bool end_stream) {
+  if (ActiveStream* stream = findStream(id)) {
+    stream->onData(data, end_stream);
+  } else if (h2_codec_ != nullptr) {
+    h2_codec_->consumeRequestData(id, data.size());
+  }
+}
+
+void ConnectionManager::onRequestTrailers(http::StreamId id) {
+  if (ActiveStream* stream = findStream(id)) {
+    stream->onTrailers();
+  }
+}
+
+void ConnectionManager::onRequestError(http::StreamId id, int status, std::string_view reason) {
+  if (!http2_) {
+    h1_stream_.onRequestError(status, reason);
+    return;
+  }
+  ActiveStream* stream = findStream(id);
+  if (stream != nullptr) {
+    stream->onRequestError(status, reason);
+    return;
+  }
+  stream = newStream(id);
+  stream->onRequestError(status, reason);
+  ++running_streams_;
+  asio::co_spawn(worker_.io(), runStream(stream), asio::detached);
+}
+
+void ConnectionManager::onStreamReset(http::StreamId id, http::StreamResetReason reason) {
+  if (ActiveStream* stream = findStream(id)) {
+    stream->onReset(reason);
+  }
+}
+
+// ------------------------------------------------------------------------------ deadlines
+
+void ConnectionManager::onDeadline() {
+  const SteadyTime now = SteadyClock::now();
+  if (phase_deadline_ <= now) {
+    phase_deadline_ = kNoDeadline;
+    phase_expired_ = true;
+    transport_.cancel();  // handshake, keep-alive idle or linger time is up
+  }
+  SteadyTime next = phase_deadline_;
+  if (http2_) {
+    for (auto& stream : streams_) {
+      next = std::min(next, stream->checkDeadlines(now));
+    }
+  } else {
+    next = std::min(next, h1_stream_.checkDeadlines(now));
+  }
+  setDeadline(next);
+}
+
+void ConnectionManager::onDrain() {
+  draining_ = true;
+  codec_->goAway();
+  wakeWriter();
+  if (idle_) {
+    transport_.cancel();
+  }
+}
+
+// ------------------------------------------------------------------------------ client watch
+
+void ConnectionManager::armClientWatch() {
+  if (client_watch_armed_ || closed_) {
+    return;
+  }
+  client_watch_armed_ = true;
+  client_watch_pending_ = true;
+  transport_.socket().async_wait(
+      tcp::socket::wait_read,
+      [this, generation = client_watch_generation_](boost::system::error_code ec) {
+        onClientReadable(ec, generation);
+      });
+}
+
+void ConnectionManager::disarmClientWatch() {
+  ++client_watch_generation_;  // a wait still queued completes as stale
+  if (client_watch_armed_) {
+    client_watch_armed_ = false;
+    transport_.cancel();  // completes the wait at once; nothing else is pending here
+  }
+}
+
+void ConnectionManager::onClientReadable(boost::system::error_code ec, uint32_t generation) {
+  client_watch_pending_ = false;
+  if (generation != client_watch_generation_) {
+    return;  // disarmed meanwhile (the flag belongs to a newer watch, if any)
+  }
+  client_watch_armed_ = false;
+  if (ec || closed_) {
+    return;
+  }
+  // Readable: a hang-up, or bytes (a pipelined request, a TLS alert). Only a hang-up counts.
+  pollfd p{transport_.socket().native_handle(), POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+    h1_stream_.clientHungUp();
+    return;
+  }
+  armClientWatch();  // new bytes or the FIN arrive as a new readiness edge
+}
+
+// ------------------------------------------------------------------------------ start
+
+namespace {
+
+asio::awaitable<void> runConnection(Worker& worker, asio::ip::tcp::socket socket,
+                                    asio::ip::tcp::endpoint peer) {
+  {
+    // The object comes from (and goes back to) this worker's spare list; with none spare, a
+    // new one. Heap-held so the coroutine frame stays small enough for asio's frame recycling.
+    std::unique_ptr<network::TrackedConnection> spare = worker.takeSpareConnection(0);
+    std::unique_ptr<ConnectionManager> connection(
+        spare ? static_cast<ConnectionManager*>(spare.release()) : new ConnectionManager(worker));
+    connection->attach(std::move(socket), peer, worker.current());
+    co_await connection->run();
+    connection->detach();
+    worker.keepSpareConnection(0, std::move(connection));
+  }
+  worker.connectionClosed();
+}
+
+}  // namespace
+
+void startConnection(Worker& worker, asio::ip::tcp::socket socket) {
+  boost::system::error_code ec;
+  const asio::ip::tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) {
+    return;  // already gone
+  }
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  asio::co_spawn(worker.io(), runConnection(worker, std::move(socket), peer), asio::detached);
+}
+
+}  // namespace vallum::proxy

@@ -1,0 +1,136 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/buffer.h"
+#include "http/codec.h"
+#include "http/http1/server_codec.h"
+#include "http/http2/server_codec.h"
+#include "network/connection_registry.h"
+#include "network/downstream_connection.h"
+#include "proxy/active_stream.h"
+#include "proxy/worker.h"
+
+/// The connection manager (ARCHITECTURE §2.1; Envoy's HCM): one per downstream connection. It
+/// owns the transport (network::DownstreamConnection), picks the codec (HTTP/1.1 or HTTP/2 by
+/// ALPN or the prior-knowledge preface), feeds it the client's bytes, and runs one ActiveStream
+/// per request — one at a time on HTTP/1.1, many at once on HTTP/2. Everything above the codec
+/// is the same for both protocols.
+namespace vallum::proxy {
+
+class ConnectionManager final : public network::TrackedConnection,
+                                public http::ServerCodecCallbacks {
+ public:
+  using tcp = boost::asio::ip::tcp;
+
+  /// A manager without a client; attach() gives it one. Objects are recycled through the
+  /// worker's spare list so the buffers a connection grew serve the next one.
+  explicit ConnectionManager(Worker& worker);
+  ~ConnectionManager() override;
+
+  /// Takes an accepted client socket; every per-connection field starts fresh. `hold` keeps
+  /// the snapshot (and its TLS context) alive for the life of the connection.
+  void attach(tcp::socket&& socket, const tcp::endpoint& peer, WorkerSnapshotSharedPtr hold);
+  /// Drops the client and what the last connection referenced, returning grown buffers.
+  void detach();
+  /// Serves the connection until it closes.
+  boost::asio::awaitable<void> run();
+
+  // network::TrackedConnection
+  void onDeadline() override;
+  void onDrain() override;
+
+  // http::ServerCodecCallbacks
+  void onRequestHeaders(http::StreamId stream, http::RequestHeaders& headers,
+                        bool end_stream) override;
+  void onRequestData(http::StreamId stream, std::string_view data, bool end_stream) override;
+  void onRequestTrailers(http::StreamId stream) override;
+  void onRequestError(http::StreamId stream, int status, std::string_view reason) override;
+  void onStreamReset(http::StreamId stream, http::StreamResetReason reason) override;
+
+  // -- Used by the streams.
+  http::ServerCodec& codec() { return *codec_; }
+  bool http2() const { return http2_; }
+  bool tls() const { return transport_.tls(); }
+  bool draining() const { return draining_; }
+  const std::string& peerIp() const { return peer_ip_; }
+  /// HTTP/1: writes what the codec holds. HTTP/2: wakes the writer. False: the client is gone.
+  boost::asio::awaitable<bool> writeOutput();
+  void wakeWriter();
+  /// HTTP/1: reads more of the current request and feeds the codec (the body arrives through
+  /// onRequestData). False when the client closed or a timer fired.
+  boost::asio::awaitable<bool> readMore();
+  /// A stream's deadline moved to `t` (no later than before: cheaper to scan than to track).
+  void noteDeadline(SteadyTime t) {
+    if (t < deadline()) {
+      setDeadline(t);
+    }
+  }
+  /// HTTP/1 client hang-up watch (a readiness wait, then poll(POLLRDHUP); nothing is read).
+  void armClientWatch();
+  void disarmClientWatch();
+  /// Cancels the downstream socket's pending operations (HTTP/1: they are the stream's).
+  void cancelTransport() { transport_.cancel(); }
+  /// HTTP/2: a stream's queued response fell under the watermark or the stream ended.
+  size_t pendingOutput(http::StreamId stream) const;
+  /// A snapshot for new streams (the worker's current one).
+  const WorkerSnapshotSharedPtr& currentSnapshot() const;
+
+ private:
+  boost::asio::awaitable<void> serveHttp1();
+  boost::asio::awaitable<void> serveHttp2();
+  boost::asio::awaitable<void> writeLoop();
+  boost::asio::awaitable<void> runStream(ActiveStream* stream);
+  boost::asio::awaitable<bool> readSome();
+  boost::asio::awaitable<void> closeConnection(bool linger);
+  ActiveStream* findStream(http::StreamId id);
+  ActiveStream* newStream(http::StreamId id);
+  void releaseStream(ActiveStream* stream);
+  void onClientReadable(boost::system::error_code ec, uint32_t generation);
+  void setPhaseDeadline(SteadyTime t);
+
+  Worker& worker_;
+  WorkerSnapshotSharedPtr hold_;
+  network::DownstreamConnection transport_;
+  std::string peer_ip_;
+  Buffer in_;
+  http::http1::ServerCodec h1_codec_;
+  std::unique_ptr<http::http2::ServerCodec> h2_codec_;
+  http::ServerCodec* codec_ = nullptr;
+  bool http2_ = false;
+  /// HTTP/1's one stream, reused request after request.
+  ActiveStream h1_stream_;
+  /// HTTP/2's open streams, and spares to recycle.
+  std::vector<std::unique_ptr<ActiveStream>> streams_;
+  std::vector<std::unique_ptr<ActiveStream>> spare_streams_;
+  std::vector<std::string_view> out_;
+  std::vector<boost::asio::const_buffer> write_buffers_;
+  std::string coalesced_;
+  boost::asio::steady_timer write_signal_;
+  SteadyTime phase_deadline_ = kNoDeadline;
+  bool idle_ = false;  ///< waiting for the first byte of a request
+  bool draining_ = false;
+  bool closed_ = false;
+  bool phase_expired_ = false;
+  bool writing_ = false;
+  bool write_failed_ = false;
+  size_t running_streams_ = 0;  ///< HTTP/2 stream coroutines not finished yet
+  bool client_watch_armed_ = false;
+  /// A watch handler is queued (it refers to this object: run() waits for it before the object
+  /// can be recycled or freed).
+  bool client_watch_pending_ = false;
+  uint32_t client_watch_generation_ = 0;
+};
+
+/// Starts serving one accepted downstream connection on `worker` (its thread): a coroutine
+/// owns a (recycled) ConnectionManager for the connection's life; it registers with the
+/// worker's ConnectionRegistry for deadlines and drain.
+void startConnection(Worker& worker, boost::asio::ip::tcp::socket socket);
+
+}  // namespace vallum::proxy

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "upstream/cluster.h"
+#include "upstream/host_health.h"
+#include "upstream/pool/connection_pool.h"
+
+/// The forward step (Envoy's router filter; ARCHITECTURE §2.1): pick an endpoint of the route's
+/// cluster, get a connection from upstream/pool, send the composed request, stream the
+/// response back with backpressure both ways, and turn upstream failures into 502/503/504 or a
+/// reset (dataplane-semantics §4.3).
+namespace vallum::proxy {
+
+class ActiveStream;
+struct H2Exchange;
+
+/// What the response loop does after an event. Shared by the HTTP/1 and HTTP/2 upstream paths.
+enum class Step : uint8_t {
+  ReadMore,        ///< nothing to write yet
+  Write,           ///< write what was encoded, then read more
+  WriteAndFinish,  ///< write what was encoded; the response is complete
+  Finish,          ///< the response is complete, nothing left to write
+  Abort,           ///< the response started and cannot complete
+  Retry,           ///< a reused connection was dead, or the stream was refused: try again
+  Reply,           ///< answer with the stream's local reply (nothing went to the client yet)
+};
+
+/// The request-body pump's outcome (it runs beside the response reader).
+struct PumpState {
+  bool running = false;
+  bool done = false;
+  bool complete = false;  ///< the whole body was read and forwarded
+  int bad_request_status = 0;
+  bool downstream_failed = false;
+  bool upstream_failed = false;
+};
+
+/// One stream's upstream side. Owned by its ActiveStream and reused across its exchanges.
+/// Worker thread only.
+class Forwarder {
+ public:
+  Forwarder(ActiveStream& stream, boost::asio::io_context& io);
+  ~Forwarder();
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
+
+  /// Forwards the stream's composed request (ctx.upstream). Returns once the response is
+  /// complete, a local reply has been sent, or the stream was aborted.
+  boost::asio::awaitable<void> run();
+  /// A timer fired or the client went: ends the upstream's pending operations; run() then
+  /// settles and returns.
+  void interrupt();
+  /// The endpoint the exchange went to (null before the pick).
+  const upstream::Endpoint* endpoint() const { return endpoint_; }
+  /// When the request went upstream (latency metric; unset before).
+  std::chrono::steady_clock::time_point upstreamStart() const { return upstream_start_; }
+  /// Drops per-exchange state; returns the bytes of grown buffers freed (`keep`: kept below).
+  size_t release(size_t keep);
+
+ private:
+  bool prepare();
+  boost::asio::awaitable<Step> runHttp1();
+  boost::asio::awaitable<Step> runHttp2();
+  boost::asio::awaitable<void> pumpHttp1Body(upstream::pool::UpstreamConnection* upstream,
+                                             PumpState* state);
+  boost::asio::awaitable<void> pumpHttp2Body(PumpState* state);
+  boost::asio::awaitable<void> stopPump(PumpState& pump);
+  Step onUpstreamBytes(upstream::pool::UpstreamConnection& conn, boost::system::error_code ec,
+                       size_t n, const PumpState& pump, bool may_retry);
+  Step onH2Event(const PumpState& pump);
+  bool submitH2(bool whole_request_in_hand);
+  void releaseH2();
+  /// Whether the exchange was cut short while waiting on the upstream — the client hung up, a
+  /// timer fired, the request body broke off — and the step that follows; nullopt otherwise.
+  std::optional<Step> interruption(const PumpState& pump);
+  /// The 503 for a failed upstream connect (or the timeout reply when a timer ended it), with
+  /// Envoy's details (dataplane §4.3); counts the connect failure for the host.
+  void setConnectFailureReply(bool tls, boost::system::error_code ec);
+  /// The client's response head from the upstream's; records status and outlier outcome.
+  void startResponse(const http::ResponseHeaders& head);
+  void setOutcome(upstream::RequestOutcome outcome) {
+    outcome_ = outcome;
+    outcome_known_ = true;
+  }
+  void recordOutcome();
+  /// Whether the request is fully in and sent.
+  bool requestSettled(const PumpState& pump) const;
+  /// The request hash for RING_HASH / MAGLEV (dataplane §1.6).
+  std::optional<uint64_t> requestHash() const;
+
+  ActiveStream& stream_;
+  boost::asio::io_context& io_;
+  const upstream::Endpoint* endpoint_ = nullptr;
+  upstream::pool::EndpointPool* pool_ = nullptr;
+  /// The chosen host's shared state while a request to it is in flight (active_requests).
+  upstream::HostHealth* host_ = nullptr;
+  upstream::RequestOutcome outcome_ = upstream::RequestOutcome::Success;
+  bool outcome_known_ = false;
+  std::chrono::steady_clock::time_point upstream_start_{};
+  uint64_t pump_bytes_in_ = 0;
+  boost::asio::steady_timer pump_signal_;
+  upstream::pool::UpstreamConnection* upstream_ = nullptr;  ///< for cancellation
+  size_t pending_consume_ = 0;  ///< upstream bytes to drop once their response part is written
+  std::vector<std::string_view> pieces_;
+  std::vector<std::string_view> out_;
+  std::vector<boost::asio::const_buffer> write_buffers_;
+  std::string coalesced_;
+  std::vector<std::string_view> pump_out_;
+  std::vector<boost::asio::const_buffer> pump_buffers_;
+  std::string pump_coalesced_;
+  std::string details_;
+  /// h2c upstreams: the stream state (allocated on the first such request), whether an
+  /// exchange is using it, and the connection being connected (for cancellation).
+  std::unique_ptr<H2Exchange> h2_;
+  bool h2_active_ = false;
+  upstream::pool::H2Connection* h2_connecting_ = nullptr;
+  std::vector<std::pair<std::string_view, std::string_view>> h2_headers_;
+  std::vector<std::string> h2_names_;
+  bool h2_may_retry_ = false;
+};
+
+}  // namespace vallum::proxy

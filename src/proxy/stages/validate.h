@@ -1,0 +1,16 @@
+#pragma once
+
+#include "proxy/stages/stage.h"
+
+namespace vallum::proxy {
+
+/// Stage 1: the request is well-formed enough to route (RFC 9112 §3.2, RFC 9113 §8.3.1).
+/// * CONNECT → 404 (no tcp+https routes yet), the connection closes;
+/// * a request-target that is not origin- or absolute-form → 400;
+/// * the authority: an absolute-form target's, else HTTP/2 `:authority` (a `host` field that
+///   disagrees with it → 400), else the one `Host` field (none or several → 400); invalid,
+///   or a malformed IPv6 literal → 400. Sets ctx.authority, ctx.host (canonical), ctx.port;
+/// * a header name with '_' → 400 or the field dropped (`headers_with_underscores_action`).
+StageStatus validateRequest(StreamContext& ctx);
+
+}  // namespace vallum::proxy

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+
+#include "tls/client_context.h"
+
+/// Opening a transport to an upstream endpoint (ARCHITECTURE §2.1: the pool owns connecting),
+/// for requests and active health checks alike.
+namespace vallum::upstream::pool {
+
+using TlsClientStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+
+/// Why a connect failed: the TCP connect or the TLS handshake, with the error.
+struct ConnectFailure {
+  enum class Stage : uint8_t { Tcp, Tls } stage = Stage::Tcp;
+  boost::system::error_code ec;
+};
+
+/// What to connect to and how.
+struct ConnectTarget {
+  boost::asio::ip::tcp::endpoint address;
+  /// TLS with this client context (SNI and name verification by `server_name`, spec §4.4);
+  /// null: plain TCP.
+  const tls::ClientContext* tls = nullptr;
+  std::string_view server_name;
+  /// ALPN protocols to offer (wire format, e.g. "\x02h2"); empty: the context's (http/1.1).
+  std::string_view alpn;
+};
+
+/// Connects `socket` (closed or fresh) to `target.address`, sets TCP_NODELAY, and with
+/// `target.tls` runs the client TLS handshake over it into `tls_stream`. Returns nullopt on
+/// success. Not bounded by itself: the caller's deadline cancels `socket`. Worker or control
+/// thread, whichever owns the socket.
+boost::asio::awaitable<std::optional<ConnectFailure>> connectTransport(
+    boost::asio::ip::tcp::socket& socket, std::unique_ptr<TlsClientStream>& tls_stream,
+    const ConnectTarget& target);
+
+}  // namespace vallum::upstream::pool
