@@ -1,5 +1,6 @@
 #include "common/random.h"
 
+#include <array>
 #include <random>
 
 namespace vallum {
@@ -43,14 +44,32 @@ uint64_t FastRandom::uniform(uint64_t bound) {
   return static_cast<uint64_t>((static_cast<Uint128>(next()) * bound) >> 64);
 }
 
+namespace {
+
+/// The two lowercase hex digits of every byte (one lookup per byte instead of one per nibble:
+/// this runs for every request).
+constexpr std::array<char, 512> makeHexPairs() {
+  std::array<char, 512> t{};
+  constexpr char kHex[] = "0123456789abcdef";
+  for (int b = 0; b < 256; ++b) {
+    t[size_t(2 * b)] = kHex[b >> 4];
+    t[size_t(2 * b + 1)] = kHex[b & 15];
+  }
+  return t;
+}
+constexpr auto kHexPairs = makeHexPairs();
+
+}  // namespace
+
 void appendRequestId(std::string& out, FastRandom& random) {
-  static constexpr char kHex[] = "0123456789abcdef";
   char id[32];
   for (int word = 0; word < 2; ++word) {
     uint64_t v = random.next();
-    for (int i = 0; i < 16; ++i) {
-      id[word * 16 + i] = kHex[v & 15];
-      v >>= 4;
+    for (int i = 0; i < 8; ++i) {
+      const size_t b = size_t(v & 0xff) * 2;
+      id[word * 16 + i * 2] = kHexPairs[b];
+      id[word * 16 + i * 2 + 1] = kHexPairs[b + 1];
+      v >>= 8;
     }
   }
   out.append(id, sizeof(id));

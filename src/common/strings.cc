@@ -1,5 +1,7 @@
 #include "common/strings.h"
 
+#include <charconv>
+
 #include <array>
 
 namespace vallum::strings {
@@ -41,13 +43,10 @@ constexpr auto kJsonEscape = makeJsonEscapeTable();
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  const auto* x = reinterpret_cast<const unsigned char*>(a.data());
-  const auto* y = reinterpret_cast<const unsigned char*>(b.data());
-  for (size_t i = 0; i < a.size(); ++i) {
+bool iequalsBytes(const char* a, const char* b, size_t n) {
+  const auto* x = reinterpret_cast<const unsigned char*>(a);
+  const auto* y = reinterpret_cast<const unsigned char*>(b);
+  for (size_t i = 0; i < n; ++i) {
     if (x[i] != y[i] && kLower[x[i]] != kLower[y[i]]) {
       return false;
     }
@@ -213,12 +212,8 @@ void appendHex(std::string& out, uint64_t v) {
 
 void appendDecimal(std::string& out, uint64_t v) {
   char buf[20];
-  int n = 20;
-  do {
-    buf[--n] = char('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  out.append(buf + n, size_t(20 - n));
+  const auto result = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, size_t(result.ptr - buf));
 }
 
 void appendJsonEscaped(std::string& out, std::string_view s) {

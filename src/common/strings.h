@@ -18,7 +18,13 @@ void lowerAsciiInPlace(std::string& s);
 std::string lowerAscii(std::string_view s);
 
 /// Case-insensitive (ASCII) equality.
-bool iequals(std::string_view a, std::string_view b);
+/// Compares n bytes ASCII case-insensitively (iequals' loop).
+bool iequalsBytes(const char* a, const char* b, size_t n);
+/// ASCII case-insensitive equality. Inline so that the common mismatch — a different size —
+/// costs no call (header names are compared by the dozen per request).
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && iequalsBytes(a.data(), b.data(), a.size());
+}
 /// Case-insensitive (ASCII) prefix test.
 bool istartsWith(std::string_view s, std::string_view prefix);
 

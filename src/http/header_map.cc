@@ -53,6 +53,7 @@ void HeaderMap::clear() {
   storage_.clear();
   fields_.clear();
   byte_size_ = 0;
+  present_ = 0;
   in_value_ = false;
   pending_name_offset_ = 0;
   pending_value_offset_ = 0;
@@ -82,6 +83,7 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   storage_.append(value);
   f.id = classifyHeader(name);
   f.removed = false;
+  present_ |= 1u << unsigned(f.id);
   fields_.push_back(f);
   byte_size_ += name.size() + value.size();
   pending_name_offset_ = uint32_t(storage_.size());
@@ -112,6 +114,7 @@ void HeaderMap::finishField() {
   f.value_size = uint32_t(trimmed.size());
   f.id = classifyHeader(std::string_view(storage_.data() + f.name_offset, f.name_size));
   f.removed = false;
+  present_ |= 1u << unsigned(f.id);
   fields_.push_back(f);
   byte_size_ += f.name_size + f.value_size;
   pending_name_offset_ = uint32_t(storage_.size());
@@ -120,6 +123,9 @@ void HeaderMap::finishField() {
 }
 
 std::optional<std::string_view> HeaderMap::get(HeaderId header) const {
+  if (!mayHave(header)) {
+    return std::nullopt;
+  }
   for (size_t i = 0; i < fields_.size(); ++i) {
     if (fields_[i].id == header && !fields_[i].removed) {
       return value(i);
@@ -138,6 +144,9 @@ std::optional<std::string_view> HeaderMap::get(std::string_view header_name) con
 }
 
 size_t HeaderMap::count(HeaderId header) const {
+  if (!mayHave(header)) {
+    return 0;
+  }
   size_t n = 0;
   for (const Field& f : fields_) {
     n += (f.id == header && !f.removed) ? 1 : 0;

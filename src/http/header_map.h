@@ -85,10 +85,15 @@ class HeaderMap {
   /// Sum of name and value sizes over all fields (the 128 KiB limit counts this).
   size_t byteSize() const { return byte_size_; }
 
+  /// Whether a field with this id may be present (false: certainly absent; removal does not
+  /// clear it). Lets lookups of absent recognized fields cost one bit test.
+  bool mayHave(HeaderId id) const { return (present_ & (1u << unsigned(id))) != 0; }
+
  private:
   std::string storage_;
   std::vector<Field> fields_;
   size_t byte_size_ = 0;
+  uint32_t present_ = 0;  ///< bit per HeaderId added (see mayHave)
   // Incremental state.
   uint32_t pending_name_offset_ = 0;
   uint32_t pending_value_offset_ = 0;

@@ -18,6 +18,16 @@
 /// nothing of HTTP.
 namespace vallum::network {
 
+/// A view of a buffer vector that asio can copy for free (write operations keep a copy of their
+/// buffer sequence; copying a std::vector would allocate on every write).
+struct BufferSpan {
+  const boost::asio::const_buffer* first = nullptr;
+  const boost::asio::const_buffer* last = nullptr;
+  const boost::asio::const_buffer* begin() const { return first; }
+  const boost::asio::const_buffer* end() const { return last; }
+  bool empty() const { return first == last; }
+};
+
 /// Application protocol a connection speaks, from ALPN (RFC 7301) or, without TLS, from the
 /// first bytes (the HTTP/2 preface, RFC 9113 §3.3).
 enum class AppProtocol : uint8_t { Http1, Http2 };

@@ -109,11 +109,41 @@ void ActiveStream::onReset(http::StreamResetReason reason) {
   interrupt();
 }
 
+bool ActiveStream::manager_http2() const { return manager_.http2(); }
+network::DownstreamConnection& ActiveStream::transport() { return manager_.transport(); }
+network::BufferSpan ActiveStream::takeWriteBuffers() { return manager_.takeWriteBuffers(); }
+
+bool ActiveStream::startForward() {
+  if (next_ == Next::Forward && forwarder_.prepare()) {
+    return true;
+  }
+  next_ = Next::Reply;
+  return false;
+}
+
+void ActiveStream::endForward(Step step) {
+  if (step == Step::Reply) {
+    next_ = Next::Reply;
+  } else if (step != Step::Finish) {
+    // Abort: never a truncated body that looks complete (HTTP/2 resets the stream, HTTP/1
+    // closes the connection without finishing the message).
+    abort();
+  }
+}
+
 asio::awaitable<void> ActiveStream::respond() {
-  if (next_ == Next::Forward) {
-    co_await forwarder_.run();
-  } else {
-    co_await sendLocalReply();
+  if (startForward()) {
+    Step step = Step::Reply;
+    if (forwarder_.http2Endpoint()) {
+      step = co_await forwarder_.runHttp2();
+    } else {
+      step = co_await forwarder_.runHttp1();
+    }
+    endForward(step);
+  }
+  if (encodeLocalReply()) {
+    auto [ec, n] = co_await flush(kUse);
+    (void)ec;
   }
 }
 
@@ -145,10 +175,11 @@ int ActiveStream::timeoutStatus() const {
   }
 }
 
-asio::awaitable<void> ActiveStream::sendLocalReply() {
-  if (reset_) {
-    co_return;
+bool ActiveStream::encodeLocalReply() {
+  if (next_ != Next::Reply || reset_) {
+    return false;
   }
+  next_ = Next::None;
   if (request_id_.empty()) {
     appendRequestId(request_id_, worker_.random());
   }
@@ -179,7 +210,7 @@ asio::awaitable<void> ActiveStream::sendLocalReply() {
   if (!reply_body_.empty()) {
     codec.encodeData(id_, reply_body_, true);
   }
-  co_await flush();
+  return true;
 }
 
 void ActiveStream::startResponse(const http::ResponseHeaders& head) {
@@ -200,13 +231,7 @@ void ActiveStream::sendTrailers(const http::HeaderMap& trailers) {
 
 void ActiveStream::sendContinue() { manager_.codec().encodeContinue(id_); }
 
-asio::awaitable<bool> ActiveStream::flush() {
-  if (reset_) {
-    co_return false;
-  }
-  if (!manager_.http2()) {
-    co_return co_await manager_.writeOutput();
-  }
+asio::awaitable<bool> ActiveStream::waitOutputRoom() {
   manager_.wakeWriter();
   while (!reset_ && expired_ == Expiry::None &&
          manager_.pendingOutput(id_) > kResponseWatermark) {
@@ -292,16 +317,15 @@ size_t ActiveStream::releaseMemory(size_t keep) {
   for (std::string* s : {&ctx_.host, &ctx_.path_scratch, &ctx_.merged_path,
                          &ctx_.upstream_host_scratch, &ctx_.reply_text, &ctx_.upstream.path,
                          &request_id_, &reply_body_, &details_, &body_}) {
-    s->clear();
     if (s->capacity() > keep) {
       freed += s->capacity();
       std::string().swap(*s);
     }
   }
-  ctx_.upstream.headers.clear();
-  response_.clear();
-  facts_ = ExchangeFacts{};
-  ctx_.reset(nullptr, false, nullptr);
+  facts_.snapshot.reset();
+  ctx_.snapshot = nullptr;
+  ctx_.request = nullptr;
+  ctx_.route = nullptr;
   return freed;
 }
 

@@ -5,11 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "http/codec.h"
 #include "network/connection_registry.h"
+#include "network/downstream_connection.h"
 #include "proxy/forward.h"
 #include "proxy/stream_context.h"
 #include "proxy/worker.h"
@@ -76,12 +80,18 @@ class ActiveStream {
   /// The client reset the stream or the connection went: every pending operation of the
   /// stream ends; nothing more is written.
   void onReset(http::StreamResetReason reason);
-  bool replyPending() const { return next_ == Next::Reply; }
-  bool forwardPending() const { return next_ == Next::Forward; }
   bool headersSeen() const { return next_ != Next::None; }
   /// Runs what onHeaders decided: the local reply, or the forward step. Returns when the
-  /// response is complete or abandoned.
+  /// response is complete or abandoned. (HTTP/1 runs the same three steps inline — see
+  /// ConnectionManager::serveHttp1 — to save a coroutine frame per request.)
   boost::asio::awaitable<void> respond();
+  /// respond()'s steps: whether the forward step runs (the endpoint is picked; false: a local
+  /// reply is due), then what its result means (a local reply, or an abort), then the local
+  /// reply composed into the codec (false: none is due, nothing to flush).
+  bool startForward();
+  Forwarder& forwarder() { return forwarder_; }
+  void endForward(Step step);
+  bool encodeLocalReply();
   /// The exchange is over: access log, metrics, the codec told. Then reusable.
   void finish();
   /// Checks this stream's deadlines against `now`: an expired one interrupts the stream's
@@ -116,15 +126,23 @@ class ActiveStream {
   void sendData(std::string_view data, bool end_stream);
   void sendTrailers(const http::HeaderMap& trailers);
   /// Writes what the codec holds (HTTP/1), or waits until this stream's queued response bytes
-  /// fall under the watermark (HTTP/2). False when the client is gone or a timer fired.
-  boost::asio::awaitable<bool> flush();
+  /// fall under the watermark (HTTP/2). Completes with an error when the client is gone or a
+  /// timer fired. An asynchronous operation, not a coroutine: no frame per write on HTTP/1.
+  template <class Token>
+  auto flush(Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
+        [this](auto handler) { startFlush(std::move(handler)); }, token);
+  }
   /// The response cannot complete after its head: HTTP/2 resets the stream, HTTP/1 closes the
   /// connection without finishing the message.
   void abort();
   /// Fills the local reply the stream ends with (an upstream failure before the head).
   void setReply(int status, std::string_view details, bool close);
-  /// Writes ctx.reply (composeLocalReply through the codec).
-  boost::asio::awaitable<void> sendLocalReply();
+  /// flush()'s initiation (HTTP/1: the write; HTTP/2: a wait for room in the stream's queue).
+  template <class Handler>
+  void startFlush(Handler&& handler);
+  /// HTTP/2: waits until the stream's queued response is under the watermark.
+  boost::asio::awaitable<bool> waitOutputRoom();
   /// Ends a pending waitBody() (the body pump is being stopped).
   void interruptBodyRead();
   void setTimeoutReply();
@@ -148,6 +166,11 @@ class ActiveStream {
 
  private:
   enum class Next : uint8_t { None, Reply, Forward };
+
+  // The connection's, for flush() (defined in active_stream.cc: the manager is incomplete here).
+  bool manager_http2() const;
+  network::DownstreamConnection& transport();
+  network::BufferSpan takeWriteBuffers();
 
   void noteDeadline(SteadyTime t);
   void interrupt();
@@ -183,5 +206,26 @@ class ActiveStream {
 
   friend class ConnectionManager;
 };
+
+template <class Handler>
+void ActiveStream::startFlush(Handler&& handler) {
+  if (reset_) {
+    boost::asio::post(worker_.io(), [h = std::forward<Handler>(handler)]() mutable {
+      std::move(h)(boost::asio::error::operation_aborted, size_t{0});
+    });
+    return;
+  }
+  if (!manager_http2()) {
+    transport().asyncWrite(takeWriteBuffers(), std::forward<Handler>(handler));
+    return;
+  }
+  boost::asio::co_spawn(worker_.io(), waitOutputRoom(),
+                        [h = std::forward<Handler>(handler)](std::exception_ptr, bool ok) mutable {
+                          std::move(h)(ok ? boost::system::error_code()
+                                          : boost::system::error_code(
+                                                boost::asio::error::operation_aborted),
+                                       size_t{0});
+                        });
+}
 
 }  // namespace vallum::proxy

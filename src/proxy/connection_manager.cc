@@ -37,14 +37,6 @@ constexpr size_t kKeepCapacity = 16 * 1024;
 /// TLS writes up to this size are coalesced into one buffer (one record, one syscall).
 constexpr size_t kCoalesceLimit = 64 * 1024;
 
-/// A view of a buffer vector that asio can copy for free.
-struct BufferSpan {
-  const asio::const_buffer* first;
-  const asio::const_buffer* last;
-  const asio::const_buffer* begin() const { return first; }
-  const asio::const_buffer* end() const { return last; }
-};
-
 }  // namespace
 
 ConnectionManager::ConnectionManager(Worker& worker)
@@ -127,7 +119,10 @@ asio::awaitable<void> ConnectionManager::run() {
       bool open = true;
       while (open && in_.size() < network::kHttp2Preface.size() &&
              network::kHttp2Preface.starts_with(in_.readable())) {
-        open = co_await readSome();
+        char* at = in_.writePointer();
+        auto [ec, n] = co_await transport_.asyncReadSome(asio::buffer(at, in_.writable()), kUse);
+        open = !ec && n > 0;
+        in_.commit(open ? n : 0);
       }
       idle_ = false;
       setPhaseDeadline(kNoDeadline);
@@ -163,12 +158,9 @@ asio::awaitable<bool> ConnectionManager::readSome() {
   co_return true;
 }
 
-asio::awaitable<bool> ConnectionManager::writeOutput() {
+network::BufferSpan ConnectionManager::takeWriteBuffers() {
   out_.clear();
   codec_->takeOutput(out_);
-  if (out_.empty()) {
-    co_return true;
-  }
   write_buffers_.clear();
   size_t total = 0;
   for (std::string_view p : out_) {
@@ -181,12 +173,10 @@ asio::awaitable<bool> ConnectionManager::writeOutput() {
     for (std::string_view p : out_) {
       coalesced_.append(p);
     }
-    auto [ec, n] = co_await transport_.asyncWrite(asio::buffer(coalesced_), kUse);
-    co_return !ec;
+    write_buffers_.clear();
+    write_buffers_.emplace_back(coalesced_.data(), coalesced_.size());
   }
-  auto [ec, n] = co_await transport_.asyncWrite(
-      BufferSpan{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()}, kUse);
-  co_return !ec;
+  return {write_buffers_.data(), write_buffers_.data() + write_buffers_.size()};
 }
 
 // ------------------------------------------------------------------------------ HTTP/1.1
@@ -202,12 +192,14 @@ asio::awaitable<void> ConnectionManager::serveHttp1() {
       idle_ = true;
       const config::Duration idle = worker_.current()->snapshot->options.timeout_idle;
       setPhaseDeadline(idle.count() > 0 ? SteadyClock::now() + idle : kNoDeadline);
-      const bool got = co_await readSome();
+      char* at = in_.writePointer();
+      auto [ec, n] = co_await transport_.asyncReadSome(asio::buffer(at, in_.writable()), kUse);
       idle_ = false;
       setPhaseDeadline(kNoDeadline);
-      if (!got) {
+      if (ec || n == 0) {
         break;  // the client closed, the idle timeout fired, or we are draining
       }
+      in_.commit(n);
     }
     stream.begin(1);
     bool closed_mid_head = false;
@@ -229,7 +221,20 @@ asio::awaitable<void> ConnectionManager::serveHttp1() {
     if (closed_mid_head) {
       break;
     }
-    co_await stream.respond();
+    // ActiveStream::respond(), inline: one coroutine frame fewer per request.
+    if (stream.startForward()) {
+      Step step = Step::Reply;
+      if (stream.forwarder().http2Endpoint()) {
+        step = co_await stream.forwarder().runHttp2();
+      } else {
+        step = co_await stream.forwarder().runHttp1();
+      }
+      stream.endForward(step);
+    }
+    if (stream.encodeLocalReply()) {
+      auto [ec, n] = co_await stream.flush(kUse);
+      (void)ec;
+    }
     const bool linger = !h1_codec_.requestComplete() || !in_.empty() || stream.ctx().reply.close;
     stream.finish();
     if (h1_codec_.wantsClose() || draining_) {
@@ -322,7 +327,8 @@ asio::awaitable<void> ConnectionManager::writeLoop() {
       write_buffers_.emplace_back(p.data(), p.size());
     }
     auto [ec, n] = co_await transport_.asyncWrite(
-        BufferSpan{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()}, kUse);
+        network::BufferSpan{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()},
+        kUse);
     if (ec) {
       write_failed_ = true;
       transport_.cancel();

@@ -60,8 +60,11 @@ class ConnectionManager final : public network::TrackedConnection,
   bool tls() const { return transport_.tls(); }
   bool draining() const { return draining_; }
   const std::string& peerIp() const { return peer_ip_; }
-  /// HTTP/1: writes what the codec holds. HTTP/2: wakes the writer. False: the client is gone.
-  boost::asio::awaitable<bool> writeOutput();
+  /// Takes what the codec holds as one gather list (TLS: coalesced into one record when small),
+  /// valid until the next call. Empty when there is nothing to write.
+  network::BufferSpan takeWriteBuffers();
+  network::DownstreamConnection& transport() { return transport_; }
+  /// HTTP/2: the writer sends what the codec holds.
   void wakeWriter();
   /// HTTP/1: reads more of the current request and feeds the codec (the body arrives through
   /// onRequestData). False when the client closed or a timer fired.

@@ -146,6 +146,9 @@ std::optional<uint64_t> Forwarder::requestHash() const {
 }
 
 bool Forwarder::prepare() {
+  outcome_known_ = false;
+  upstream_start_ = {};
+  pump_bytes_in_ = 0;
   StreamContext& ctx = stream_.ctx();
   const RouteRuntime& route = *ctx.route;
   if (route.cluster.endpoints.empty()) {
@@ -185,29 +188,6 @@ bool Forwarder::prepare() {
     stream_.startRouteTimer();
   }
   return true;
-}
-
-asio::awaitable<void> Forwarder::run() {
-  outcome_known_ = false;
-  upstream_start_ = {};
-  pump_bytes_in_ = 0;
-  if (!prepare()) {
-    co_await stream_.sendLocalReply();
-    co_return;
-  }
-  Step step = Step::Reply;
-  if (endpoint_->http2) {
-    step = co_await runHttp2();
-  } else {
-    step = co_await runHttp1();
-  }
-  if (step == Step::Reply) {
-    co_await stream_.sendLocalReply();
-  } else if (step != Step::Finish) {
-    // Abort: never a truncated body that looks complete (HTTP/2 resets the stream, HTTP/1
-    // closes the connection without finishing the message).
-    stream_.abort();
-  }
 }
 
 void Forwarder::interrupt() {

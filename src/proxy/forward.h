@@ -54,9 +54,16 @@ class Forwarder {
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
 
-  /// Forwards the stream's composed request (ctx.upstream). Returns once the response is
-  /// complete, a local reply has been sent, or the stream was aborted.
-  boost::asio::awaitable<void> run();
+  /// Picks the endpoint and completes ctx.upstream (Host, scheme). False: the stream's local
+  /// reply is set (503: no healthy upstream, an unresolved name).
+  bool prepare();
+  /// Whether the picked endpoint speaks HTTP/2 (runHttp2) rather than HTTP/1.1 (runHttp1).
+  bool http2Endpoint() const { return endpoint_->http2; }
+  /// Forwards the stream's composed request (ctx.upstream) and streams the response back.
+  /// Returns Finish (the response is complete), Reply (the stream's local reply is set, nothing
+  /// went to the client yet) or Abort (the response broke off after its head).
+  boost::asio::awaitable<Step> runHttp1();
+  boost::asio::awaitable<Step> runHttp2();
   /// A timer fired or the client went: ends the upstream's pending operations; run() then
   /// settles and returns.
   void interrupt();
@@ -68,9 +75,6 @@ class Forwarder {
   size_t release(size_t keep);
 
  private:
-  bool prepare();
-  boost::asio::awaitable<Step> runHttp1();
-  boost::asio::awaitable<Step> runHttp2();
   boost::asio::awaitable<void> pumpHttp1Body(upstream::pool::UpstreamConnection* upstream,
                                              PumpState* state);
   boost::asio::awaitable<void> pumpHttp2Body(PumpState* state);

@@ -143,8 +143,8 @@ asio::awaitable<Step> Forwarder::runHttp1() {
   // answers it itself once the request is going upstream, as Envoy does.
   if (request.expect_continue && !whole_request_in_hand) {
     stream_.sendContinue();
-    const bool sent = co_await stream_.flush();
-    if (!sent) {
+    auto [fec, fn] = co_await stream_.flush(kUse);
+    if (fec) {
       co_return Step::Abort;
     }
   }
@@ -250,8 +250,8 @@ asio::awaitable<Step> Forwarder::runHttp1() {
       }
       step = onUpstreamBytes(*conn, rec, n, pump, may_retry);
       if (step == Step::Write || step == Step::WriteAndFinish) {
-        const bool written = co_await stream_.flush();
-        if (!written) {
+        auto [fec, fn] = co_await stream_.flush(kUse);
+        if (fec) {
           step = Step::Abort;  // the client went away or a timer fired
           break;
         }
@@ -281,7 +281,9 @@ asio::awaitable<Step> Forwarder::runHttp1() {
 
   // Settle the request body before answering or reusing anything.
   stream_.stopWatchingClient();
-  co_await stopPump(pump);
+  if (pump.running && !pump.done) {
+    co_await stopPump(pump);
+  }
   recordOutcome();
   if (body_sent > 0) {
     stream_.consumeBody(body_sent);

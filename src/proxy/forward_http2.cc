@@ -157,8 +157,8 @@ asio::awaitable<Step> Forwarder::runHttp2() {
   const bool whole_request_in_hand = stream_.requestComplete();
   if (request.expect_continue && !whole_request_in_hand) {
     stream_.sendContinue();
-    const bool sent = co_await stream_.flush();
-    if (!sent) {
+    auto [fec, fn] = co_await stream_.flush(kUse);
+    if (fec) {
       co_return Step::Abort;
     }
   }
@@ -239,8 +239,8 @@ asio::awaitable<Step> Forwarder::runHttp2() {
           continue;
         }
         if (step == Step::Write || step == Step::WriteAndFinish) {
-          const bool written = co_await stream_.flush();
-          if (!written) {
+          auto [fec, fn] = co_await stream_.flush(kUse);
+          if (fec) {
             step = Step::Abort;  // the client went away or a timer fired
             break;
           }
@@ -269,7 +269,9 @@ asio::awaitable<Step> Forwarder::runHttp2() {
   // Settle the request body pump and the client watch, then give the stream and the
   // connection back.
   stream_.stopWatchingClient();
-  co_await stopPump(pump);
+  if (pump.running && !pump.done) {
+    co_await stopPump(pump);
+  }
   recordOutcome();
   if (whole_request_in_hand) {
     stream_.consumeBody(stream_.bodyQueued().size());

@@ -1,5 +1,7 @@
 #include "proxy/response_headers.h"
 
+#include <algorithm>
+
 #include "common/strings.h"
 #include "http/hop_by_hop.h"
 
@@ -46,19 +48,15 @@ void composeResponse(const http::ResponseHeaders& upstream, const RouteRuntime& 
         (!nominated.empty() && http::isNominated(name, nominated))) {
       continue;
     }
-    bool overwritten = false;
-    for (const auto& [set_name, set_value] : set) {
-      overwritten = overwritten || strings::iequals(set_name, name);
-    }
-    if (overwritten) {
+    if (std::any_of(set.begin(), set.end(),
+                    [&](const auto& entry) { return strings::iequals(entry.first, name); })) {
       continue;  // set_response_headers: overwrite-or-add
     }
     const std::string_view value = upstream.headers.value(i);
-    bool rewritten = false;
-    for (const config::ResponseHeaderRewrite& r : rewrites) {
-      rewritten = rewritten || strings::iequals(r.header, name);
-    }
-    if (rewritten) {
+    if (!rewrites.empty() &&
+        std::any_of(rewrites.begin(), rewrites.end(), [&](const config::ResponseHeaderRewrite& r) {
+          return strings::iequals(r.header, name);
+        })) {
       // Only the first value is examined and the whole header replaced; every rule for the
       // header applies in order, each to the result of the previous (Pomerium's Lua filter).
       bool first = true;

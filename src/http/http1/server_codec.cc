@@ -121,35 +121,24 @@ void ServerCodec::encodeHeaders(StreamId, const OutgoingResponse& response, bool
   keep_alive_ = parser_.headersComplete() && request.keep_alive && !draining_ &&
                 !response.close && framing_ != WireFraming::Close;
   std::string& out = output_.begin();
-  out += "HTTP/1.1 ";
-  strings::appendDecimal(out, uint64_t(response.status));
-  out += ' ';
-  out += response.reason.empty() ? reasonPhrase(response.status) : response.reason;
+  const int status = response.status;
+  const char status_line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ',
+                                char('0' + status / 100 % 10), char('0' + status / 10 % 10),
+                                char('0' + status % 10), ' '};
+  out.append(status_line, sizeof(status_line));
+  out += response.reason.empty() ? reasonPhrase(status) : response.reason;
   out += kCrlf;
   appendFields(response.headers, out);
-  switch (framing_) {
-    case WireFraming::Length:
-      out += "content-length: ";
-      strings::appendDecimal(out, response.content_length);
-      out += kCrlf;
-      break;
-    case WireFraming::Chunked:
-      out += "transfer-encoding: chunked\r\n";
-      break;
-    case WireFraming::None:
-      if (no_body_) {
-        if (response.state_length) {
-          // Describes the representation, not this empty message (RFC 9110 §8.6).
-          out += "content-length: ";
-          strings::appendDecimal(out, response.content_length);
-          out += kCrlf;
-        }
-      } else if (response.status >= 200) {
-        out += "content-length: 0\r\n";  // never leave an empty body close-delimited
-      }
-      break;
-    case WireFraming::Close:
-      break;
+  if (framing_ == WireFraming::Length ||
+      (framing_ == WireFraming::None && no_body_ && response.state_length)) {
+    // With no body (HEAD, 304) it describes the representation (RFC 9110 §8.6).
+    out += "content-length: ";
+    strings::appendDecimal(out, response.content_length);
+    out += kCrlf;
+  } else if (framing_ == WireFraming::Chunked) {
+    out += "transfer-encoding: chunked\r\n";
+  } else if (framing_ == WireFraming::None && !no_body_ && response.status >= 200) {
+    out += "content-length: 0\r\n";  // never leave an empty body close-delimited
   }
   if (!keep_alive_) {
     out += "connection: close\r\n";
