@@ -58,7 +58,11 @@ struct LoadResult {
 ///   key not implemented yet is a warning "not supported yet; ignored". Out-of-scope features
 ///   (ssh:// routes and ssh_* options, udp+https routes, route `mcp`) are errors "not
 ///   supported". Removed Pomerium options that stop Pomerium from starting are errors; other
-///   retired ones, and unknown keys, are warnings. `policy_file` is an error.
+///   retired ones, and unknown top-level keys, are warnings. `policy_file` is an error.
+/// * An unknown key inside a route, or inside an object a route holds (`redirect`, `response`,
+///   `rewrite_response_headers[]`, `health_checks[]`, `outlier_detection`, the `*_lb_config`
+///   objects, `hash_policy[]`), is an error: a misspelled or cut-off key may be the matcher or
+///   limit the route asked for, and the route is never served without it.
 /// * Positions are those of the offending node (the value for bad values, the key for
 ///   unknown/unsupported keys); YAML syntax errors are reported with key "yaml".
 /// * A file or environment value over `options.max_bytes` is an error naming it and the limit.
