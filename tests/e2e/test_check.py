@@ -350,3 +350,32 @@ def test_more_rules(tmp_path, vallum_bin):
     expect("http:// from warns", has("routes[6].from", "warning", None, ("http://plain.example.test",)))
     expect("to without host", has("routes[7].to", "error"))
     assert not failures, "\n".join(failures) + f"\n--- vallum check output ---\n{res.stdout}"
+
+
+ESCAPES = """\
+address: 127.0.0.1:0
+routes:
+  - from: https://a.example.test
+    to: http://127.0.0.1:9001
+    "pre\\e[2J\\e]0;owned\\afix": /x
+    regex: "\\e[31m(\\n"
+"""
+
+
+def test_control_bytes_in_config_text_are_escaped(tmp_path, vallum, vallum_bin):
+    """Keys and values quoted in diagnostics must not carry terminal escape sequences (or line
+    breaks) from the config to the operator's terminal or log: ESC is printed as \\x1b."""
+    res, path, problems = check(tmp_path, ESCAPES)
+    assert res.returncode == 1, res.stdout + res.stderr
+    for byte in ("\x1b", "\x07"):
+        assert byte not in res.stdout, repr(res.stdout)
+    assert len(res.stdout.splitlines()) == 2, repr(res.stdout)  # the \n in the regex stays escaped
+    key = find(problems, "routes[0].pre\\x1b[2J\\x1b]0;owned\\x07fix", "error")
+    assert key["msg"] == 'unknown route option "pre\\x1b[2J\\x1b]0;owned\\x07fix"', key
+    regex = find(problems, "routes[0].regex", "error")
+    assert regex["msg"] == "invalid regex: missing ]: [31m(\\n", regex
+    # Serving logs the same lines on stderr, escaped the same way.
+    v = vallum(ESCAPES, start=False)
+    with pytest.raises(VallumDied):
+        v.start(timeout=15)
+    assert "\x1b" not in v.stderr_text() and "routes[0].pre\\x1b[2J" in v.stderr_text(), repr(v.stderr_text()[-1500:])

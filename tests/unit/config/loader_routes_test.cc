@@ -531,6 +531,21 @@ TEST(LoaderRoutesTest, UnknownRouteKeyIsAnError) {
       {E::Error, 4, 5, "routes[0].connect_timeout", "unknown route option \"connect_timeout\""}));
 }
 
+TEST(LoaderRoutesTest, ControlBytesInKeysAndValuesAreEscapedInDiagnostics) {
+  // YAML's "\e" is ESC: a config can carry terminal escape sequences in keys and values.
+  LoadResult r = load(routeWith("    \"pre\\e[2Jfix\": /x\n    regex: \"\\e]0;owned\\a(\"\n"));
+  ASSERT_EQ(r.diagnostics.errorCount(), 2u) << r.diagnostics.formatAll();
+  EXPECT_EQ(r.diagnostics.items()[0].key, "routes[0].pre\x1b[2Jfix");  // kept as written
+  const std::string all = r.diagnostics.formatAll();
+  EXPECT_EQ(all.find('\x1b'), std::string::npos) << all;
+  EXPECT_EQ(all.find('\x07'), std::string::npos) << all;
+  EXPECT_EQ(r.diagnostics.items()[0].format(),
+            "config.yaml:4:5: error: routes[0].pre\\x1b[2Jfix: unknown route option "
+            "\"pre\\x1b[2Jfix\"");
+  EXPECT_NE(r.diagnostics.items()[1].format().find("\\x1b]0;owned\\x07("), std::string::npos)
+      << r.diagnostics.items()[1].format();
+}
+
 TEST(LoaderRoutesTest, KeyCutShortByATruncatedWriteIsAnError) {
   // The file ends in the middle of a key: the key has no value at all.
   LoadResult r = load(routeWith("    prefix: /admin\n    allow_public_unauth"));
