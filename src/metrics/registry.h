@@ -58,9 +58,10 @@ struct EndpointView {
   const std::atomic<uint64_t>* connect_failures = nullptr;
 };
 
-/// All metrics of the process. Thread-safety: routeCounters(), setEndpoints() and the config
-/// counters are called on the control thread; render() on any thread (the exporter's);
-/// RouteCounters are written by their worker.
+/// All metrics of the process. Thread-safety: routeCounters() may be called on any thread (it
+/// takes the lock; the server's config loader thread calls it while compiling a snapshot);
+/// setEndpoints() and the config counters are called on the control thread; render() on any
+/// thread (the exporter's); RouteCounters are written by their worker.
 class Registry {
  public:
   explicit Registry(size_t workers);
