@@ -37,8 +37,10 @@ LoadOutcome loadAndCompile(const std::string& path, CompileInputs inputs,
   config::LoadResult loaded = config::loadFile(path, config::processEnvironment(), load_options);
   out.diagnostics = std::move(loaded.diagnostics);
   if (loaded.options && !cancel.load(std::memory_order_relaxed)) {
+    const auto compile_start = std::chrono::steady_clock::now();
     out.snapshot =
         proxy::buildSnapshot(std::move(*loaded.options), buildOptions(inputs), out.diagnostics);
+    out.compile_elapsed = std::chrono::steady_clock::now() - compile_start;
   }
   out.elapsed = std::chrono::steady_clock::now() - start;
   return out;
@@ -49,6 +51,7 @@ LoadOutcome recompile(const config::Options& options, CompileInputs inputs) {
   LoadOutcome out;
   out.snapshot = proxy::buildSnapshot(options, buildOptions(inputs), out.diagnostics);
   out.elapsed = std::chrono::steady_clock::now() - start;
+  out.compile_elapsed = out.elapsed;
   return out;
 }
 

@@ -36,8 +36,9 @@ struct LoadOutcome {
   /// Null when the config is invalid or the load was cancelled.
   proxy::SnapshotConstSharedPtr snapshot;
   config::Diagnostics diagnostics;
-  /// Wall time of the load and compile.
+  /// Wall time of the load and compile, and of the compile alone.
   std::chrono::steady_clock::duration elapsed{};
+  std::chrono::steady_clock::duration compile_elapsed{};
 };
 
 /// Reads, validates and compiles the config file at `path` with the process environment, as
