@@ -264,6 +264,10 @@ class Server {
     loader_.start([this, path = options_.config_path, inputs = compileInputs()](
                       const std::atomic<bool>& cancel) mutable -> std::function<void()> {
       auto outcome = std::make_shared<LoadOutcome>(loadAndCompile(path, std::move(inputs), cancel));
+      if (cancel.load(std::memory_order_relaxed)) {
+        VALLUM_LOG_INFO("reload cancelled: stopping");
+        return nullptr;
+      }
       logDiagnostics(outcome->diagnostics);  // spdlog is thread-safe; spares the control thread
       return [this, outcome] { finishReload(*outcome); };
     });
