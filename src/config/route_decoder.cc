@@ -1,5 +1,6 @@
 #include "config/route_decoder.h"
 
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -658,10 +659,15 @@ class RouteDecoder {
         }
       }
     }
-    // A header both set and removed is set (set wins; spec/README.md decision).
-    for (const LocatedString& removed : facts_.removed_headers) {
+    // A header both set and removed is set (set wins; spec/README.md decision). Names are
+    // compared through a hash set: either list may be long.
+    if (!facts_.removed_headers.empty() && !route_.set_request_headers.empty()) {
+      std::unordered_multiset<std::string> set_names;
       for (const HeaderSetting& set : route_.set_request_headers) {
-        if (strings::iequals(set.name, removed.value)) {
+        set_names.insert(strings::lowerAscii(set.name));
+      }
+      for (const LocatedString& removed : facts_.removed_headers) {
+        for (size_t n = set_names.count(strings::lowerAscii(removed.value)); n > 0; --n) {
           r_.diagnostics().warning(removed.pos, removed.key,
                                    quoted(removed.value) +
                                        " is also in set_request_headers: the client's value is "
