@@ -71,8 +71,10 @@ class Registry {
   /// on first use and kept across reloads so counters stay monotonic. Index = worker.
   std::vector<RouteCounters*> routeCounters(const std::string& route_label);
 
-  /// Replaces the endpoints reported by the gauges (the current snapshot's).
-  void setEndpoints(std::vector<EndpointView> endpoints);
+  /// Replaces the endpoints reported by the gauges (the current snapshot's) and returns the
+  /// previous ones, which the caller may free elsewhere (they may hold the last references to
+  /// their owners; a config of many routes has many views).
+  std::vector<EndpointView> setEndpoints(std::vector<EndpointView> endpoints);
 
   /// `vallum_config_reloads_total` / `vallum_config_reload_failures_total`.
   void configReloaded(bool ok);

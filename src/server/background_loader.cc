@@ -4,6 +4,7 @@
 #include <exception>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 
@@ -21,9 +22,10 @@ std::atomic<bool> g_abandoned{false};
 /// abandoned. Fields without a comment are guarded by `mutex`.
 struct BackgroundLoader::Shared {
   std::mutex mutex;
-  std::condition_variable wake;     ///< work arrived, or stop
-  std::condition_variable settled;  ///< the loader thread went idle
-  Work work;                        ///< the next piece, taken by the loader thread
+  std::condition_variable wake;                      ///< work arrived, or stop
+  std::condition_variable settled;                   ///< the loader thread went idle
+  Work work;                                         ///< the next piece, taken by the loader thread
+  std::vector<std::shared_ptr<const void>> garbage;  ///< released by the loader thread
   bool running = false;
   bool stop = false;
   /// Where continuations go; null once the owner is gone.
@@ -65,9 +67,18 @@ BackgroundLoader::~BackgroundLoader() {
 void BackgroundLoader::loop(const std::shared_ptr<Shared>& shared) {
   std::unique_lock lock(shared->mutex);
   while (true) {
-    shared->wake.wait(lock, [&] { return shared->stop || shared->work != nullptr; });
+    shared->wake.wait(
+        lock, [&] { return shared->stop || shared->work != nullptr || !shared->garbage.empty(); });
     if (shared->stop) {
       return;
+    }
+    if (!shared->garbage.empty()) {
+      std::vector<std::shared_ptr<const void>> garbage;
+      garbage.swap(shared->garbage);
+      lock.unlock();
+      garbage.clear();
+      lock.lock();
+      continue;
     }
     Work work = std::move(shared->work);
     shared->work = nullptr;
@@ -114,6 +125,17 @@ bool BackgroundLoader::start(Work work) {
 }
 
 bool BackgroundLoader::busy() const { return busy_; }
+
+void BackgroundLoader::retire(std::shared_ptr<const void> garbage) {
+  {
+    std::lock_guard lock(shared_->mutex);
+    if (shared_->stop) {
+      return;  // released here
+    }
+    shared_->garbage.push_back(std::move(garbage));
+  }
+  shared_->wake.notify_one();
+}
 
 void BackgroundLoader::cancel() {
   cancelled_ = true;

@@ -48,6 +48,11 @@ class BackgroundLoader {
   /// returned no continuation, or work whose continuation could not be posted).
   bool busy() const;
 
+  /// Drops this reference to `garbage` on the loader thread (soon, between pieces of work), so
+  /// that freeing a large structure (the health map of tens of thousands of routes) does not
+  /// stall the control thread. Works while busy and after cancel().
+  void retire(std::shared_ptr<const void> garbage);
+
   /// Asks running work to stop (its `cancel` flag becomes true); new work is refused from now.
   void cancel();
 

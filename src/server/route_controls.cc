@@ -99,49 +99,55 @@ struct RouteControls::Impl {
   Impl(asio::io_context& io_in, metrics::Registry& metrics_in, uint64_t seed)
       : io_(io_in), metrics_(metrics_in), random_(seed) {}
 
-  void apply(const proxy::Snapshot& snapshot) {
+  std::shared_ptr<const void> apply(const proxy::Snapshot& snapshot, PublishPlan plan) {
     for (auto& [id, control] : controls_) {
       control.seen = false;
     }
-    std::vector<metrics::EndpointView> endpoints;
+    // Only routes with health checks or outlier detection have machinery here; the loop over
+    // the others is a branch each (a config of tens of thousands of routes is published
+    // without stalling the control thread).
     for (const proxy::RouteRuntime& route : snapshot.routes) {
-      RouteControl& control = controls_[route.id];
-      control.seen = true;
+      const bool wanted = !route.config->health_checks.empty() || route.outlier != nullptr;
+      RouteControl* control = nullptr;
+      if (wanted) {
+        control = &controls_[route.id];
+      } else if (!controls_.empty()) {
+        auto it = controls_.find(route.id);
+        control = it == controls_.end() ? nullptr : &it->second;
+      }
+      if (control == nullptr) {
+        continue;
+      }
+      control->seen = wanted;  // one that no longer wants any is reset below, then forgotten
       // Names from the config, quoted in log lines: escaped (no terminal escapes, no line
       // breaks).
-      control.label = printable(route.log_name);
-      control.endpoints.clear();
+      control->label = printable(route.log_name);
+      control->endpoints.clear();
       for (const upstream::Endpoint& ep : route.cluster.endpoints) {
-        control.endpoints.push_back(printable(ep.authority));
+        control->endpoints.push_back(printable(ep.authority));
       }
-      // The snapshot may bring fresh health state (a new route, a changed endpoint count):
-      // from now on it is the one kept for this id.
-      health_[route.id] = route.cluster.health;
-      applyHealthChecks(route, control);
-      applyOutlierDetection(route, control);
-      for (size_t i = 0; i < route.cluster.endpoints.size(); ++i) {
-        const upstream::HostHealthSharedPtr& host = route.cluster.health->hosts[i];
-        metrics::EndpointView view;
-        view.route = route.log_name;
-        view.endpoint = route.cluster.endpoints[i].authority;
-        view.owner = host;
-        view.active_healthy = &host->active_healthy;
-        view.ejected = &host->ejected;
-        view.active_requests = &host->active_requests;
-        view.connect_failures = &host->connect_failures;
-        endpoints.push_back(std::move(view));
-      }
+      applyHealthChecks(route, *control);
+      applyOutlierDetection(route, *control);
     }
     for (auto it = controls_.begin(); it != controls_.end();) {
       if (!it->second.seen) {
         stopControl(it->second);
-        health_.erase(it->first);
         it = controls_.erase(it);
       } else {
         ++it;
       }
     }
-    metrics_.setEndpoints(std::move(endpoints));
+    // Prepared with the snapshot, off the control thread; what they replace is handed back to
+    // be freed there too.
+    struct Replaced {
+      std::shared_ptr<const HealthById> health;
+      std::vector<metrics::EndpointView> endpoints;
+    };
+    auto replaced = std::make_shared<Replaced>();
+    replaced->health =
+        std::exchange(health_, std::make_shared<const HealthById>(std::move(plan.health)));
+    replaced->endpoints = metrics_.setEndpoints(std::move(plan.endpoints));
+    return replaced;
   }
 
   void applyHealthChecks(const proxy::RouteRuntime& route, RouteControl& control) {
@@ -284,7 +290,7 @@ struct RouteControls::Impl {
   metrics::Registry& metrics_;
   FastRandom random_;
   std::unordered_map<std::string, RouteControl> controls_;
-  HealthById health_;
+  std::shared_ptr<const HealthById> health_ = std::make_shared<const HealthById>();
 };
 
 RouteControls::RouteControls(asio::io_context& io, metrics::Registry& metrics, uint64_t seed)
@@ -292,9 +298,12 @@ RouteControls::RouteControls(asio::io_context& io, metrics::Registry& metrics, u
 
 RouteControls::~RouteControls() = default;
 
-void RouteControls::apply(const proxy::Snapshot& snapshot) { impl_->apply(snapshot); }
+std::shared_ptr<const void> RouteControls::apply(const proxy::Snapshot& snapshot,
+                                                 PublishPlan plan) {
+  return impl_->apply(snapshot, std::move(plan));
+}
 
-const HealthById& RouteControls::health() const { return impl_->health_; }
+std::shared_ptr<const HealthById> RouteControls::health() const { return impl_->health_; }
 
 void RouteControls::onOutlierThreshold(const std::string& route_id, uint32_t host) {
   impl_->onOutlierThreshold(route_id, host);

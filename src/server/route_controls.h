@@ -29,13 +29,18 @@ class RouteControls {
   RouteControls& operator=(const RouteControls&) = delete;
 
   /// Starts, keeps or stops each route's health checker and outlier detector for `snapshot`
-  /// (an unchanged setup keeps running with its state), adopts the snapshot's health state as
-  /// the one kept for each route id, forgets routes that are gone, and tells the metrics
-  /// registry about the endpoints.
-  void apply(const proxy::Snapshot& snapshot);
+  /// (an unchanged setup keeps running with its state) and forgets routes that are gone. The
+  /// snapshot's health state by route id and its endpoint gauges come prepared in `plan`
+  /// (preparePublish(), run with the compile): the cost here is a branch per route plus the
+  /// routes that have checks or outlier detection.
+  /// Returns what it replaced (the previous health map and endpoint gauges), for the caller to
+  /// free off the control thread.
+  [[nodiscard]] std::shared_ptr<const void> apply(const proxy::Snapshot& snapshot,
+                                                  PublishPlan plan);
 
-  /// The health state by route id, for compiling the next snapshot (copied into the job).
-  const HealthById& health() const;
+  /// The health state by route id of the published snapshot, for compiling the next one
+  /// (immutable: shared with the job, not copied).
+  std::shared_ptr<const HealthById> health() const;
 
   /// A worker saw a host of route `route_id` reach an outlier-detection threshold.
   void onOutlierThreshold(const std::string& route_id, uint32_t host);

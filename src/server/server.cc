@@ -155,7 +155,7 @@ class Server {
                    [this, route_id, host] { controls_->onOutlierThreshold(route_id, host); });
       });
     }
-    controls_->apply(*snapshot_);
+    loader_.retire(controls_->apply(*snapshot_, std::move(first.plan)));
     for (auto& worker : workers_) {
       proxy::Worker* w = worker.get();
       threads_.emplace_back([w] { w->run(); });
@@ -274,7 +274,7 @@ class Server {
   }
 
   /// Control thread: publishes a loaded snapshot (or keeps the running one).
-  void finishReload(const LoadOutcome& outcome) {
+  void finishReload(LoadOutcome& outcome) {
     if (draining_) {
       return;
     }
@@ -294,7 +294,7 @@ class Server {
         VALLUM_LOG_ERROR("insecure_server cannot change on reload; keeping the running config");
       } else {
         applyLogLevel(*next);
-        publish(next);
+        publish(next, std::move(outcome.plan));
         using std::chrono::duration_cast;
         using std::chrono::milliseconds;
         VALLUM_LOG_INFO(
@@ -315,13 +315,14 @@ class Server {
     }
   }
 
-  void publish(const proxy::SnapshotConstSharedPtr& next) {
+  void publish(const proxy::SnapshotConstSharedPtr& next, PublishPlan plan) {
     snapshot_ = next;
     for (auto& worker : workers_) {
       proxy::Worker* w = worker.get();
       asio::post(w->io(), [w, next] { w->install(next); });
     }
-    controls_->apply(*next);
+    // The health map and endpoint gauges it replaces are freed on the loader thread.
+    loader_.retire(controls_->apply(*next, std::move(plan)));
   }
 
   /// What a load or compile job needs, copied (control thread).
@@ -362,7 +363,7 @@ class Server {
             if (!draining_ && next && base == snapshot_ && addressesChanged(*snapshot_, *next)) {
               generation_ = next->generation;
               VALLUM_LOG_INFO("upstream addresses changed: publishing generation {}", generation_);
-              publish(next);
+              publish(next, std::move(outcome->plan));
             }
             afterJob();
           };

@@ -126,6 +126,37 @@ TEST(BackgroundLoaderTest, WaitIdleStopsAtTheDeadline) {
   EXPECT_TRUE(loader.waitIdle(Clock::now() + seconds(10)));
 }
 
+// Large structures replaced on the control thread are freed on the loader thread.
+TEST(BackgroundLoaderTest, RetiredObjectsAreFreedOnTheLoaderThread) {
+  struct Tracked {
+    explicit Tracked(std::promise<std::thread::id>* freed_in) : freed(freed_in) {}
+    ~Tracked() { freed->set_value(std::this_thread::get_id()); }
+    std::promise<std::thread::id>* freed;
+  };
+  boost::asio::io_context io;
+  BackgroundLoader loader(io);
+  std::promise<std::thread::id> freed;
+  std::future<std::thread::id> freed_in = freed.get_future();
+  loader.retire(std::make_shared<Tracked>(&freed));
+  ASSERT_EQ(freed_in.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_NE(freed_in.get(), std::this_thread::get_id());
+
+  // Retired while work runs: freed once the work is done, still on the loader thread.
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  ASSERT_TRUE(loader.start([open](const std::atomic<bool>&) {
+    open.wait();
+    return std::function<void()>();
+  }));
+  std::promise<std::thread::id> freed_later;
+  std::future<std::thread::id> freed_later_in = freed_later.get_future();
+  loader.retire(std::make_shared<Tracked>(&freed_later));
+  EXPECT_EQ(freed_later_in.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);
+  gate.set_value();
+  ASSERT_EQ(freed_later_in.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_NE(freed_later_in.get(), std::this_thread::get_id());
+}
+
 // Shutdown must not wait for work stuck in a call it cannot interrupt (a DNS lookup): the
 // destructor returns at once, the work finishes on its own, and its continuation, which may
 // refer to the destroyed owner, never runs.
