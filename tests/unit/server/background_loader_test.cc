@@ -144,10 +144,13 @@ TEST(BackgroundLoaderTest, RetiredObjectsAreFreedOnTheLoaderThread) {
   // Retired while work runs: freed once the work is done, still on the loader thread.
   std::promise<void> gate;
   std::shared_future<void> open = gate.get_future().share();
-  ASSERT_TRUE(loader.start([open](const std::atomic<bool>&) {
+  std::promise<void> started;
+  ASSERT_TRUE(loader.start([open, &started](const std::atomic<bool>&) {
+    started.set_value();
     open.wait();
     return std::function<void()>();
   }));
+  started.get_future().wait();
   std::promise<std::thread::id> freed_later;
   std::future<std::thread::id> freed_later_in = freed_later.get_future();
   loader.retire(std::make_shared<Tracked>(&freed_later));
