@@ -23,8 +23,8 @@ EnvLookup emptyEnvironment();
 
 /// The largest config accepted: a file over it is refused from its size, before it is read or
 /// parsed, and so is an environment value (`POLICY`, `ROUTES`, ...) over it. 16 MiB holds about
-/// 60,000 typical routes; parsing that much takes seconds, not minutes, and about a gigabyte of
-/// memory is never reached (the YAML node limit of yaml_tree.h applies as well).
+/// 60,000 typical routes, which load in a few seconds and a few hundred MB (the YAML node and
+/// depth limits of yaml_tree.h apply as well).
 inline constexpr size_t kMaxConfigBytes = size_t{16} << 20;
 
 /// Limits and cancellation of one load.
