@@ -337,33 +337,30 @@ class Server {
   }
 
   /// Re-resolves upstream host names every kDnsRefreshInterval; when an address changed, the
-  /// same options are compiled again and published (health and pools are kept).
+  /// same options are compiled again and published (health and pools are kept). The lookups
+  /// block, so all of it runs as a loader job (skipped while a reload runs; a reload asked for
+  /// meanwhile waits for it).
   void refreshDns(asio::steady_timer& timer) {
     timer.expires_after(kDnsRefreshInterval);
     timer.async_wait([this, &timer](const boost::system::error_code& ec) {
       if (ec || draining_) {
         return;
       }
-      bool named = false;
-      for (const proxy::RouteRuntime& route : snapshot_->routes) {
-        for (const config::UpstreamUrl& url : route.config->to) {
-          boost::system::error_code parse_error;
-          boost::asio::ip::make_address(url.host, parse_error);
-          named = named || (parse_error && url.host != "localhost");
-        }
-      }
-      if (named && !loader_.busy()) {
-        // Compiled off the control thread like a reload (the lookups block); a reload asked
-        // for meanwhile waits for it. The job holds the snapshot it was built from.
+      if (!loader_.busy()) {
         loader_.start([this, base = snapshot_, inputs = compileInputs()](
                           const std::atomic<bool>&) mutable -> std::function<void()> {
-          auto outcome = std::make_shared<LoadOutcome>(recompile(base->options, std::move(inputs)));
+          std::shared_ptr<LoadOutcome> outcome;
+          if (hasNamedUpstreams(*base)) {
+            outcome = std::make_shared<LoadOutcome>(recompile(base->options, std::move(inputs)));
+            if (!outcome->snapshot || !addressesChanged(*base, *outcome->snapshot)) {
+              outcome.reset();
+            }
+          }
           return [this, base, outcome] {
-            const proxy::SnapshotConstSharedPtr& next = outcome->snapshot;
-            if (!draining_ && next && base == snapshot_ && addressesChanged(*snapshot_, *next)) {
-              generation_ = next->generation;
+            if (outcome && !draining_ && base == snapshot_) {
+              generation_ = outcome->snapshot->generation;
               VALLUM_LOG_INFO("upstream addresses changed: publishing generation {}", generation_);
-              publish(next, std::move(outcome->plan));
+              publish(outcome->snapshot, std::move(outcome->plan));
             }
             afterJob();
           };
@@ -371,6 +368,19 @@ class Server {
       }
       refreshDns(timer);
     });
+  }
+
+  static bool hasNamedUpstreams(const proxy::Snapshot& snapshot) {
+    for (const proxy::RouteRuntime& route : snapshot.routes) {
+      for (const config::UpstreamUrl& url : route.config->to) {
+        boost::system::error_code parse_error;
+        boost::asio::ip::make_address(url.host, parse_error);
+        if (parse_error && url.host != "localhost") {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   static bool addressesChanged(const proxy::Snapshot& a, const proxy::Snapshot& b) {
