@@ -379,3 +379,25 @@ def test_control_bytes_in_config_text_are_escaped(tmp_path, vallum, vallum_bin):
     with pytest.raises(VallumDied):
         v.start(timeout=15)
     assert "\x1b" not in v.stderr_text() and "routes[0].pre\\x1b[2J" in v.stderr_text(), repr(v.stderr_text()[-1500:])
+
+
+def test_control_bytes_in_route_names_are_escaped_in_the_server_log(vallum, upstream):
+    """Health-change log lines quote the route's name and endpoint from the config: escaped too."""
+    u = upstream("esc")
+    cfg = vallum.config([{"from": "https://esc.example.test", "to": u.url, "name": "\x1b[31mred\x1b[0m",
+                          "allow_public_unauthenticated_access": True,
+                          "health_checks": [{"timeout": "1s", "interval": "0.2s", "unhealthy_threshold": 1,
+                                             "healthy_threshold": 1, "http_health_check": {"path": "/healthz"}}]}])
+    v = vallum(cfg)
+    v.wait_stderr(r"route \\x1b\[31mred\\x1b\[0m: endpoint 127\.0\.0\.1:\d+ is healthy", 10)
+    assert "\x1b" not in v.stderr_text(), repr(v.stderr_text()[-1000:])
+
+
+def test_config_over_16_mib_is_refused_before_parsing(tmp_path, vallum_bin):
+    p = tmp_path / "huge.yaml"
+    with open(p, "wb") as f:
+        f.truncate(17 << 20)  # sparse: nothing to read, the size alone refuses it
+    res = run_check(str(p))
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.stdout.splitlines() == [
+        f'{p}: error: cannot load config: file "{p}" is 17 MiB, over the limit of 16 MiB'], res.stdout
