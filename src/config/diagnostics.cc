@@ -2,15 +2,18 @@
 
 #include <utility>
 
+#include "common/printable.h"
+
 namespace vallum::config {
 
 std::string Diagnostic::format() const {
   // "FILE:LINE:COL: error: KEY: message". A position that is not known (line 0, e.g. an
-  // unreadable file) is left out rather than printed as ":0:0", and so is an empty key.
+  // unreadable file) is left out rather than printed as ":0:0", and so is an empty key. Keys
+  // and messages quote config text, so control bytes in it are escaped (printable.h).
   std::string out;
   out.reserve(pos.file.size() + key.size() + message.size() + 32);
   if (!pos.file.empty()) {
-    out += pos.file;
+    appendPrintable(out, pos.file);
     if (pos.line > 0) {
       out += ':';
       out += std::to_string(pos.line);
@@ -21,10 +24,10 @@ std::string Diagnostic::format() const {
   }
   out += severity == Severity::Error ? "error: " : "warning: ";
   if (!key.empty()) {
-    out += key;
+    appendPrintable(out, key);
     out += ": ";
   }
-  out += message;
+  appendPrintable(out, message);
   return out;
 }
 

@@ -24,7 +24,9 @@ struct Diagnostic {
   std::string key;
   std::string message;
 
-  /// "FILE:LINE:COL: error: KEY: message" (or "warning"), the `vallum check` line format.
+  /// "FILE:LINE:COL: error: KEY: message" (or "warning"), the `vallum check` line format, on
+  /// one line: control bytes (ESC, newlines, ...) in the file name, key and message, which
+  /// quote config text, are escaped as `\x1b`, `\n`, ... (common/printable.h).
   std::string format() const;
 };
 

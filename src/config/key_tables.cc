@@ -360,6 +360,17 @@ Index buildIndex(const std::vector<KeySpec>& table) {
 std::span<const KeySpec> globalKeys() { return globalTable(); }
 std::span<const KeySpec> routeKeys() { return routeTable(); }
 
+std::span<const std::string_view> routeKeyNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const KeySpec& spec : routeTable()) {
+      out.push_back(spec.name);
+    }
+    return out;
+  }();
+  return names;
+}
+
 const KeySpec* findGlobalKey(std::string_view name) {
   static const Index index = buildIndex(globalTable());
   auto it = index.find(name);

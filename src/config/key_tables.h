@@ -35,6 +35,9 @@ std::span<const KeySpec> globalKeys();
 /// Route options.
 std::span<const KeySpec> routeKeys();
 
+/// The names of routeKeys(), for "did you mean" suggestions.
+std::span<const std::string_view> routeKeyNames();
+
 /// Lookup by exact (case-sensitive, as in Pomerium's YAML) name; nullptr when unknown.
 const KeySpec* findGlobalKey(std::string_view name);
 const KeySpec* findRouteKey(std::string_view name);

@@ -1,18 +1,15 @@
 #include "config/loader.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "common/strings.h"
+#include "config/file_reader.h"
 #include "config/key_tables.h"
 #include "config/route_decoder.h"
 #include "config/url.h"
@@ -25,9 +22,6 @@ namespace {
 
 using yaml::childKey;
 using yaml::indexKey;
-
-// Secrets and config files are small; a larger file is a mistake (or /dev/zero).
-constexpr std::streamsize kMaxFileSize = 64 << 20;
 
 std::string quoted(std::string_view s) {
   std::string out = "\"";
@@ -42,28 +36,6 @@ std::string upperAscii(std::string_view s) {
     c = strings::toUpperAscii(c);
   }
   return out;
-}
-
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Error(Errc::NotFound, ErrorSource::Config,
-                 "cannot read " + quoted(path) + ": " + std::strerror(errno));
-  }
-  std::ostringstream buffer;
-  char chunk[65536];
-  std::streamsize total = 0;
-  while (in.read(chunk, sizeof(chunk)) || in.gcount() > 0) {
-    total += in.gcount();
-    if (total > kMaxFileSize) {
-      return configError("file " + quoted(path) + " is larger than 64 MiB");
-    }
-    buffer.write(chunk, in.gcount());
-  }
-  if (in.bad()) {
-    return Error(Errc::NotFound, ErrorSource::Config, "cannot read " + quoted(path));
-  }
-  return std::move(buffer).str();
 }
 
 /// One YAML text: the config file, or the value of one environment variable. Positions in
@@ -100,11 +72,11 @@ struct Held {
 
 class Loader {
  public:
-  explicit Loader(const EnvLookup& env) : env_(env) {}
+  Loader(const EnvLookup& env, const LoadOptions& options) : env_(env), options_(options) {}
 
   LoadResult load(std::string_view text, const std::string& file) {
     Source& main = newSource(file, "");
-    if (yaml::parse(text, file, "", diags_, main.root)) {
+    if (yaml::parse(text, file, "", diags_, main.root, options_.cancel)) {
       if (main.root.isMap() || main.root.isNull()) {
         loadOptions(main);
       } else {
@@ -179,6 +151,12 @@ class Loader {
     }
     std::string label = "$" + name;
     Source& src = newSource(label, label);
+    if (text->size() > options_.max_bytes) {
+      src.reader.error(yaml::Mark{1, 1}, label,
+                       "the value is " + formatByteSize(text->size()) + ", over the limit of " +
+                           formatByteSize(options_.max_bytes));
+      return nullptr;
+    }
     if (spec.name == "policy" || spec.name == "routes") {
       // Go's base64 decoder skips line breaks; so do we (a wrapped `base64` output works).
       std::string compact;
@@ -194,7 +172,7 @@ class Loader {
                          "base64");
         return nullptr;
       }
-      if (!yaml::parse(*decoded, label, label, diags_, src.root)) {
+      if (!yaml::parse(*decoded, label, label, diags_, src.root, options_.cancel)) {
         return nullptr;
       }
       return &src;
@@ -215,7 +193,7 @@ class Loader {
     // Lists and maps: YAML ("[a, b]", "{k: v}"). A list option also takes a plain "a,b", which
     // need not be valid YAML ("[::1]:80,x"), so a syntax error falls back to the raw text.
     Diagnostics syntax;
-    if (!yaml::parse(*text, label, label, syntax, src.root)) {
+    if (!yaml::parse(*text, label, label, syntax, src.root, options_.cancel)) {
       if (spec.type == ValueType::StringList || spec.type == ValueType::UrlList) {
         src.root = yaml::makeScalar(std::move(*text), yaml::Mark{1, 1});
         return &src;
@@ -653,7 +631,7 @@ class Loader {
       diags_.warning(inline_value->key_pos, inline_value->key,
                      "ignored: " + file->key + " is set too and takes precedence");
     }
-    auto text = readFile(file->value);
+    auto text = readLimitedFile(file->value, options_.max_bytes);
     if (!text) {
       diags_.error(file->pos, file->key,
                    "cannot read the " + std::string(what) + ": " + text.error().detail());
@@ -719,6 +697,9 @@ class Loader {
         continue;
       }
       for (size_t i = 0; i < v.items.size(); ++i) {
+        if (cancelled()) {
+          return;
+        }
         Route route = decodeRoute(v.items[i], indexKey(o.key, i), r);
         route.index = opts_.routes.size();
         opts_.routes.push_back(std::move(route));
@@ -771,7 +752,21 @@ class Loader {
     return result;
   }
 
+  // True (once reported) when another thread asked the load to stop.
+  bool cancelled() {
+    if (options_.cancel == nullptr || !options_.cancel->load(std::memory_order_relaxed)) {
+      return false;
+    }
+    if (!cancel_reported_) {
+      cancel_reported_ = true;
+      diags_.error(SourcePos{sources_.front()->label, 1, 1}, "", "loading was cancelled");
+    }
+    return true;
+  }
+
   const EnvLookup& env_;
+  const LoadOptions& options_;
+  bool cancel_reported_ = false;
   Diagnostics diags_;
   std::vector<std::unique_ptr<Source>> sources_;
   Options opts_;
@@ -790,7 +785,7 @@ class Loader {
 
 EnvLookup processEnvironment() {
   return [](std::string_view name) -> std::optional<std::string> {
-    // getenv is safe here: the loader runs on the control thread and nothing calls setenv.
+    // getenv is safe on any thread here: nothing in the process calls setenv or putenv.
     const char* value = std::getenv(std::string(name).c_str());
     if (value == nullptr) {
       return std::nullopt;
@@ -803,20 +798,21 @@ EnvLookup emptyEnvironment() {
   return [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
 }
 
-LoadResult loadFile(const std::string& path, const EnvLookup& env) {
-  auto text = readFile(path);
+LoadResult loadFile(const std::string& path, const EnvLookup& env, const LoadOptions& options) {
+  auto text = readLimitedFile(path, options.max_bytes);
   if (!text) {
     LoadResult result;
     result.diagnostics.error(SourcePos{path, 0, 0}, "",
                              "cannot load config: " + text.error().detail());
     return result;
   }
-  return loadString(*text, path, env);
+  return loadString(*text, path, env, options);
 }
 
-LoadResult loadString(std::string_view text, const std::string& file_label, const EnvLookup& env) {
+LoadResult loadString(std::string_view text, const std::string& file_label, const EnvLookup& env,
+                      const LoadOptions& options) {
   try {
-    return Loader(env).load(text, file_label);
+    return Loader(env, options).load(text, file_label);
   } catch (const std::exception& e) {
     // Nothing below is expected to throw past yaml_tree.cc; this is the last resort that
     // keeps the "never throws" contract (std::bad_alloc, a library surprise).

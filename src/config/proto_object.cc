@@ -1,8 +1,11 @@
 #include "config/proto_object.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "common/strings.h"
+#include "config/unknown_key.h"
 
 namespace vallum::config {
 
@@ -28,6 +31,22 @@ std::string protoJsonName(std::string_view field) {
   return out;
 }
 
+namespace {
+
+/// Unknown fields are errors like unknown route keys; the suggestion considers both spellings.
+void reportUnknownField(ValueReader& r, const yaml::Entry& e, const std::string& key,
+                        std::string_view what, std::span<const ProtoFieldSpec> fields) {
+  std::vector<std::string> names;
+  for (const ProtoFieldSpec& f : fields) {
+    names.emplace_back(f.name);
+    names.push_back(protoJsonName(f.name));
+  }
+  std::vector<std::string_view> views(names.begin(), names.end());
+  reportUnknownKey(r, e, key, std::string(what) + " field", views);
+}
+
+}  // namespace
+
 std::vector<ProtoField> resolveProtoFields(const yaml::Node& node, const std::string& key,
                                            std::span<const ProtoFieldSpec> fields,
                                            std::string_view what, ValueReader& r) {
@@ -43,8 +62,7 @@ std::vector<ProtoField> resolveProtoFields(const yaml::Node& node, const std::st
       }
     }
     if (found == fields.size()) {
-      r.warning(e.key_mark, entry_key,
-                "unknown " + std::string(what) + " field " + quotedText(e.key) + "; ignored");
+      reportUnknownField(r, e, entry_key, what, fields);
       continue;
     }
     if (seen[found] != nullptr) {

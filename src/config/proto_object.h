@@ -38,8 +38,9 @@ struct ProtoField {
 };
 
 /// Resolves the entries of the mapping `node` (the caller checked it is one) against `fields`.
-/// Null values are unset and skipped. Unknown names: warning "unknown <what> field "x";
-/// ignored". A field written in both spellings: error "set twice (as "a" and "b")" at the second.
+/// Null values are unset and skipped. Unknown names: error "unknown <what> field "x"" (with a
+/// suggestion when a known name is close; unknown_key.h says why it is an error). A field
+/// written in both spellings: error "set twice (as "a" and "b")" at the second.
 /// Fields with an `ignored` reason: warning. Returns the other fields in document order.
 std::vector<ProtoField> resolveProtoFields(const yaml::Node& node, const std::string& key,
                                            std::span<const ProtoFieldSpec> fields,

@@ -1,5 +1,6 @@
 #include "config/route_decoder.h"
 
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -8,6 +9,8 @@
 #include "common/strings.h"
 #include "config/cluster_decoder.h"
 #include "config/key_tables.h"
+#include "config/route_action_decoder.h"
+#include "config/unknown_key.h"
 #include "config/url.h"
 
 namespace vallum::config {
@@ -100,7 +103,7 @@ class RouteDecoder {
     std::string key = childKey(key_, e.key);
     const KeySpec* spec = findRouteKey(e.key);
     if (spec == nullptr) {
-      r_.warning(e.key_mark, key, "unknown route option " + quoted(e.key) + "; ignored");
+      reportUnknownKey(r_, e, key, "route option", routeKeyNames());
       return;
     }
     switch (spec->status) {
@@ -160,10 +163,10 @@ class RouteDecoder {
       }
     } else if (name == "redirect") {
       facts_.has_redirect = true;
-      decodeRedirect(v, key);
+      route_.redirect = decodeRedirect(v, key, r_);
     } else if (name == "response") {
       facts_.has_response = true;
-      decodeResponse(v, key);
+      route_.response = decodeResponse(v, key, r_);
     } else if (name == "prefix_rewrite") {
       if (auto s = r_.readString(v, key)) {
         route_.prefix_rewrite = std::move(*s);
@@ -512,128 +515,6 @@ class RouteDecoder {
     return true;
   }
 
-
-  // §2.3: `redirect` — Envoy RedirectAction.
-  void decodeRedirect(const yaml::Node& v, const std::string& key) {
-    if (!v.isMap()) {
-      r_.error(v.mark, key, "expected a mapping, got " + yaml::describe(v));
-      return;
-    }
-    RedirectAction action;
-    for (const yaml::Entry& e : v.entries) {
-      std::string k = childKey(key, e.key);
-      const yaml::Node& n = e.value;
-      if (n.isNull()) {
-        continue;
-      }
-      if (e.key == "https_redirect" || e.key == "strip_query") {
-        if (auto b = r_.readBool(n, k)) {
-          (e.key == "https_redirect" ? action.https_redirect : action.strip_query) = *b;
-          if (e.key == "https_redirect") {
-            action.https_redirect_set = true;
-          }
-        }
-      } else if (e.key == "scheme_redirect") {
-        if (auto str = r_.readString(n, k)) {
-          std::string scheme = strings::lowerAscii(*str);
-          bool valid = !scheme.empty() && scheme[0] >= 'a' && scheme[0] <= 'z' &&
-                       scheme.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789+-.") ==
-                           std::string::npos;
-          if (!str->empty() && !valid) {
-            r_.error(n.mark, k, "invalid scheme " + quoted(*str));
-          }
-          action.scheme_redirect = std::move(scheme);
-        }
-      } else if (e.key == "host_redirect") {
-        if (auto str = r_.readString(n, k)) {
-          if (str->find_first_of("/?# ") != std::string::npos) {
-            r_.error(n.mark, k, "host_redirect is a host[:port], got " + quoted(*str));
-          }
-          action.host_redirect = std::move(*str);
-        }
-      } else if (e.key == "port_redirect") {
-        if (auto port = r_.readInt(n, k)) {
-          if (*port < 0 || *port > 65535) {
-            r_.error(n.mark, k, "port must be between 0 and 65535, got " + std::to_string(*port));
-          } else if (*port != 0) {  // 0 means unset (proto3 default)
-            action.port_redirect = uint32_t(*port);
-          }
-        }
-      } else if (e.key == "path_redirect" || e.key == "prefix_rewrite") {
-        if (auto str = r_.readString(n, k)) {
-          if (!str->empty() && (*str)[0] != '/') {
-            r_.error(n.mark, k, "must start with \"/\", got " + quoted(*str));
-          }
-          if (!str->empty()) {
-            (e.key == "path_redirect" ? action.path_redirect : action.prefix_rewrite) =
-                std::move(*str);
-          }
-        }
-      } else if (e.key == "response_code") {
-        if (auto code = r_.readInt(n, k)) {
-          if (*code != 301 && *code != 302 && *code != 303 && *code != 307 && *code != 308) {
-            r_.error(n.mark, k,
-                     "unsupported redirect response code " + std::to_string(*code) +
-                         " (supported values: 301, 302, 303, 307, 308)");
-          } else {
-            action.response_code = int(*code);
-          }
-        }
-      } else {
-        r_.warning(e.key_mark, k, "unknown redirect option " + quoted(e.key) + "; ignored");
-      }
-    }
-    if (action.path_redirect && action.prefix_rewrite) {
-      r_.warning(v.mark, key, "path_redirect and prefix_rewrite are both set: path_redirect wins");
-    }
-    if (action.https_redirect_set && !action.scheme_redirect.empty()) {
-      r_.warning(v.mark, key,
-                 "https_redirect and scheme_redirect are both set: https_redirect wins (even "
-                 "when false, as in Pomerium, which then keeps the request's scheme)");
-    }
-    route_.redirect = std::move(action);
-  }
-
-  // §2.3: `response` — a direct response (Envoy direct_response).
-  void decodeResponse(const yaml::Node& v, const std::string& key) {
-    if (!v.isMap()) {
-      r_.error(v.mark, key, "expected a mapping with status and body, got " + yaml::describe(v));
-      return;
-    }
-    DirectResponse response;
-    bool has_status = false;
-    for (const yaml::Entry& e : v.entries) {
-      std::string k = childKey(key, e.key);
-      if (e.value.isNull()) {
-        continue;
-      }
-      if (e.key == "status") {
-        if (auto status = r_.readInt(e.value, k)) {
-          if (*status < 200 || *status > 599) {
-            r_.error(e.value.mark, k,
-                     "status must be between 200 and 599, got " + std::to_string(*status));
-          } else {
-            response.status = int(*status);
-            has_status = true;
-          }
-        }
-      } else if (e.key == "body") {
-        assign(response.body, e.value, k);
-      } else {
-        r_.warning(e.key_mark, k, "unknown response option " + quoted(e.key) + "; ignored");
-      }
-    }
-    if (!has_status && v.find("status") == nullptr) {
-      r_.error(v.mark, key, "missing status");
-    }
-    if ((response.status == 204 || response.status == 304) && !response.body.empty()) {
-      r_.warning(v.mark, childKey(key, "body"),
-                 "a " + std::to_string(response.status) +
-                     " response has no body (RFC 9110 §15.3.5, §15.4.5): the body is not sent");
-    }
-    route_.response = std::move(response);
-  }
-
   // §2.9: set_request_headers. Host and pseudo-headers cannot be changed this way (the route
   // docs say so; Envoy ignores such mutations): warn, point at host_rewrite, drop.
   void decodeSetRequestHeaders(const yaml::Node& v, const std::string& key) {
@@ -681,18 +562,18 @@ class RouteDecoder {
       ResponseHeaderRewrite rewrite;
       for (const yaml::Entry& e : item.entries) {
         std::string k = childKey(item_key, e.key);
+        static constexpr std::string_view kFields[] = {"header", "prefix", "value"};
+        if (e.key != "header" && e.key != "prefix" && e.key != "value") {
+          reportUnknownKey(r_, e, k, "rewrite_response_headers option", kFields);
+          continue;
+        }
         if (e.value.isNull()) {
           continue;
         }
-        if (e.key == "header") {
-          assign(rewrite.header, e.value, k);
-        } else if (e.key == "prefix") {
-          assign(rewrite.prefix, e.value, k);
-        } else if (e.key == "value") {
-          assign(rewrite.value, e.value, k);
-        } else {
-          r_.warning(e.key_mark, k, "unknown option " + quoted(e.key) + "; ignored");
-        }
+        assign(e.key == "header"   ? rewrite.header
+               : e.key == "prefix" ? rewrite.prefix
+                                   : rewrite.value,
+               e.value, k);
       }
       if (rewrite.header.empty()) {
         r_.error(item.mark, childKey(item_key, "header"), "missing: the header to rewrite");
@@ -778,10 +659,15 @@ class RouteDecoder {
         }
       }
     }
-    // A header both set and removed is set (set wins; spec/README.md decision).
-    for (const LocatedString& removed : facts_.removed_headers) {
+    // A header both set and removed is set (set wins; spec/README.md decision). Names are
+    // compared through a hash set: either list may be long.
+    if (!facts_.removed_headers.empty() && !route_.set_request_headers.empty()) {
+      std::unordered_multiset<std::string> set_names;
       for (const HeaderSetting& set : route_.set_request_headers) {
-        if (strings::iequals(set.name, removed.value)) {
+        set_names.insert(strings::lowerAscii(set.name));
+      }
+      for (const LocatedString& removed : facts_.removed_headers) {
+        for (size_t n = set_names.count(strings::lowerAscii(removed.value)); n > 0; --n) {
           r_.diagnostics().warning(removed.pos, removed.key,
                                    quoted(removed.value) +
                                        " is also in set_request_headers: the client's value is "

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,10 +56,16 @@ struct Entry {
 /// path of the document root: "" for the config file, "$POLICY" for an environment variable):
 /// syntax errors (key "yaml"; `root` is left Null and false is returned), duplicate mapping keys
 /// ("duplicate key"), non-scalar keys, a second non-empty document, nesting deeper than 256 or
-/// more than a million nodes after alias expansion (alias bombs). YAML merge keys (`<<: *anchor`)
-/// are resolved as yaml.v3 does (explicit keys win). An empty document gives a Null root.
+/// more than a million nodes after alias expansion (alias bombs), an alias inside the node it
+/// refers to. Limits stop the parse where they are reached (`root` is left Null; true is
+/// returned). YAML merge keys (`<<: *anchor`) are resolved as yaml.v3 does (explicit keys win).
+/// An empty document gives a Null root. Time and memory are linear in the size of the text
+/// (plus alias copies).
+///
+/// `cancel`, when not null, may be set by another thread: parsing then stops within a few
+/// hundred YAML events, reports "loading was cancelled" and returns false.
 bool parse(std::string_view text, const std::string& file, const std::string& root_path,
-           Diagnostics& diags, Node& root);
+           Diagnostics& diags, Node& root, const std::atomic<bool>* cancel = nullptr);
 
 /// A plain scalar node (environment values that are taken as text).
 Node makeScalar(std::string text, Mark mark);

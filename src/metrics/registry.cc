@@ -181,13 +181,14 @@ std::vector<RouteCounters*> Registry::routeCounters(const std::string& route_lab
   return out;
 }
 
-void Registry::setEndpoints(std::vector<EndpointView> endpoints) {
+std::vector<EndpointView> Registry::setEndpoints(std::vector<EndpointView> endpoints) {
   {
     std::lock_guard lock(mutex_);
     endpoints_.swap(endpoints);
   }
-  // The previous views (and possibly the last references to their owners) die here, outside
-  // the lock.
+  // The previous views (and possibly the last references to their owners) leave the lock and
+  // go to the caller.
+  return endpoints;
 }
 
 void Registry::configReloaded(bool ok) {

@@ -58,9 +58,10 @@ struct EndpointView {
   const std::atomic<uint64_t>* connect_failures = nullptr;
 };
 
-/// All metrics of the process. Thread-safety: routeCounters(), setEndpoints() and the config
-/// counters are called on the control thread; render() on any thread (the exporter's);
-/// RouteCounters are written by their worker.
+/// All metrics of the process. Thread-safety: routeCounters() may be called on any thread (it
+/// takes the lock; the server's config loader thread calls it while compiling a snapshot);
+/// setEndpoints() and the config counters are called on the control thread; render() on any
+/// thread (the exporter's); RouteCounters are written by their worker.
 class Registry {
  public:
   explicit Registry(size_t workers);
@@ -70,8 +71,10 @@ class Registry {
   /// on first use and kept across reloads so counters stay monotonic. Index = worker.
   std::vector<RouteCounters*> routeCounters(const std::string& route_label);
 
-  /// Replaces the endpoints reported by the gauges (the current snapshot's).
-  void setEndpoints(std::vector<EndpointView> endpoints);
+  /// Replaces the endpoints reported by the gauges (the current snapshot's) and returns the
+  /// previous ones, which the caller may free elsewhere (they may hold the last references to
+  /// their owners; a config of many routes has many views).
+  std::vector<EndpointView> setEndpoints(std::vector<EndpointView> endpoints);
 
   /// `vallum_config_reloads_total` / `vallum_config_reload_failures_total`.
   void configReloaded(bool ok);

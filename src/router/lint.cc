@@ -1,11 +1,15 @@
 #include "router/lint.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <re2/re2.h>
 
+#include "router/path_cover_index.h"
 #include "router/route_table.h"
 
 namespace vallum::router {
@@ -100,48 +104,108 @@ bool routeShadows(const config::Route& earlier, const config::Route& later) {
   return hostCovers(earlier, later) && pathCovers(earlier, later);
 }
 
-void lintShadowedRoutes(const std::vector<config::Route>& routes,
-                        config::Diagnostics& diagnostics) {
-  // Compare only routes that can share a host group: concrete routes by host, wildcard routes
-  // among themselves.
-  std::unordered_map<std::string, std::vector<size_t>> by_host;
-  std::vector<size_t> wildcards;
-  for (size_t i = 0; i < routes.size(); ++i) {
-    if (routes[i].from.host.empty()) {
-      continue;  // invalid `from`, reported elsewhere
-    }
-    if (routes[i].from.wildcard) {
-      wildcards.push_back(i);
-    } else {
-      by_host[routes[i].from.host].push_back(i);
-    }
-  }
-  // shadowed_by[j] = the first earlier route that shadows route j; reported in route order.
-  std::vector<size_t> shadowed_by(routes.size(), SIZE_MAX);
-  auto check = [&](const std::vector<size_t>& group) {
-    for (size_t j = 1; j < group.size(); ++j) {
-      for (size_t i = 0; i < j; ++i) {
-        if (routeShadows(routes[group[i]], routes[group[j]])) {
-          shadowed_by[group[j]] = group[i];
-          break;
-        }
+namespace {
+
+/// The routes of one virtual host seen so far: a concrete host with its port constraint, or one
+/// wildcard pattern with its port constraint.
+struct HostGroup {
+  PathCoverIndex paths;
+};
+
+std::string groupKey(const config::Route& route) {
+  std::string key = route.from.host;
+  key += '\0';
+  key += route.from.port ? std::to_string(*route.from.port) : "*";
+  return key;
+}
+
+/// The wildcard groups, found by the patterns that cover a given pattern. A leading-star pattern
+/// "*S" (nearly all of them) can only cover a pattern that ends in S, so those are looked up by
+/// each suffix of the covered pattern; any other shape is compared with every pattern.
+class WildcardGroups {
+ public:
+  HostGroup& groupOf(const config::Route& route) {
+    auto [it, added] = groups_.try_emplace(groupKey(route));
+    if (added) {
+      const std::string& pattern = route.from.host;
+      if (pattern.size() > 1 && pattern[0] == '*' && pattern.find('*', 1) == std::string::npos) {
+        by_tail_.emplace(tailKey(pattern.substr(1), route.from.port), &it->second);
+      } else {
+        other_.push_back({pattern, route.from.port, &it->second});
       }
     }
-  };
-  for (const auto& [host, group] : by_host) {
-    check(group);
+    return it->second;
   }
-  check(wildcards);
+
+  /// Every group whose pattern covers `route`'s (its own included), same port constraint.
+  std::vector<const HostGroup*> covering(const config::Route& route) const {
+    std::vector<const HostGroup*> out;
+    const std::string& pattern = route.from.host;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      auto it = by_tail_.find(tailKey(pattern.substr(i), route.from.port));
+      if (it != by_tail_.end() && wildcardHostMatches("*" + pattern.substr(i), pattern)) {
+        out.push_back(it->second);
+      }
+    }
+    for (const Other& o : other_) {
+      if (o.port == route.from.port && wildcardHostMatches(o.pattern, pattern)) {
+        out.push_back(o.group);
+      }
+    }
+    return out;
+  }
+
+ private:
+  struct Other {
+    std::string pattern;
+    std::optional<uint16_t> port;
+    const HostGroup* group;
+  };
+
+  static std::string tailKey(const std::string& tail, std::optional<uint16_t> port) {
+    return tail + '\0' + (port ? std::to_string(*port) : "*");
+  }
+
+  std::unordered_map<std::string, HostGroup> groups_;  // node-based: pointers stay valid
+  std::unordered_map<std::string, const HostGroup*> by_tail_;
+  std::vector<Other> other_;
+};
+
+}  // namespace
+
+void lintShadowedRoutes(const std::vector<config::Route>& routes,
+                        config::Diagnostics& diagnostics) {
+  // Routes are visited in order; each is checked against the earlier routes of the groups that
+  // cover its host, then added to its own group. Concrete routes only meet routes of the same
+  // host and port constraint; wildcard routes those of wildcard patterns that cover theirs.
+  std::unordered_map<std::string, HostGroup> concrete;
+  WildcardGroups wildcards;
   for (size_t j = 0; j < routes.size(); ++j) {
-    if (shadowed_by[j] == SIZE_MAX) {
+    const config::Route& route = routes[j];
+    if (route.from.host.empty()) {
+      continue;  // invalid `from`, reported elsewhere
+    }
+    size_t first = PathCoverIndex::kNone;
+    HostGroup* own = nullptr;
+    if (route.from.wildcard) {
+      for (const HostGroup* group : wildcards.covering(route)) {
+        first = std::min(first, group->paths.firstCovering(route));
+      }
+      own = &wildcards.groupOf(route);
+    } else {
+      own = &concrete[groupKey(route)];
+      first = own->paths.firstCovering(route);
+    }
+    own->paths.add(j, route);
+    if (first == PathCoverIndex::kNone) {
       continue;
     }
-    const config::Route& earlier = routes[shadowed_by[j]];
+    const config::Route& earlier = routes[first];
     std::string where = earlier.key;
     if (earlier.pos.line > 0) {
       where += " (line " + std::to_string(earlier.pos.line) + ")";
     }
-    diagnostics.warning(routes[j].pos, routes[j].key,
+    diagnostics.warning(route.pos, route.key,
                         "can never match: " + where +
                             " comes first and matches every request this route would see");
   }

@@ -2,12 +2,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <sstream>
-#include <unordered_map>
 #include <thread>
 #include <vector>
 
@@ -19,13 +22,14 @@
 #include "common/logging.h"
 #include "common/random.h"
 #include "config/loader.h"
-#include "network/listener.h"
 #include "metrics/registry.h"
+#include "network/listener.h"
 #include "proxy/explain.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker.h"
-#include "upstream/health/active_health_checker.h"
-#include "upstream/outlier/outlier_detector.h"
+#include "server/background_loader.h"
+#include "server/route_controls.h"
+#include "server/snapshot_job.h"
 
 namespace vallum::server {
 
@@ -37,6 +41,9 @@ namespace {
 /// The config file is polled this often; a change is applied once two polls in a row see the
 /// same file (so a file being written is not read half-way).
 constexpr auto kConfigPollInterval = std::chrono::milliseconds(250);
+/// How long stopping waits for a config load that is still running (bounded by the drain
+/// deadline too).
+constexpr auto kLoaderGrace = std::chrono::seconds(1);
 /// Upstream host names are resolved again this often; a changed address republishes the
 /// snapshot (health and pools are kept).
 constexpr auto kDnsRefreshInterval = std::chrono::seconds(30);
@@ -75,71 +82,6 @@ void logDiagnostics(const config::Diagnostics& diagnostics) {
   }
 }
 
-std::string durationText(config::Duration d) { return std::to_string(d.count()); }
-
-/// What makes two health-check setups the same (a changed setup restarts the checker).
-std::string healthCheckKey(const proxy::RouteRuntime& route) {
-  std::ostringstream out;
-  for (const config::HealthCheck& hc : route.config->health_checks) {
-    out << durationText(hc.timeout) << ',' << durationText(hc.interval) << ','
-        << durationText(hc.initial_jitter) << ',' << durationText(hc.interval_jitter) << ','
-        << hc.interval_jitter_percent << ',' << hc.unhealthy_threshold << ','
-        << hc.healthy_threshold << ',' << hc.reuse_connection << ',' << hc.alt_port.value_or(0)
-        << ',' << int(hc.kind) << ',' << hc.http_path << ',' << hc.http_host << ','
-        << hc.tcp_send.size() << ':' << hc.tcp_send << ',';
-    for (const auto& r : hc.expected_statuses) {
-      out << r.start << '-' << r.end << ';';
-    }
-    for (const auto& r : hc.retriable_statuses) {
-      out << r.start << '-' << r.end << ';';
-    }
-    for (const std::string& p : hc.tcp_receive) {
-      out << p.size() << ':' << p << ';';
-    }
-    for (auto* d : {&hc.no_traffic_interval, &hc.no_traffic_healthy_interval,
-                    &hc.unhealthy_interval, &hc.unhealthy_edge_interval,
-                    &hc.healthy_edge_interval}) {
-      out << (d->has_value() ? durationText(**d) : "-") << ',';
-    }
-    out << '|';
-  }
-  for (const upstream::Endpoint& ep : route.cluster.endpoints) {
-    out << ep.pool_key << ';';
-  }
-  return out.str();
-}
-
-std::string outlierKey(const config::OutlierDetection& o) {
-  std::ostringstream out;
-  out << o.consecutive_5xx << ',' << o.consecutive_gateway_failure << ','
-      << o.consecutive_local_origin_failure << ',' << durationText(o.interval) << ','
-      << durationText(o.base_ejection_time) << ',' << durationText(o.max_ejection_time) << ','
-      << durationText(o.max_ejection_time_jitter) << ',' << o.max_ejection_percent << ','
-      << o.enforcing_consecutive_5xx << ',' << o.enforcing_consecutive_gateway_failure << ','
-      << o.enforcing_consecutive_local_origin_failure << ',' << o.enforcing_success_rate << ','
-      << o.enforcing_local_origin_success_rate << ',' << o.success_rate_minimum_hosts << ','
-      << o.success_rate_request_volume << ',' << o.success_rate_stdev_factor << ','
-      << o.failure_percentage_threshold << ',' << o.enforcing_failure_percentage << ','
-      << o.enforcing_failure_percentage_local_origin << ','
-      << o.failure_percentage_minimum_hosts << ',' << o.failure_percentage_request_volume << ','
-      << o.split_external_local_origin_errors << ','
-      << o.successful_active_health_check_uneject_host << ',' << o.always_eject_one_host;
-  return out.str();
-}
-
-/// A route's control-thread machinery, kept across reloads by route id.
-struct RouteControl {
-  std::string checker_key;
-  std::unique_ptr<upstream::health::ActiveHealthChecker> checker;
-  tls::ClientContextConstSharedPtr tls_hold;  ///< the checker's TLS context lives this long
-  std::string detector_key;
-  std::unique_ptr<upstream::outlier::OutlierDetector> detector;
-  std::unique_ptr<asio::steady_timer> detector_timer;
-  std::string label;
-  std::vector<std::string> endpoints;  ///< authorities, for log lines
-  bool seen = false;
-};
-
 class Server {
  public:
   explicit Server(const ServeOptions& options) : options_(options) {}
@@ -150,7 +92,12 @@ class Server {
       n = std::max<size_t>(1, std::thread::hardware_concurrency());
     }
     metrics_ = std::make_shared<metrics::Registry>(n);
-    snapshot_ = loadSnapshot(++generation_);
+    controls_ = std::make_unique<RouteControls>(control_, *metrics_, random_.next());
+    // The first load runs here: nothing else is running yet.
+    std::atomic<bool> never{false};
+    LoadOutcome first = loadAndCompile(options_.config_path, compileInputs(), never);
+    logDiagnostics(first.diagnostics);
+    snapshot_ = std::move(first.snapshot);
     if (!snapshot_) {
       VALLUM_LOG_ERROR("{}: invalid config, not starting", options_.config_path);
       return 1;
@@ -198,15 +145,17 @@ class Server {
           "(set `certificates` or `certificate_file`/`certificate_key_file`)");
     }
     VALLUM_LOG_INFO("listening on {} ({}), {} worker{}, {} route{}", network::formatEndpoint(bound),
-                    insecure_ ? "http" : "https", n, n == 1 ? "" : "s",
-                    snapshot_->routes.size(), snapshot_->routes.size() == 1 ? "" : "s");
+                    insecure_ ? "http" : "https", n, n == 1 ? "" : "s", snapshot_->routes.size(),
+                    snapshot_->routes.size() == 1 ? "" : "s");
 
+    generation_ = snapshot_->generation;
     for (auto& worker : workers_) {
       worker->setOutlierReport([this](const std::string& route_id, uint32_t host) {
-        asio::post(control_, [this, route_id, host] { onOutlierThreshold(route_id, host); });
+        asio::post(control_,
+                   [this, route_id, host] { controls_->onOutlierThreshold(route_id, host); });
       });
     }
-    applyControls(*snapshot_);
+    loader_.retire(controls_->apply(*snapshot_, std::move(first.plan)));
     for (auto& worker : workers_) {
       proxy::Worker* w = worker.get();
       threads_.emplace_back([w] { w->run(); });
@@ -220,14 +169,19 @@ class Server {
     refreshDns(dns);
     control_.run();
 
-    for (auto& [id, control] : controls_) {
-      stopControl(control);
-    }
+    loader_.cancel();
+    controls_->stopAll();
     for (auto& worker : workers_) {
       worker->stop();
     }
     for (auto& t : threads_) {
       t.join();
+    }
+    // A cancelled parse stops within a few hundred YAML events, but compiling or a DNS lookup
+    // cannot be interrupted: the exit does not wait past the drain deadline (or a second).
+    auto wait_until = std::min(drain_deadline_, std::chrono::steady_clock::now() + kLoaderGrace);
+    if (!loader_.waitIdle(wait_until)) {
+      VALLUM_LOG_WARN("a config load is still running; exiting without waiting for it");
     }
     VALLUM_LOG_INFO("stopped");
     return 0;
@@ -235,8 +189,8 @@ class Server {
 
  private:
   void applyLogLevel(const proxy::Snapshot& snapshot) {
-    const std::string& level = options_.log_level.empty() ? snapshot.options.log_level
-                                                          : options_.log_level;
+    const std::string& level =
+        options_.log_level.empty() ? snapshot.options.log_level : options_.log_level;
     spdlog::set_level(spdlog::level::from_str(level));
   }
 
@@ -247,7 +201,7 @@ class Server {
       }
       if (signo == SIGHUP) {
         VALLUM_LOG_INFO("SIGHUP: reloading {}", options_.config_path);
-        reload();
+        requestReload();
         waitSignal(signals);
         return;
       }
@@ -273,7 +227,7 @@ class Server {
       } else if (pending_stamp_ && *pending_stamp_ == now) {
         pending_stamp_.reset();
         VALLUM_LOG_INFO("{} changed: reloading", options_.config_path);
-        reload();
+        requestReload();
       } else {
         pending_stamp_ = now;  // changed: wait until it stops changing
       }
@@ -281,7 +235,21 @@ class Server {
     });
   }
 
-  void reload() {
+  /// Starts a reload on the loader thread, or, while a load is running, schedules one more
+  /// for when it finishes (any number of requests meanwhile make one reload: it reads the file
+  /// as it is then).
+  void requestReload() {
+    if (draining_) {
+      return;
+    }
+    if (loader_.busy()) {
+      if (!reload_pending_) {
+        VALLUM_LOG_INFO("{}: a reload is in progress; reloading again when it finishes",
+                        options_.config_path);
+      }
+      reload_pending_ = true;
+      return;
+    }
     stamp_ = FileStamp::of(options_.config_path);
     if (stamp_.exists && stamp_.size == 0) {
       // An editor or a tool truncated the file and has not written it yet; an empty config
@@ -290,286 +258,129 @@ class Server {
                        options_.config_path, generation_);
       return;
     }
-    proxy::SnapshotConstSharedPtr next = loadSnapshot(generation_ + 1);
-    metrics_->configReloaded(next != nullptr);
+    // Parsing, validation and compilation (DNS lookups included) run off the control thread,
+    // which keeps running health checks, outlier sweeps, signals and drain meanwhile. The job
+    // gets copies of what it needs; its result comes back here to be published.
+    loader_.start([this, path = options_.config_path, inputs = compileInputs()](
+                      const std::atomic<bool>& cancel) mutable -> std::function<void()> {
+      auto outcome = std::make_shared<LoadOutcome>(loadAndCompile(path, std::move(inputs), cancel));
+      if (cancel.load(std::memory_order_relaxed)) {
+        VALLUM_LOG_INFO("reload cancelled: stopping");
+        return nullptr;
+      }
+      logDiagnostics(outcome->diagnostics);  // spdlog is thread-safe; spares the control thread
+      return [this, outcome] { finishReload(*outcome); };
+    });
+  }
+
+  /// Control thread: publishes a loaded snapshot (or keeps the running one).
+  void finishReload(LoadOutcome& outcome) {
+    if (draining_) {
+      return;
+    }
+    metrics_->configReloaded(outcome.snapshot != nullptr);
+    const proxy::SnapshotConstSharedPtr& next = outcome.snapshot;
     if (!next) {
       VALLUM_LOG_ERROR("{}: reload failed; keeping the running config (generation {})",
                        options_.config_path, generation_);
-      return;
+    } else {
+      generation_ = next->generation;
+      if (next->options.address.toString() != listen_address_ ||
+          next->options.insecure_server != insecure_) {
+        VALLUM_LOG_WARN("address/insecure_server changed: the listener keeps {} until restart",
+                        listen_address_);
+      }
+      if (next->options.insecure_server != insecure_) {
+        VALLUM_LOG_ERROR("insecure_server cannot change on reload; keeping the running config");
+      } else {
+        applyLogLevel(*next);
+        publish(next, std::move(outcome.plan));
+        using std::chrono::duration_cast;
+        using std::chrono::milliseconds;
+        VALLUM_LOG_INFO(
+            "config reloaded (generation {}, {} routes, loaded in {} ms, of which "
+            "compiling {} ms)",
+            generation_, next->routes.size(), duration_cast<milliseconds>(outcome.elapsed).count(),
+            duration_cast<milliseconds>(outcome.compile_elapsed).count());
+      }
     }
-    ++generation_;
-    if (next->options.address.toString() != listen_address_ ||
-        next->options.insecure_server != insecure_) {
-      VALLUM_LOG_WARN(
-          "address/insecure_server changed: the listener keeps {} until restart",
-          listen_address_);
-    }
-    if (next->options.insecure_server != insecure_) {
-      VALLUM_LOG_ERROR("insecure_server cannot change on reload; keeping the running config");
-      return;
-    }
-    applyLogLevel(*next);
-    publish(next);
-    VALLUM_LOG_INFO("config reloaded (generation {}, {} routes)", generation_,
-                    next->routes.size());
+    afterJob();
   }
 
-  void publish(const proxy::SnapshotConstSharedPtr& next) {
+  /// A reload asked for while the last job ran starts now.
+  void afterJob() {
+    if (reload_pending_ && !draining_) {
+      reload_pending_ = false;
+      requestReload();
+    }
+  }
+
+  void publish(const proxy::SnapshotConstSharedPtr& next, PublishPlan plan) {
     snapshot_ = next;
     for (auto& worker : workers_) {
       proxy::Worker* w = worker.get();
       asio::post(w->io(), [w, next] { w->install(next); });
     }
-    applyControls(*next);
+    // The health map and endpoint gauges it replaces are freed on the loader thread.
+    loader_.retire(controls_->apply(*next, std::move(plan)));
   }
 
-  /// Loads and compiles the config file; null (with problems logged) when it is invalid.
-  proxy::SnapshotConstSharedPtr loadSnapshot(uint64_t generation) {
-    config::LoadResult loaded = config::loadFile(options_.config_path, config::processEnvironment());
-    if (!loaded.options) {
-      logDiagnostics(loaded.diagnostics);
-      return nullptr;
+  /// What a load or compile job needs, copied (control thread).
+  CompileInputs compileInputs() {
+    CompileInputs inputs;
+    inputs.generation = generation_ + 1;
+    inputs.metrics = metrics_;
+    if (controls_) {
+      inputs.health = controls_->health();
     }
-    proxy::SnapshotConstSharedPtr snapshot =
-        proxy::buildSnapshot(std::move(*loaded.options), buildOptions(generation), loaded.diagnostics);
-    logDiagnostics(loaded.diagnostics);
-    return snapshot;
-  }
-
-  proxy::SnapshotBuildOptions buildOptions(uint64_t generation) {
-    proxy::SnapshotBuildOptions build;
-    build.generation = generation;
-    build.metrics = metrics_.get();
-    // Health state is shared by route id across snapshots: reloads keep health, ejections and
-    // in-flight counts, and running checkers keep writing where workers read.
-    build.cluster_health = [this](const std::string& route_id, size_t endpoints) {
-      upstream::ClusterHealthSharedPtr& shared = cluster_health_[route_id];
-      if (!shared || shared->hosts.size() != endpoints) {
-        shared = std::make_shared<upstream::ClusterHealth>();
-        for (size_t i = 0; i < endpoints; ++i) {
-          shared->hosts.push_back(std::make_shared<upstream::HostHealth>());
-        }
-      }
-      return shared;
-    };
-    return build;
-  }
-
-  /// Starts, keeps or stops each route's health checker and outlier detector for `snapshot`,
-  /// and tells the metrics registry about its endpoints. Control thread.
-  void applyControls(const proxy::Snapshot& snapshot) {
-    for (auto& [id, control] : controls_) {
-      control.seen = false;
-    }
-    std::vector<metrics::EndpointView> endpoints;
-    for (const proxy::RouteRuntime& route : snapshot.routes) {
-      RouteControl& control = controls_[route.id];
-      control.seen = true;
-      control.label = route.log_name;
-      control.endpoints.clear();
-      for (const upstream::Endpoint& ep : route.cluster.endpoints) {
-        control.endpoints.push_back(ep.authority);
-      }
-      applyHealthChecks(route, control);
-      applyOutlierDetection(route, control);
-      for (size_t i = 0; i < route.cluster.endpoints.size(); ++i) {
-        const upstream::HostHealthSharedPtr& host = route.cluster.health->hosts[i];
-        metrics::EndpointView view;
-        view.route = route.log_name;
-        view.endpoint = route.cluster.endpoints[i].authority;
-        view.owner = host;
-        view.active_healthy = &host->active_healthy;
-        view.ejected = &host->ejected;
-        view.active_requests = &host->active_requests;
-        view.connect_failures = &host->connect_failures;
-        endpoints.push_back(std::move(view));
-      }
-    }
-    for (auto it = controls_.begin(); it != controls_.end();) {
-      if (!it->second.seen) {
-        stopControl(it->second);
-        cluster_health_.erase(it->first);
-        it = controls_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    metrics_->setEndpoints(std::move(endpoints));
-  }
-
-  void applyHealthChecks(const proxy::RouteRuntime& route, RouteControl& control) {
-    const upstream::ClusterHealthSharedPtr& cluster = route.cluster.health;
-    if (route.config->health_checks.empty()) {
-      if (control.checker) {
-        control.checker->stop();
-        control.checker.reset();
-        control.checker_key.clear();
-        for (const auto& host : cluster->hosts) {
-          host->active_healthy.store(true, std::memory_order_relaxed);  // no checks: healthy
-        }
-        cluster->bump();
-      }
-      return;
-    }
-    std::string key = healthCheckKey(route);
-    if (control.checker && key == control.checker_key) {
-      return;  // unchanged: the running checker keeps its state
-    }
-    if (control.checker) {
-      control.checker->stop();
-    }
-    std::vector<upstream::health::CheckTarget> targets;
-    for (size_t i = 0; i < route.cluster.endpoints.size(); ++i) {
-      const upstream::Endpoint& ep = route.cluster.endpoints[i];
-      upstream::health::CheckTarget target;
-      target.address = ep.address;
-      target.authority = ep.authority;
-      if (ep.tls && route.cluster.tls_context) {
-        target.tls = &route.cluster.tls_context->sslContext();
-        target.tls_server_name = ep.tls_server_name;
-      }
-      target.health = cluster->hosts[i];
-      targets.push_back(std::move(target));
-    }
-    const std::string id = route.id;
-    control.tls_hold = route.cluster.tls_context;
-    control.checker = std::make_unique<upstream::health::ActiveHealthChecker>(
-        control_, route.config->health_checks, std::move(targets), cluster,
-        [this, id](size_t host, bool healthy, const std::string& reason) {
-          onHealthChange(id, host, healthy, reason);
-        },
-        random_.next());
-    // successful_active_health_check_uneject_host: every passing check of a healthy host, not
-    // only the transition to healthy (Envoy).
-    control.checker->setOnPass([this, id](size_t host) {
-      auto found = controls_.find(id);
-      if (found != controls_.end() && found->second.detector) {
-        found->second.detector->onActiveHealthCheckSuccess(host, std::chrono::steady_clock::now());
-      }
-    });
-    control.checker_key = std::move(key);
-    control.checker->start();
-  }
-
-  void applyOutlierDetection(const proxy::RouteRuntime& route, RouteControl& control) {
-    const upstream::ClusterHealthSharedPtr& cluster = route.cluster.health;
-    if (route.outlier == nullptr) {
-      if (control.detector) {
-        control.detector.reset();
-        control.detector_timer.reset();
-        control.detector_key.clear();
-        for (const auto& host : cluster->hosts) {
-          host->ejected.store(false, std::memory_order_relaxed);
-        }
-        cluster->bump();
-      }
-      return;
-    }
-    std::string key = outlierKey(*route.outlier);
-    if (control.detector && key == control.detector_key) {
-      return;
-    }
-    const std::string id = route.id;
-    control.detector = std::make_unique<upstream::outlier::OutlierDetector>(
-        *route.outlier, cluster,
-        [this, id](size_t host, bool ejected, const std::string& reason) {
-          auto it = controls_.find(id);
-          if (it == controls_.end() || host >= it->second.endpoints.size()) {
-            return;
-          }
-          if (ejected) {
-            VALLUM_LOG_WARN("route {}: endpoint {} ejected ({})", it->second.label,
-                            it->second.endpoints[host], reason);
-          } else {
-            VALLUM_LOG_INFO("route {}: endpoint {} returned ({})", it->second.label,
-                            it->second.endpoints[host], reason);
-          }
-        },
-        random_.next());
-    control.detector_key = std::move(key);
-    control.detector_timer = std::make_unique<asio::steady_timer>(control_);
-    scheduleOutlierSweep(id, route.outlier->interval);
-  }
-
-  void scheduleOutlierSweep(const std::string& id, config::Duration interval) {
-    auto it = controls_.find(id);
-    if (it == controls_.end() || !it->second.detector_timer) {
-      return;
-    }
-    asio::steady_timer& timer = *it->second.detector_timer;
-    timer.expires_after(interval);
-    timer.async_wait([this, id, interval](const boost::system::error_code& ec) {
-      if (ec) {
-        return;
-      }
-      auto found = controls_.find(id);
-      if (found == controls_.end() || !found->second.detector) {
-        return;
-      }
-      found->second.detector->onInterval(std::chrono::steady_clock::now());
-      scheduleOutlierSweep(id, interval);
-    });
-  }
-
-  void onHealthChange(const std::string& id, size_t host, bool healthy, const std::string& reason) {
-    auto it = controls_.find(id);
-    if (it == controls_.end() || host >= it->second.endpoints.size()) {
-      return;
-    }
-    RouteControl& control = it->second;
-    if (healthy) {
-      VALLUM_LOG_INFO("route {}: endpoint {} is healthy ({})", control.label,
-                      control.endpoints[host], reason);
-    } else {
-      VALLUM_LOG_WARN("route {}: endpoint {} is unhealthy ({})", control.label,
-                      control.endpoints[host], reason);
-    }
-  }
-
-  void onOutlierThreshold(const std::string& id, uint32_t host) {
-    auto it = controls_.find(id);
-    if (it != controls_.end() && it->second.detector) {
-      it->second.detector->onConsecutiveThreshold(host, std::chrono::steady_clock::now());
-    }
-  }
-
-  static void stopControl(RouteControl& control) {
-    if (control.checker) {
-      control.checker->stop();
-    }
-    if (control.detector_timer) {
-      control.detector_timer->cancel();
-    }
+    return inputs;
   }
 
   /// Re-resolves upstream host names every kDnsRefreshInterval; when an address changed, the
-  /// same options are compiled again and published (health and pools are kept).
+  /// same options are compiled again and published (health and pools are kept). The lookups
+  /// block, so all of it runs as a loader job (skipped while a reload runs; a reload asked for
+  /// meanwhile waits for it).
   void refreshDns(asio::steady_timer& timer) {
     timer.expires_after(kDnsRefreshInterval);
     timer.async_wait([this, &timer](const boost::system::error_code& ec) {
       if (ec || draining_) {
         return;
       }
-      bool named = false;
-      for (const proxy::RouteRuntime& route : snapshot_->routes) {
-        for (const config::UpstreamUrl& url : route.config->to) {
-          boost::system::error_code parse_error;
-          boost::asio::ip::make_address(url.host, parse_error);
-          named = named || (parse_error && url.host != "localhost");
-        }
-      }
-      if (named) {
-        config::Diagnostics diagnostics;
-        proxy::SnapshotConstSharedPtr next =
-            proxy::buildSnapshot(snapshot_->options, buildOptions(generation_ + 1), diagnostics);
-        if (next && addressesChanged(*snapshot_, *next)) {
-          ++generation_;
-          VALLUM_LOG_INFO("upstream addresses changed: publishing generation {}", generation_);
-          publish(next);
-        }
+      if (!loader_.busy()) {
+        loader_.start([this, base = snapshot_, inputs = compileInputs()](
+                          const std::atomic<bool>&) mutable -> std::function<void()> {
+          std::shared_ptr<LoadOutcome> outcome;
+          if (hasNamedUpstreams(*base)) {
+            outcome = std::make_shared<LoadOutcome>(recompile(base->options, std::move(inputs)));
+            if (!outcome->snapshot || !addressesChanged(*base, *outcome->snapshot)) {
+              outcome.reset();
+            }
+          }
+          return [this, base, outcome] {
+            if (outcome && !draining_ && base == snapshot_) {
+              generation_ = outcome->snapshot->generation;
+              VALLUM_LOG_INFO("upstream addresses changed: publishing generation {}", generation_);
+              publish(outcome->snapshot, std::move(outcome->plan));
+            }
+            afterJob();
+          };
+        });
       }
       refreshDns(timer);
     });
+  }
+
+  static bool hasNamedUpstreams(const proxy::Snapshot& snapshot) {
+    for (const proxy::RouteRuntime& route : snapshot.routes) {
+      for (const config::UpstreamUrl& url : route.config->to) {
+        boost::system::error_code parse_error;
+        boost::asio::ip::make_address(url.host, parse_error);
+        if (parse_error && url.host != "localhost") {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   static bool addressesChanged(const proxy::Snapshot& a, const proxy::Snapshot& b) {
@@ -593,6 +404,8 @@ class Server {
 
   void beginDrain() {
     draining_ = true;
+    drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+    loader_.cancel();  // a reload in progress is abandoned
     VALLUM_LOG_INFO("draining: waiting up to {}s for in-flight requests",
                     options_.drain_timeout.count());
     remaining_ = workers_.size();
@@ -622,8 +435,7 @@ class Server {
   asio::io_context control_{1};
   std::shared_ptr<metrics::Registry> metrics_;
   std::unique_ptr<metrics::Exporter> exporter_;
-  std::unordered_map<std::string, upstream::ClusterHealthSharedPtr> cluster_health_;
-  std::unordered_map<std::string, RouteControl> controls_;
+  std::unique_ptr<RouteControls> controls_;
   FastRandom random_;
   asio::steady_timer drain_timer_{control_};
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
@@ -635,14 +447,30 @@ class Server {
   std::string listen_address_;
   bool insecure_ = false;
   bool draining_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_ =
+      std::chrono::steady_clock::time_point::max();
   size_t remaining_ = 0;
+  bool reload_pending_ = false;
+  // Last: destroyed first, while everything its continuations could touch still exists.
+  BackgroundLoader loader_{control_};
 };
 
 }  // namespace
 
 int serve(const ServeOptions& options) {
-  Server server(options);
-  return server.run();
+  int rc = 0;
+  {
+    Server server(options);
+    rc = server.run();
+  }
+  if (BackgroundLoader::abandonedWork()) {
+    // A config load was still running when the server stopped (it owns what it uses, but
+    // static destructors would run under it): leave without them, logs flushed.
+    spdlog::default_logger()->flush();
+    std::fflush(nullptr);
+    std::_Exit(rc);
+  }
+  return rc;
 }
 
 int check(const std::string& config_path, std::ostream& out) {

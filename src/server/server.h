@@ -23,6 +23,14 @@ struct ServeOptions {
 /// SO_REUSEPORT listeners, logs "listening on ADDRESS (https|http), N workers", reloads on
 /// SIGHUP and when the config file changes (a bad file keeps the running snapshot and logs its
 /// problems with positions), and on SIGTERM drains in-flight requests, then returns 0.
+///
+/// Reloads (and the periodic DNS re-resolution) are loaded and compiled on a loader thread
+/// (background_loader.h), one at a time, while the control thread keeps running health checks,
+/// outlier sweeps, signals and drain; the result is published from the control thread, logged
+/// as "config reloaded (generation N, M routes, loaded in T ms, of which compiling C ms)". A SIGHUP
+/// or file change during a reload schedules one more reload after it. SIGTERM cancels a reload in
+/// progress; a load that cannot be interrupted (a DNS lookup) is abandoned at the drain deadline,
+/// and the process then exits with std::_Exit (after flushing its logs) rather than wait for it.
 int serve(const ServeOptions& options);
 
 /// `vallum check`: validates a config the way serve() would (without DNS lookups) and prints

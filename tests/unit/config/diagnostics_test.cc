@@ -60,6 +60,18 @@ TEST(DiagnosticsTest, AppendKeepsCounts) {
   EXPECT_EQ(a.items().back().key, "z");
 }
 
+// A config must not be able to write escape sequences to the terminal of whoever runs
+// `vallum check`, nor split a log line: config text in keys and messages is escaped.
+TEST(DiagnosticTest, ControlBytesInConfigTextAreEscaped) {
+  Diagnostic d{Severity::Error,
+               {"conf\nig.yaml", 4, 5},
+               "routes[0].\x1b[2Jprefx",
+               "unknown route option \"\x1b[2Jprefx\"; value \"a\tb\x1b]0;owned\x07\""};
+  EXPECT_EQ(d.format(),
+            "conf\\nig.yaml:4:5: error: routes[0].\\x1b[2Jprefx: unknown route option "
+            "\"\\x1b[2Jprefx\"; value \"a\\tb\\x1b]0;owned\\x07\"");
+}
+
 TEST(DiagnosticsTest, EmptyFormatsToEmptyString) { EXPECT_EQ(Diagnostics().formatAll(), ""); }
 
 }  // namespace

@@ -228,20 +228,27 @@ TEST(LoaderClusterTest, LeastRequestValidation) {
                        "set twice (as \"choice_count\" and \"choiceCount\")"}));
 }
 
-TEST(LoaderClusterTest, LbConfigUnknownAndIgnoredFieldsWarn) {
+TEST(LoaderClusterTest, LbConfigIgnoredFieldsWarnAndUnknownFieldsAreErrors) {
   LoadResult r =
       load(routeWith("    lb_policy: LEAST_REQUEST\n"
                      "    least_request_lb_config:\n"
                      "      choice_count: 2\n"
-                     "      slow_start_config: {slow_start_window: 30s}\n"
-                     "      choise_count: 5\n"));
+                     "      slow_start_config: {slow_start_window: 30s}\n"));
   ASSERT_TRUE(loaded(r));
   EXPECT_TRUE(hasDiag(r, {E::Warning, 7, 7, "routes[0].least_request_lb_config.slow_start_config",
                           "ignored (slow start is not supported yet)"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 8, 7, "routes[0].least_request_lb_config.choise_count",
-                          "unknown least_request_lb_config field \"choise_count\"; ignored"}));
   EXPECT_EQ(onlyRoute(r).least_request_lb_config.choice_count, 2u);
-  EXPECT_EQ(r.diagnostics.items().size(), 2u) << r.diagnostics.formatAll();
+  EXPECT_EQ(r.diagnostics.items().size(), 1u) << r.diagnostics.formatAll();
+
+  LoadResult typo =
+      load(routeWith("    lb_policy: LEAST_REQUEST\n"
+                     "    least_request_lb_config:\n"
+                     "      choise_count: 5\n"));
+  EXPECT_FALSE(typo.options);
+  EXPECT_TRUE(hasDiag(typo, {E::Error, 6, 7, "routes[0].least_request_lb_config.choise_count",
+                             "unknown least_request_lb_config field \"choise_count\" (did you "
+                             "mean \"choice_count\"?)"}));
+  EXPECT_EQ(typo.diagnostics.items().size(), 1u) << typo.diagnostics.formatAll();
 }
 
 // ---- ring_hash_lb_config ----
@@ -376,8 +383,9 @@ TEST(LoaderClusterTest, AfterAPolicyErrorTheLbConfigsAreNotJudged) {
 
 TEST(LoaderClusterTest, LbConfigKeysAtRouteLevelAreUnknown) {
   LoadResult r = load(routeWith("    table_size: 7\n"));
-  ASSERT_TRUE(loaded(r));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 4, 5, "routes[0].table_size", "unknown route option"}));
+  EXPECT_FALSE(r.options);
+  EXPECT_TRUE(
+      hasDiag(r, {E::Error, 4, 5, "routes[0].table_size", "unknown route option \"table_size\""}));
 }
 
 // ---- hash_policy (dataplane §1.6) ----
@@ -471,7 +479,7 @@ TEST(LoaderClusterTest, HashPolicyWarnings) {
                      "    hash_policy:\n"
                      "      - cookie: {name: sticky, ttl: 3600s, path: /}\n"
                      "      - connection_properties: {source_ip: false}\n"
-                     "      - query_parameter: {name: q, extra: 1}\n"));
+                     "      - query_parameter: {name: q}\n"));
   ASSERT_TRUE(loaded(r));
   const std::string k = "routes[0].hash_policy";
   EXPECT_TRUE(hasDiag(r, {E::Warning, 6, 32, k + "[0].cookie.ttl",
@@ -480,13 +488,28 @@ TEST(LoaderClusterTest, HashPolicyWarnings) {
                           "ignored (cookie generation is not supported)"}));
   EXPECT_TRUE(hasDiag(r, {E::Warning, 7, 9, k + "[1].connection_properties",
                           "ignored: without source_ip: true this entry never yields a hash"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 8, 36, k + "[2].query_parameter.extra",
-                          "unknown query_parameter field \"extra\"; ignored"}));
-  EXPECT_EQ(r.diagnostics.items().size(), 4u) << r.diagnostics.formatAll();
+  EXPECT_EQ(r.diagnostics.items().size(), 3u) << r.diagnostics.formatAll();
   const auto& hp = onlyRoute(r).hash_policy;
   ASSERT_EQ(hp.size(), 2u);  // the source_ip: false entry yields nothing and is dropped
   EXPECT_EQ(hp[0].name, "sticky");
   EXPECT_EQ(hp[1].name, "q");
+}
+
+TEST(LoaderClusterTest, HashPolicyUnknownFieldsAreErrors) {
+  LoadResult r =
+      load(routeWith("    lb_policy: RING_HASH\n"
+                     "    hash_policy:\n"
+                     "      - query_parameter: {name: q, extra: 1}\n"
+                     "      - header: {header_nam: x-user}\n"
+                     "        termnal: true\n"));
+  EXPECT_FALSE(r.options);
+  const std::string k = "routes[0].hash_policy";
+  EXPECT_TRUE(hasDiag(r, {E::Error, 6, 36, k + "[0].query_parameter.extra",
+                          "unknown query_parameter field \"extra\""}));
+  EXPECT_TRUE(hasDiag(r, {E::Error, 7, 18, k + "[1].header.header_nam",
+                          "unknown header field \"header_nam\" (did you mean \"header_name\"?)"}));
+  EXPECT_TRUE(hasDiag(r, {E::Error, 8, 9, k + "[1].termnal",
+                          "unknown hash_policy field \"termnal\" (did you mean \"terminal\"?)"}));
 }
 
 TEST(LoaderClusterTest, HashPolicyWithoutAHashingBalancerWarns) {
@@ -723,14 +746,19 @@ TEST(LoaderClusterTest, OutlierUnknownIgnoredAndUnsupportedFields) {
   LoadResult r =
       load(tenEndpointRoute("    outlier_detection:\n"
                             "      consecutive_5xx: 3\n"
-                            "      detect_degraded_hosts: true\n"
-                            "      consecutive_500: 3\n"));
+                            "      detect_degraded_hosts: true\n"));
   ASSERT_TRUE(loaded(r));
   EXPECT_TRUE(hasDiag(r, {E::Warning, 6, 7, "routes[0].outlier_detection.detect_degraded_hosts",
                           "ignored (Vallum has no degraded host state)"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 7, 7, "routes[0].outlier_detection.consecutive_500",
-                          "unknown outlier_detection field \"consecutive_500\"; ignored"}));
-  EXPECT_EQ(r.diagnostics.items().size(), 2u) << r.diagnostics.formatAll();
+  EXPECT_EQ(r.diagnostics.items().size(), 1u) << r.diagnostics.formatAll();
+
+  LoadResult unknown =
+      load(tenEndpointRoute("    outlier_detection:\n"
+                            "      consecutive_500: 3\n"));
+  EXPECT_FALSE(unknown.options);
+  EXPECT_TRUE(hasDiag(unknown, {E::Error, 5, 7, "routes[0].outlier_detection.consecutive_500",
+                                "unknown outlier_detection field \"consecutive_500\" (did you "
+                                "mean \"consecutive_5xx\"?)"}));
 
   LoadResult monitors =
       load(tenEndpointRoute("    outlier_detection:\n"

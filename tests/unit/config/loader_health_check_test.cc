@@ -311,9 +311,8 @@ TEST(LoaderHealthCheckTest, StatusRanges) {
                                         "expected a status range {start, end}, got \"200\""}));
   EXPECT_TRUE(hasDiag(ranges("{start: 200, end: 300}"),
                       {E::Error, 11, 30, k, "expected a list, got a mapping"}));
-  EXPECT_TRUE(
-      hasDiag(ranges("[{start: 200, end: 300, step: 1}]"),
-              {E::Warning, 11, 54, k + "[0].step", "unknown range field \"step\"; ignored"}));
+  EXPECT_TRUE(hasDiag(ranges("[{start: 200, end: 300, step: 1}]"),
+                      {E::Error, 11, 54, k + "[0].step", "unknown range field \"step\""}));
   LoadResult edges = ranges("[{start: 100, end: 600}]");
   ASSERT_TRUE(test::clean(edges));
   EXPECT_EQ(onlyCheck(edges).expected_statuses[0].end, 600);
@@ -374,37 +373,47 @@ TEST(LoaderHealthCheckTest, HttpFeaturesNotSupportedYetUnlessEmpty) {
   EXPECT_TRUE(test::clean(empty));
 }
 
-TEST(LoaderHealthCheckTest, IgnoredAndUnknownFieldsWarn) {
+TEST(LoaderHealthCheckTest, IgnoredFieldsWarn) {
   LoadResult r = httpCheck(
       "          path: /\n"
-      "          response_buffer_size: 2048\n"
-      "          bogus: 1\n",
+      "          response_buffer_size: 2048\n",
       "        event_log_path: /tmp/hc.log\n"
       "        always_log_health_check_failures: true\n"
       "        alwaysLogHealthCheckSuccess: true\n"
       "        tls_options: {alpn_protocols: [h2]}\n"
       "        transport_socket_match_criteria: {tls: true}\n"
-      "        event_service: {}\n"
-      "        healthcheck_interval: 5s\n");
+      "        event_service: {}\n");
   ASSERT_TRUE(loaded(r));
   const std::string k = kHc + ".";
   EXPECT_TRUE(hasDiag(r, {E::Warning, 11, 11, k + "http_health_check.response_buffer_size",
                           "ignored (only used with receive, which is not supported yet)"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 12, 11, k + "http_health_check.bogus",
-                          "unknown http_health_check field \"bogus\"; ignored"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 13, 9, k + "event_log_path",
+  EXPECT_TRUE(hasDiag(r, {E::Warning, 12, 9, k + "event_log_path",
                           "ignored (health check event logs are not supported)"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 14, 9, k + "always_log_health_check_failures",
+  EXPECT_TRUE(hasDiag(r, {E::Warning, 13, 9, k + "always_log_health_check_failures",
                           "ignored (health changes are always logged"}));
   EXPECT_TRUE(
-      hasDiag(r, {E::Warning, 15, 9, k + "alwaysLogHealthCheckSuccess", "ignored (health"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 16, 9, k + "tls_options",
+      hasDiag(r, {E::Warning, 14, 9, k + "alwaysLogHealthCheckSuccess", "ignored (health"}));
+  EXPECT_TRUE(hasDiag(r, {E::Warning, 15, 9, k + "tls_options",
                           "ignored (health checks use the route's upstream TLS settings)"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 17, 9, k + "transport_socket_match_criteria", "ignored"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 18, 9, k + "event_service", "ignored"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 19, 9, k + "healthcheck_interval",
-                          "unknown health check field \"healthcheck_interval\"; ignored"}));
-  EXPECT_EQ(r.diagnostics.items().size(), 9u) << r.diagnostics.formatAll();
+  EXPECT_TRUE(hasDiag(r, {E::Warning, 16, 9, k + "transport_socket_match_criteria", "ignored"}));
+  EXPECT_TRUE(hasDiag(r, {E::Warning, 17, 9, k + "event_service", "ignored"}));
+  EXPECT_EQ(r.diagnostics.items().size(), 7u) << r.diagnostics.formatAll();
+}
+
+TEST(LoaderHealthCheckTest, UnknownFieldsAreErrors) {
+  LoadResult r = httpCheck(
+      "          path: /\n"
+      "          bogus: 1\n",
+      "        healthcheck_interval: 5s\n"
+      "        intervl: 5s\n");
+  EXPECT_FALSE(r.options);
+  const std::string k = kHc + ".";
+  EXPECT_TRUE(hasDiag(r, {E::Error, 11, 11, k + "http_health_check.bogus",
+                          "unknown http_health_check field \"bogus\""}));
+  EXPECT_TRUE(hasDiag(r, {E::Error, 12, 9, k + "healthcheck_interval",
+                          "unknown health check field \"healthcheck_interval\""}));
+  EXPECT_TRUE(hasDiag(r, {E::Error, 13, 9, k + "intervl",
+                          "unknown health check field \"intervl\" (did you mean \"interval\"?)"}));
 }
 
 TEST(LoaderHealthCheckTest, TcpPayloads) {
@@ -480,7 +489,7 @@ TEST(LoaderHealthCheckTest, TcpPayloadErrors) {
   EXPECT_TRUE(hasDiag(tcp("proxy_protocol_config: {version: V2}"),
                       {E::Error, 10, 11, k + "proxy_protocol_config", "not supported yet"}));
   EXPECT_TRUE(hasDiag(tcp("send: {hex: '00'}"),
-                      {E::Warning, 10, 18, k + "send.hex", "unknown payload field \"hex\""}));
+                      {E::Error, 10, 18, k + "send.hex", "unknown payload field \"hex\""}));
 }
 
 TEST(LoaderHealthCheckTest, ListShapeAndSeveralChecks) {

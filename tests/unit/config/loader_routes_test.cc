@@ -503,16 +503,71 @@ TEST(LoaderRoutesTest, OutOfScopeRemovedAndUnknownRouteKeys) {
       hasDiag(r, {E::Error, 5, 5, "routes[0].allowed_groups", "config option was removed"}));
   EXPECT_TRUE(hasDiag(
       r, {E::Error, 6, 5, "routes[0].set_authorization_header", "config option was removed"}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 7, 5, "routes[0].choice_count",
-                          "unknown route option \"choice_count\"; ignored"}));
-  EXPECT_EQ(r.diagnostics.errorCount(), 3u);
+  EXPECT_TRUE(hasDiag(
+      r, {E::Error, 7, 5, "routes[0].choice_count", "unknown route option \"choice_count\""}));
+  EXPECT_EQ(r.diagnostics.errorCount(), 4u);
   EXPECT_EQ(r.diagnostics.formatAll().find("mcp: not supported yet"), std::string::npos);
 }
 
-TEST(LoaderRoutesTest, UnknownRouteKeyOnlyWarns) {
-  LoadResult r = load(routeWith("    connect_timeout: 5s\n"));
-  ASSERT_TRUE(loaded(r));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 4, 5, "routes[0].connect_timeout", "unknown route option"}));
+// Vallum is stricter than Pomerium: an unknown route key is an error, so that a misspelled
+// matcher never turns a route into a catch-all and a key cut by a half-written file is never
+// applied without it (docs/decisions.md).
+TEST(LoaderRoutesTest, UnknownRouteKeyIsAnError) {
+  LoadResult r = load(
+      "routes:\n"
+      "  - from: https://app.example.com\n"
+      "    to: http://app:8080\n"
+      "    prefx: /public\n"
+      "    allow_public_unauthenticated_access: true\n"
+      "  - from: https://other.example.com\n"
+      "    to: http://other:8080\n");
+  EXPECT_FALSE(r.options);  // the whole config is refused, not just the route
+  ASSERT_EQ(r.diagnostics.items().size(), 1u) << r.diagnostics.formatAll();
+  EXPECT_EQ(r.diagnostics.items()[0].format(),
+            "config.yaml:4:5: error: routes[0].prefx: unknown route option \"prefx\" (did you "
+            "mean \"prefix\"?)");
+  EXPECT_TRUE(hasDiag(
+      load(routeWith("    connect_timeout: 5s\n")),
+      {E::Error, 4, 5, "routes[0].connect_timeout", "unknown route option \"connect_timeout\""}));
+}
+
+TEST(LoaderRoutesTest, ControlBytesInKeysAndValuesAreEscapedInDiagnostics) {
+  // YAML's "\e" is ESC: a config can carry terminal escape sequences in keys and values.
+  LoadResult r = load(routeWith("    \"pre\\e[2Jfix\": /x\n    regex: \"\\e]0;owned\\a(\"\n"));
+  ASSERT_EQ(r.diagnostics.errorCount(), 2u) << r.diagnostics.formatAll();
+  EXPECT_EQ(r.diagnostics.items()[0].key, "routes[0].pre\x1b[2Jfix");  // kept as written
+  const std::string all = r.diagnostics.formatAll();
+  EXPECT_EQ(all.find('\x1b'), std::string::npos) << all;
+  EXPECT_EQ(all.find('\x07'), std::string::npos) << all;
+  EXPECT_EQ(r.diagnostics.items()[0].format(),
+            "config.yaml:4:5: error: routes[0].pre\\x1b[2Jfix: unknown route option "
+            "\"pre\\x1b[2Jfix\"");
+  EXPECT_NE(r.diagnostics.items()[1].format().find("\\x1b]0;owned\\x07("), std::string::npos)
+      << r.diagnostics.items()[1].format();
+}
+
+TEST(LoaderRoutesTest, KeyCutShortByATruncatedWriteIsAnError) {
+  // The file ends in the middle of a key: the key has no value at all.
+  LoadResult r = load(routeWith("    prefix: /admin\n    allow_public_unauth"));
+  EXPECT_FALSE(r.options);
+  EXPECT_TRUE(hasDiag(r, {E::Error, 5, 5, "routes[0].allow_public_unauth",
+                          "unknown route option \"allow_public_unauth\" (did you mean "
+                          "\"allow_public_unauthenticated_access\"?)"}));
+  LoadResult null_value = load(routeWith("    regx:\n"));
+  EXPECT_FALSE(null_value.options);
+  EXPECT_TRUE(hasDiag(null_value, {E::Error, 4, 5, "routes[0].regx",
+                                   "unknown route option \"regx\" (did you mean \"regex\"?)"}));
+}
+
+TEST(LoaderRoutesTest, UnknownKeysFromTheEnvironmentAreErrorsToo) {
+  // POLICY = base64 of "- {from: https://env.example.com, to: http://env, prefx: /x}".
+  LoadResult r = load("address: ':8443'\n",
+                      {{"POLICY",
+                        "LSB7ZnJvbTogaHR0cHM6Ly9lbnYuZXhhbXBsZS5jb20sIHRvOiBodHRwOi8vZW52LCBwcmVm"
+                        "eDogL3h9Cg=="}});
+  EXPECT_FALSE(r.options);
+  EXPECT_TRUE(hasDiag(
+      r, {E::Error, 1, 51, "$POLICY[0].prefx", "unknown route option \"prefx\"", "$POLICY"}));
 }
 
 // ---- legacy allow lists (§2.11) ----

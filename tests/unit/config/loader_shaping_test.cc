@@ -58,7 +58,17 @@ TEST(LoaderShapingTest, RedirectValidation) {
                           "port must be between 0 and 65535"}));
   EXPECT_TRUE(hasDiag(r, {E::Error, 6, 22, "routes[0].redirect.path_redirect",
                           "must start with \"/\""}));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 7, 7, "routes[0].redirect.bogus", "unknown redirect option"}));
+  EXPECT_TRUE(hasDiag(
+      r, {E::Error, 7, 7, "routes[0].redirect.bogus", "unknown redirect option \"bogus\""}));
+  EXPECT_TRUE(
+      hasDiag(load(route("    redirect: {host_redirect: a.example.com, stip_query: true}\n")),
+              {E::Error, 3, 46, "routes[0].redirect.stip_query",
+               "unknown redirect option \"stip_query\" (did you mean \"strip_query\"?)"}));
+  // A key with no value is not "unset" when nobody knows it.
+  EXPECT_TRUE(
+      hasDiag(load(route("    redirect: {host_redirect: a.example.com, https_redirec: }\n")),
+              {E::Error, 3, 46, "routes[0].redirect.https_redirec",
+               "unknown redirect option \"https_redirec\""}));
   EXPECT_TRUE(hasDiag(load(route("    redirect: {response_code: 200}\n")),
                       {E::Error, 3, 31, "routes[0].redirect.response_code",
                        "unsupported redirect response code 200"}));
@@ -76,6 +86,19 @@ TEST(LoaderShapingTest, DirectResponse) {
                        "status must be between 200 and 599, got 99"}));
   EXPECT_TRUE(hasDiag(load(route("    response: {body: x}\n")),
                       {E::Error, 3, 15, "routes[0].response", "missing status"}));
+  LoadResult typo = load(route("    response: {status: 200, bdy: ok}\n"));
+  EXPECT_FALSE(typo.options);
+  EXPECT_TRUE(hasDiag(typo, {E::Error, 3, 29, "routes[0].response.bdy",
+                             "unknown response option \"bdy\" (did you mean \"body\"?)"}));
+}
+
+TEST(LoaderShapingTest, RewriteResponseHeadersUnknownFieldIsAnError) {
+  LoadResult r = load(
+      route("    rewrite_response_headers: [{header: Location, prefix: 'http://a/', valu: /}]\n"));
+  EXPECT_FALSE(r.options);
+  EXPECT_TRUE(hasDiag(r, {E::Error, 3, 72, "routes[0].rewrite_response_headers[0].valu",
+                          "unknown rewrite_response_headers option \"valu\" (did you mean "
+                          "\"value\"?)"}));
 }
 
 TEST(LoaderShapingTest, PrefixAndRegexRewriteTogetherIsAnError) {

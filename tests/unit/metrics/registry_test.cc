@@ -273,7 +273,11 @@ TEST(RegistryTest, SetEndpointsReplacesAndKeepsOwnersAlive) {
   EXPECT_EQ(sampleLines(registry.render(), "vallum_endpoint_healthy").size(), 1u);
 
   auto next = std::make_shared<FakeHostHealth>();
-  registry.setEndpoints({viewOf("web", "b:80", next)});
+  std::vector<EndpointView> previous = registry.setEndpoints({viewOf("web", "b:80", next)});
+  ASSERT_EQ(previous.size(), 1u);  // handed back: the caller chooses where they are freed
+  EXPECT_EQ(previous[0].route, "api");
+  EXPECT_FALSE(weak.expired());
+  previous.clear();
   EXPECT_TRUE(weak.expired());
   EXPECT_THAT(sampleLines(registry.render(), "vallum_endpoint_healthy"),
               ElementsAre(R"(vallum_endpoint_healthy{route="web",endpoint="b:80"} 1)"));
