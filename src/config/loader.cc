@@ -461,11 +461,21 @@ class Loader {
     if (!s || s->empty()) {
       return;
     }
-    if (strings::iequals(*s, "auto") || strings::iequals(*s, "http1")) {
+    if (strings::iequals(*s, "auto")) {
+      opts_.codec_type = CodecType::Auto;
       return;
     }
-    if (strings::iequals(*s, "http2") || strings::iequals(*s, "http3")) {
-      r.warning(o.key_mark, o.key, "codec_type " + quoted(*s) + " not supported yet; ignored");
+    if (strings::iequals(*s, "http1")) {
+      opts_.codec_type = CodecType::Http1;
+      return;
+    }
+    if (strings::iequals(*s, "http2")) {
+      opts_.codec_type = CodecType::Http2;
+      return;
+    }
+    if (strings::iequals(*s, "http3")) {
+      r.warning(o.key_mark, o.key,
+                "codec_type \"http3\" not supported yet; ignored (HTTP/2 and HTTP/1.1 are served)");
       return;
     }
     r.error(v.mark, o.key,

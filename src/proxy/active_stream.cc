@@ -60,6 +60,7 @@ void ActiveStream::begin(http::StreamId id) {
   body_bad_status_ = 0;
   request_id_.clear();
   ctx_.reset(facts_.snapshot->snapshot.get(), manager_.tls(), nullptr);
+  ctx_.tls_connection = manager_.transport().sslHandle();
 }
 
 void ActiveStream::onHeaders(http::RequestHeaders& request, bool end_stream) {

@@ -366,7 +366,7 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
   }
 
   if (!opts.insecure_server) {
-    snapshot->tls = tls::ServerContext::build(opts.certificates, diagnostics);
+    snapshot->tls = tls::ServerContext::build(opts.certificates, diagnostics, opts.codec_type);
     if (!snapshot->tls) {
       ok = false;
     }

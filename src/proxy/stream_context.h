@@ -26,6 +26,8 @@ struct StreamContext {
   http::RequestHeaders* request = nullptr;
   std::string_view client_ip;
   std::string_view request_id;
+  /// The connection's TLS session (an SSL*; null without TLS), for the certificate check.
+  const void* tls_connection = nullptr;
 
   // validate
   std::string_view authority;  ///< Host, :authority or the absolute-form target's, as received

@@ -35,13 +35,38 @@ struct SniCallback {
 
 namespace {
 
+/// ALPN protocol lists (RFC 7301 wire format) in the server's order of preference.
+constexpr unsigned char kAlpnAuto[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnHttp1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnHttp2[] = {2, 'h', '2'};
+
+struct AlpnList {
+  const unsigned char* data;
+  unsigned int size;
+};
+
+const AlpnList* alpnFor(config::CodecType codec_type) {
+  static const AlpnList kAuto{kAlpnAuto, sizeof(kAlpnAuto)};
+  static const AlpnList kHttp1{kAlpnHttp1, sizeof(kAlpnHttp1)};
+  static const AlpnList kHttp2{kAlpnHttp2, sizeof(kAlpnHttp2)};
+  switch (codec_type) {
+    case config::CodecType::Http1:
+      return &kHttp1;
+    case config::CodecType::Http2:
+      return &kHttp2;
+    case config::CodecType::Auto:
+      break;
+  }
+  return &kAuto;
+}
+
 int selectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
-               const unsigned char* in, unsigned int inlen, void* /*arg*/) {
-  // Only HTTP/1.1 is served for now; a client offering only h2 gets no ALPN answer and
-  // falls back (RFC 7301 §3.2 allows the server to ignore ALPN).
-  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+               const unsigned char* in, unsigned int inlen, void* arg) {
+  // The server's preference wins (h2 first); a client offering none of ours gets no ALPN
+  // answer and falls back to HTTP/1.1 (RFC 7301 §3.2 lets the server ignore ALPN).
+  const auto* list = static_cast<const AlpnList*>(arg);
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof(kHttp11), in, inlen) ==
+  if (SSL_select_next_proto(&selected, outlen, list->data, list->size, in, inlen) ==
       OPENSSL_NPN_NEGOTIATED) {
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
@@ -49,7 +74,8 @@ int selectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-bool configureContext(ssl::context& context, const CertificateKeyPair& pair, std::string& error) {
+bool configureContext(ssl::context& context, const CertificateKeyPair& pair,
+                      config::CodecType codec_type, std::string& error) {
   SSL_CTX* ctx = context.native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
@@ -57,7 +83,7 @@ bool configureContext(ssl::context& context, const CertificateKeyPair& pair, std
                                SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-  SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
+  SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, const_cast<AlpnList*>(alpnFor(codec_type)));
   if (SSL_CTX_use_certificate(ctx, pair.leaf.get()) != 1 ||
       SSL_CTX_use_PrivateKey(ctx, pair.key.get()) != 1) {
     error = "cannot install certificate";
@@ -94,14 +120,15 @@ ServerContext::ServerContext() = default;
 ServerContext::~ServerContext() = default;
 
 std::shared_ptr<const ServerContext> ServerContext::build(
-    const std::vector<config::CertificateSource>& sources, config::Diagnostics& diagnostics) {
+    const std::vector<config::CertificateSource>& sources, config::Diagnostics& diagnostics,
+    config::CodecType codec_type) {
   std::shared_ptr<ServerContext> result(new ServerContext());
   bool ok = true;
   auto add_pair = [&](const CertificateKeyPair& pair, const config::SourcePos& pos,
                       const std::string& key) {
     auto entry = std::make_unique<Entry>();
     std::string error;
-    if (!configureContext(entry->context, pair, error)) {
+    if (!configureContext(entry->context, pair, codec_type, error)) {
       diagnostics.error(pos, key, error);
       ok = false;
       return;
@@ -172,6 +199,26 @@ size_t ServerContext::selectCertificate(std::string_view server_name) const {
     }
   }
   return 0;
+}
+
+bool ServerContext::covers(const void* ssl_handle, std::string_view host) const {
+  if (self_signed_ || host.empty() || host.find(':') != std::string_view::npos ||
+      (host.back() >= '0' && host.back() <= '9')) {
+    return true;  // generated certificate; IPv6 or IPv4 literal (no DNS name to compare)
+  }
+  const SSL_CTX* served = SSL_get_SSL_CTX(static_cast<const SSL*>(ssl_handle));
+  for (const auto& entry : entries_) {
+    if (entry->context.native_handle() != served) {
+      continue;
+    }
+    for (const std::string& name : entry->names) {
+      if (name == host || (name.size() > 2 && name[0] == '*' && certificateNameMatches(name, host))) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return true;
 }
 
 }  // namespace vallum::tls

@@ -17,7 +17,8 @@ namespace vallum::tls {
 struct CertificateKeyPair;
 
 /// The downstream TLS configuration of one snapshot: one OpenSSL context per certificate, TLS
-/// 1.2–1.3, ALPN "http/1.1". The first context is the one handshakes start with; its SNI
+/// 1.2–1.3, ALPN by `codec_type` ("h2" then "http/1.1" for auto; one of them otherwise; a
+/// client that offers neither gets no ALPN answer and speaks HTTP/1.1). The first context is the one handshakes start with; its SNI
 /// callback switches to the certificate whose name matches the client's server name exactly,
 /// else by wildcard (RFC 6125: "*.example.com" covers one label), else keeps the first
 /// (spec pomerium-routes.md §3.1). Immutable after build(); shared by all workers.
@@ -32,7 +33,8 @@ class ServerContext {
   /// a self-signed one is generated (once per process, so reloads keep it) and a warning is
   /// logged by the caller when selfSigned() is true.
   static std::shared_ptr<const ServerContext> build(
-      const std::vector<config::CertificateSource>& sources, config::Diagnostics& diagnostics);
+      const std::vector<config::CertificateSource>& sources, config::Diagnostics& diagnostics,
+      config::CodecType codec_type = config::CodecType::Auto);
 
   /// The context to construct server streams with. Safe to use from any worker thread.
   boost::asio::ssl::context& sslContext() const;
@@ -41,6 +43,13 @@ class ServerContext {
 
   /// Index (config order) of the certificate served for an SNI name (empty: no SNI).
   size_t selectCertificate(std::string_view server_name) const;
+
+  /// Whether the certificate a connection was served (`ssl_handle`: its SSL*) covers `host`
+  /// (lower-case, no port): a DNS name of its, exactly or by a one-label wildcard. True for the
+  /// generated self-signed certificate and for IP literal hosts, which are not checked. An
+  /// HTTP/2 request for a host its connection's certificate does not cover gets 421 (RFC 9110
+  /// §15.5.20, RFC 9113 §9.1.2: a client reused a connection it should not have).
+  bool covers(const void* ssl_handle, std::string_view host) const;
 
  private:
   ServerContext();

@@ -53,6 +53,12 @@ StageStatus validateRequest(StreamContext& ctx) {
     return replyWith(ctx, 400, "invalid Host header", !request.http2());
   }
   ctx.port = authority.port.value_or(ctx.tls ? 443 : 80);
+  // An HTTP/2 client may reuse a connection for another host (RFC 9113 §9.1.1); one whose
+  // certificate does not cover this host is misdirected (RFC 9110 §15.5.20).
+  if (request.http2() && ctx.tls_connection != nullptr && ctx.snapshot->tls != nullptr &&
+      !ctx.snapshot->tls->covers(ctx.tls_connection, ctx.host)) {
+    return replyWith(ctx, 421, "the connection's certificate does not cover this host");
+  }
 
   // Header names with underscores (Pomerium's headers_with_underscores_action).
   const config::UnderscoresAction underscores =

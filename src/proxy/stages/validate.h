@@ -10,6 +10,7 @@ namespace vallum::proxy {
 /// * the authority: an absolute-form target's, else HTTP/2 `:authority` (a `host` field that
 ///   disagrees with it → 400), else the one `Host` field (none or several → 400); invalid,
 ///   or a malformed IPv6 literal → 400. Sets ctx.authority, ctx.host (canonical), ctx.port;
+/// * HTTP/2 over TLS: a host the connection's certificate does not cover → 421;
 /// * a header name with '_' → 400 or the field dropped (`headers_with_underscores_action`).
 StageStatus validateRequest(StreamContext& ctx);
 

@@ -414,12 +414,22 @@ TEST(LoaderGlobalsTest, ServicesAllAndProxyAreSilent) {
                       {E::Error, 1, 11, "services", "invalid service type \"everything\""}));
 }
 
+TEST(LoaderGlobalsTest, CodecTypeValues) {
+  auto codec = [](const std::string& yaml) { return load(yaml).options->codec_type; };
+  EXPECT_EQ(codec("routes: []\n"), config::CodecType::Auto);
+  EXPECT_EQ(codec("codec_type: auto\n"), config::CodecType::Auto);
+  EXPECT_EQ(codec("codec_type: HTTP1\n"), config::CodecType::Http1);
+  EXPECT_EQ(codec("codec_type: http2\n"), config::CodecType::Http2);
+  EXPECT_EQ(codec("codec_type: http3\n"), config::CodecType::Auto);
+}
+
 TEST(LoaderGlobalsTest, AutocertAndCodecType) {
   EXPECT_TRUE(test::clean(load("autocert: false\ncodec_type: auto\n")));
   EXPECT_TRUE(test::clean(load("codec_type: HTTP1\n")));
   EXPECT_TRUE(hasDiag(load("autocert: true"),
                       {E::Warning, 1, 1, "autocert", "not supported yet; ignored"}));
-  EXPECT_TRUE(hasDiag(load("codec_type: http2"),
+  EXPECT_TRUE(test::clean(load("codec_type: http2\n")));
+  EXPECT_TRUE(hasDiag(load("codec_type: http3"),
                       {E::Warning, 1, 1, "codec_type", "not supported yet; ignored"}));
   EXPECT_TRUE(hasDiag(load("codec_type: spdy"),
                       {E::Error, 1, 13, "codec_type", "unknown codec type \"spdy\""}));
