@@ -178,7 +178,7 @@ struct RouteControls::Impl {
       target.address = ep.address;
       target.authority = ep.authority;
       if (ep.tls && route.cluster.tls_context) {
-        target.tls = &route.cluster.tls_context->sslContext();
+        target.tls = route.cluster.tls_context;
         target.tls_server_name = ep.tls_server_name;
       }
       target.health = cluster->hosts[i];

@@ -23,6 +23,7 @@
 #include "http/http1/parser.h"
 #include "upstream/health/check_schedule.h"
 #include "upstream/health/tcp_receive_matcher.h"
+#include "upstream/pool/connector.h"
 
 namespace vallum::upstream::health {
 
@@ -339,44 +340,29 @@ awaitable<std::optional<Verdict>> Session::connect(bool& reused) {
   }
   reused = false;
   closeConnection();
-  tls_.reset();
-  tcp::endpoint endpoint = target_.address;
+  // The same connect and upstream TLS as requests (spec §4.4: SNI, verification, client
+  // certificate), offering h2 by ALPN for HTTP/2 checks.
+  pool::ConnectTarget target;
+  target.address = target_.address;
   if (check_.alt_port) {
-    endpoint.port(*check_.alt_port);
+    target.address.port(*check_.alt_port);
   }
-  auto [ec] = co_await socket_.async_connect(endpoint, kUse);
-  if (!ec && (timed_out_ || core_.stopped)) {
-    ec = asio::error::operation_aborted;
-  }
-  if (ec) {
-    co_return ioFailure(ec, "connect");
-  }
-  error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
   if (target_.tls != nullptr) {
-    tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, *target_.tls);
-    SSL* ssl = tls_->native_handle();
-    const std::string& name = target_.tls_server_name;
-    if (!name.empty()) {
-      error_code not_ip;
-      asio::ip::make_address(name, not_ip);
-      if (not_ip) {  // SNI carries DNS names only (RFC 6066 §3)
-        SSL_set_tlsext_host_name(ssl, name.c_str());
-      }
-      // The context's verify mode decides whether this name (DNS or IP SAN) is enforced.
-      SSL_set1_host(ssl, name.c_str());
-    }
+    target.tls = target_.tls.get();
+    target.server_name = target_.tls_server_name;
     if (check_.codec_client_type == config::HealthCheck::Codec::Http2) {
-      static constexpr unsigned char kAlpnH2[] = {2, 'h', '2'};
-      SSL_set_alpn_protos(ssl, kAlpnH2, sizeof(kAlpnH2));
+      target.alpn = std::string_view("\x02h2", 3);
     }
-    auto [hec] = co_await tls_->async_handshake(ssl::stream_base::client, kUse);
-    if (!hec && (timed_out_ || core_.stopped)) {
-      hec = asio::error::operation_aborted;
-    }
-    if (hec) {
-      co_return ioFailure(hec, "tls handshake");
-    }
+  }
+  const std::optional<pool::ConnectFailure> failure =
+      co_await pool::connectTransport(socket_, tls_, target);
+  if (!failure && (timed_out_ || core_.stopped)) {
+    co_return ioFailure(asio::error::operation_aborted, "connect");
+  }
+  if (failure) {
+    co_return ioFailure(failure->ec, failure->stage == pool::ConnectFailure::Stage::Tcp
+                                         ? std::string_view("connect")
+                                         : std::string_view("tls handshake"));
   }
   connected_ = true;
   co_return std::nullopt;

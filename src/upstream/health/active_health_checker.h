@@ -11,6 +11,7 @@
 
 #include "common/random.h"
 #include "config/options.h"
+#include "tls/client_context.h"
 #include "upstream/host_health.h"
 
 namespace boost::asio::ssl {
@@ -64,9 +65,9 @@ struct CheckTarget {
   /// The endpoint's `to` host[:port]: the HTTP check's Host when `http_health_check.host` is
   /// empty (Vallum's rule, spec §4.2), and the TLS server name source.
   std::string authority;
-  /// For `https://` endpoints: the client TLS context (owned elsewhere, outlives the checker)
-  /// and the SNI / verification name. Null for plain endpoints.
-  boost::asio::ssl::context* tls = nullptr;
+  /// For `https://` endpoints: the route's client TLS context (kept alive by the checker) and
+  /// the SNI / verification name, exactly as requests use them. Null for plain endpoints.
+  tls::ClientContextConstSharedPtr tls;
   std::string tls_server_name;
   /// The shared state the checker writes (`active_healthy`).
   HostHealthSharedPtr health;

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <boost/asio/as_tuple.hpp>
@@ -807,7 +808,8 @@ TEST_F(ActiveHealthCheckerTest, TcpServerClosingBeforeTheMatchFails) {
 
 struct TestTls {
   ssl::context server{ssl::context::tls_server};
-  ssl::context client{ssl::context::tls_client};
+  /// The client side as routes build it: the certificate as the route's custom CA.
+  tls::ClientContextConstSharedPtr client;
 };
 
 int recordSni(SSL* ssl, int*, void* arg) {
@@ -840,8 +842,16 @@ std::unique_ptr<TestTls> makeTls(const std::string& dns_name) {
   X509_sign(cert, key, EVP_sha256());
   SSL_CTX_use_certificate(tls->server.native_handle(), cert);
   SSL_CTX_use_PrivateKey(tls->server.native_handle(), key);
-  X509_STORE_add_cert(SSL_CTX_get_cert_store(tls->client.native_handle()), cert);
-  tls->client.set_verify_mode(ssl::verify_peer);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, cert);
+  char* pem = nullptr;
+  const long pem_size = BIO_get_mem_data(bio, &pem);
+  config::UpstreamTls route_tls;
+  route_tls.custom_ca.assign(pem, size_t(pem_size));
+  BIO_free(bio);
+  config::Diagnostics diagnostics;
+  tls->client = tls::ClientContext::build(route_tls, "", {}, diagnostics);
+  EXPECT_NE(tls->client, nullptr) << diagnostics.formatAll();
   X509_free(cert);
   EVP_PKEY_free(key);
   return tls;
@@ -854,7 +864,7 @@ TEST_F(ActiveHealthCheckerTest, TlsCheckSendsSniAndVerifiesTheName) {
   SSL_CTX_set_tlsext_servername_callback(tls->server.native_handle(), recordSni);
   SSL_CTX_set_tlsext_servername_arg(tls->server.native_handle(), server.operator->());
   CheckTarget t = target(server.endpoint(), "hc.example.test:8443");
-  t.tls = &tls->client;
+  t.tls = tls->client;
   t.tls_server_name = "hc.example.test";
   start({httpCheck()}, {t});
   ASSERT_TRUE(waitChanges(1));
@@ -869,7 +879,7 @@ TEST_F(ActiveHealthCheckerTest, TlsNameMismatchFails) {
   FakeServer server(io_);
   server->tls = &tls->server;
   CheckTarget t = target(server.endpoint());
-  t.tls = &tls->client;
+  t.tls = tls->client;
   t.tls_server_name = "other.example.test";
   start({httpCheck()}, {t});
   ASSERT_TRUE(runUntil([&] { return server->accepts >= 3; }));
