@@ -12,6 +12,8 @@ struct SourcePos {
   std::string file;
   int line = 0;
   int column = 0;
+
+  bool operator==(const SourcePos&) const = default;
 };
 
 enum class Severity { Warning, Error };

@@ -157,6 +157,8 @@ struct HashPolicy {
 struct StatusRange {
   int64_t start = 200;
   int64_t end = 201;
+
+  bool operator==(const StatusRange&) const = default;
 };
 
 /// One `health_checks` entry (Envoy core.v3.HealthCheck; spec §4.2, dataplane §2). Payloads
@@ -191,6 +193,19 @@ struct HealthCheck {
   // tcp_health_check
   std::string tcp_send;                  ///< bytes; empty = connect only
   std::vector<std::string> tcp_receive;  ///< each must appear, in order
+
+  /// Every field, the position in the file included.
+  bool operator==(const HealthCheck&) const = default;
+  /// Whether two checks probe the same way (every field but the position in the file): a
+  /// reload keeps a checker whose checks are all the same.
+  bool sameSetup(const HealthCheck& other) const {
+    HealthCheck a = *this;
+    HealthCheck b = other;
+    a.key.clear();
+    b.key.clear();
+    a.pos = b.pos = SourcePos{};
+    return a == b;
+  }
 };
 
 /// Route `outlier_detection` (Envoy cluster.v3.OutlierDetection, spec §4.3, dataplane §3),
@@ -220,6 +235,8 @@ struct OutlierDetection {
   bool split_external_local_origin_errors = false;
   bool successful_active_health_check_uneject_host = true;
   bool always_eject_one_host = false;
+
+  bool operator==(const OutlierDetection&) const = default;
 };
 
 /// Upstream TLS of a route (spec §2.11, §4.4). Certificate values are kept as written (file

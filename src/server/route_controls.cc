@@ -1,7 +1,7 @@
 #include "server/route_controls.h"
 
 #include <chrono>
-#include <sstream>
+#include <algorithm>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -20,63 +20,33 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::string durationText(config::Duration d) { return std::to_string(d.count()); }
+/// What a route's checker was started with: its checks and the endpoints they probe. A reload
+/// that changes any of them (every field compared, codec_client_type included) restarts it.
+struct CheckerSetup {
+  std::vector<config::HealthCheck> checks;
+  std::vector<std::string> endpoints;  ///< pool keys (address, TLS identity)
 
-/// What makes two health-check setups the same (a changed setup restarts the checker).
-std::string healthCheckKey(const proxy::RouteRuntime& route) {
-  std::ostringstream out;
-  for (const config::HealthCheck& hc : route.config->health_checks) {
-    out << durationText(hc.timeout) << ',' << durationText(hc.interval) << ','
-        << durationText(hc.initial_jitter) << ',' << durationText(hc.interval_jitter) << ','
-        << hc.interval_jitter_percent << ',' << hc.unhealthy_threshold << ','
-        << hc.healthy_threshold << ',' << hc.reuse_connection << ',' << hc.alt_port.value_or(0)
-        << ',' << int(hc.kind) << ',' << hc.http_path << ',' << hc.http_host << ','
-        << hc.tcp_send.size() << ':' << hc.tcp_send << ',';
-    for (const auto& r : hc.expected_statuses) {
-      out << r.start << '-' << r.end << ';';
+  static CheckerSetup of(const proxy::RouteRuntime& route) {
+    CheckerSetup setup;
+    setup.checks = route.config->health_checks;
+    for (const upstream::Endpoint& ep : route.cluster.endpoints) {
+      setup.endpoints.push_back(ep.pool_key);
     }
-    for (const auto& r : hc.retriable_statuses) {
-      out << r.start << '-' << r.end << ';';
-    }
-    for (const std::string& p : hc.tcp_receive) {
-      out << p.size() << ':' << p << ';';
-    }
-    for (auto* d :
-         {&hc.no_traffic_interval, &hc.no_traffic_healthy_interval, &hc.unhealthy_interval,
-          &hc.unhealthy_edge_interval, &hc.healthy_edge_interval}) {
-      out << (d->has_value() ? durationText(**d) : "-") << ',';
-    }
-    out << '|';
+    return setup;
   }
-  for (const upstream::Endpoint& ep : route.cluster.endpoints) {
-    out << ep.pool_key << ';';
+  bool same(const CheckerSetup& other) const {
+    return endpoints == other.endpoints && checks.size() == other.checks.size() &&
+           std::equal(checks.begin(), checks.end(), other.checks.begin(),
+                      [](const auto& a, const auto& b) { return a.sameSetup(b); });
   }
-  return out.str();
-}
-
-std::string outlierKey(const config::OutlierDetection& o) {
-  std::ostringstream out;
-  out << o.consecutive_5xx << ',' << o.consecutive_gateway_failure << ','
-      << o.consecutive_local_origin_failure << ',' << durationText(o.interval) << ','
-      << durationText(o.base_ejection_time) << ',' << durationText(o.max_ejection_time) << ','
-      << durationText(o.max_ejection_time_jitter) << ',' << o.max_ejection_percent << ','
-      << o.enforcing_consecutive_5xx << ',' << o.enforcing_consecutive_gateway_failure << ','
-      << o.enforcing_consecutive_local_origin_failure << ',' << o.enforcing_success_rate << ','
-      << o.enforcing_local_origin_success_rate << ',' << o.success_rate_minimum_hosts << ','
-      << o.success_rate_request_volume << ',' << o.success_rate_stdev_factor << ','
-      << o.failure_percentage_threshold << ',' << o.enforcing_failure_percentage << ','
-      << o.enforcing_failure_percentage_local_origin << ',' << o.failure_percentage_minimum_hosts
-      << ',' << o.failure_percentage_request_volume << ',' << o.split_external_local_origin_errors
-      << ',' << o.successful_active_health_check_uneject_host << ',' << o.always_eject_one_host;
-  return out.str();
-}
+};
 
 /// A route's control-thread machinery, kept across reloads by route id.
 struct RouteControl {
-  std::string checker_key;
+  CheckerSetup checker_setup;
   std::unique_ptr<upstream::health::ActiveHealthChecker> checker;
   tls::ClientContextConstSharedPtr tls_hold;  ///< the checker's TLS context lives this long
-  std::string detector_key;
+  config::OutlierDetection detector_setup;
   std::unique_ptr<upstream::outlier::OutlierDetector> detector;
   std::unique_ptr<asio::steady_timer> detector_timer;
   std::string label;
@@ -156,7 +126,7 @@ struct RouteControls::Impl {
       if (control.checker) {
         control.checker->stop();
         control.checker.reset();
-        control.checker_key.clear();
+        control.checker_setup = {};
         for (const auto& host : cluster->hosts) {
           host->active_healthy.store(true, std::memory_order_relaxed);  // no checks: healthy
         }
@@ -164,8 +134,8 @@ struct RouteControls::Impl {
       }
       return;
     }
-    std::string key = healthCheckKey(route);
-    if (control.checker && key == control.checker_key) {
+    CheckerSetup setup = CheckerSetup::of(route);
+    if (control.checker && setup.same(control.checker_setup)) {
       return;  // unchanged: the running checker keeps its state
     }
     if (control.checker) {
@@ -200,7 +170,7 @@ struct RouteControls::Impl {
         found->second.detector->onActiveHealthCheckSuccess(host, std::chrono::steady_clock::now());
       }
     });
-    control.checker_key = std::move(key);
+    control.checker_setup = std::move(setup);
     control.checker->start();
   }
 
@@ -210,7 +180,7 @@ struct RouteControls::Impl {
       if (control.detector) {
         control.detector.reset();
         control.detector_timer.reset();
-        control.detector_key.clear();
+
         for (const auto& host : cluster->hosts) {
           host->ejected.store(false, std::memory_order_relaxed);
         }
@@ -218,8 +188,7 @@ struct RouteControls::Impl {
       }
       return;
     }
-    std::string key = outlierKey(*route.outlier);
-    if (control.detector && key == control.detector_key) {
+    if (control.detector && *route.outlier == control.detector_setup) {
       return;
     }
     const std::string id = route.id;
@@ -239,7 +208,7 @@ struct RouteControls::Impl {
           }
         },
         random_.next());
-    control.detector_key = std::move(key);
+    control.detector_setup = *route.outlier;
     control.detector_timer = std::make_unique<asio::steady_timer>(io_);
     scheduleOutlierSweep(id, route.outlier->interval);
   }

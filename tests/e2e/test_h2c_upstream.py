@@ -585,3 +585,27 @@ def test_http2_health_check(vallum, h2upstream, spelling):
     served = Counter(v.get(f"/s{i}", HOST).header("x-h2-server") for i in range(10))
     assert served == Counter({"hc-a": 5, "hc-b": 5}), served
     no_errors(a, b)
+
+
+def test_reload_that_changes_only_the_health_check_codec_restarts_the_checker(vallum, h2upstream):
+    """A reload that changes nothing but `codec_client_type` takes effect: the checker is
+    restarted with the new setup (the whole check is compared, not a hand-picked key)."""
+    u = h2upstream("hc-codec")
+    u.on("/healthz", Fixed(200, b"hc"))
+
+    def config(codec):
+        checks = [{"timeout": "1s", "interval": "0.2s", "unhealthy_threshold": 1,
+                   "healthy_threshold": 1,
+                   "http_health_check": {"path": "/healthz", "codec_client_type": codec}}]
+        return vallum.config([route(f"https://{HOST}", u.url, name="codechc", health_checks=checks)])
+
+    v = vallum(config("HTTP1"))
+    wait_until(lambda: len(u.requests("/healthz")) >= 2, 5, what="HTTP/1.1 checks")
+    assert {r.protocol for r in u.requests("/healthz")} == {"h1"}
+    before = len(u.requests("/healthz"))
+    v.reload(config("HTTP2"))
+    v.wait_stderr(r"config reloaded", 10)
+    wait_until(lambda: any(r.protocol == "h2" for r in u.requests("/healthz")[before:]), 5,
+               what="an HTTP/2 check after the reload")
+    after = u.requests("/healthz")[-1]
+    assert after.protocol == "h2" and after.pseudo[-1] == (":path", "/healthz"), after
