@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "config/diagnostics.h"
 #include "config/health_check_decoder.h"
 #include "config/proto_object.h"
 
@@ -314,7 +315,7 @@ struct ClusterDecoder::State {
     if (!policy) {
       policy_error = true;
       r.error(e.value.mark, key,
-              "unknown load balancing policy " + quotedText(*text) +
+              "unknown load balancing policy " + quoted(*text) +
                   " (expected one of: ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV)");
       return;
     }
@@ -424,7 +425,7 @@ struct ClusterDecoder::State {
           ring_hash.hash_function = RingHashLbConfig::HashFunction::MurmurHash2;
         } else {
           r.error(v.mark, f.key,
-                  "unknown hash function " + quotedText(*s) +
+                  "unknown hash function " + quoted(*s) +
                       " (expected one of: XX_HASH, MURMUR_HASH_2)");
         }
       }
@@ -530,7 +531,7 @@ struct ClusterDecoder::State {
           named = true;
           if (auto name = readName(h)) {
             if (!isHashableHeaderName(*name)) {
-              r.error(h.value().mark, h.key, "invalid header name " + quotedText(*name));
+              r.error(h.value().mark, h.key, "invalid header name " + quoted(*name));
             }
             policy.name = std::move(*name);
           }
@@ -548,7 +549,7 @@ struct ClusterDecoder::State {
           named = true;  // `name` is the only field these return
           if (auto name = readName(c)) {
             if (cookie && !strings::isToken(*name)) {
-              r.error(c.value().mark, c.key, "invalid cookie name " + quotedText(*name));
+              r.error(c.value().mark, c.key, "invalid cookie name " + quoted(*name));
             }
             policy.name = std::move(*name);
           }
@@ -789,7 +790,7 @@ struct ClusterDecoder::State {
       tls.server_name = upstream_server_name->value;
       if (server_name && server_name->value != upstream_server_name->value) {
         r.warning(server_name->key_mark, server_name->key,
-                  "ignored: tls_upstream_server_name (" + quotedText(upstream_server_name->value) +
+                  "ignored: tls_upstream_server_name (" + quoted(upstream_server_name->value) +
                       ") takes precedence");
       }
     } else if (server_name) {

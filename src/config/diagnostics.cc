@@ -6,6 +6,15 @@
 
 namespace vallum::config {
 
+std::string quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  out.append(text);
+  out += '"';
+  return out;
+}
+
 std::string Diagnostic::format() const {
   // "FILE:LINE:COL: error: KEY: message". A position that is not known (line 0, e.g. an
   // unreadable file) is left out rather than printed as ":0:0", and so is an empty key. Keys

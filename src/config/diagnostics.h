@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vallum::config {
@@ -15,6 +16,10 @@ struct SourcePos {
 
   bool operator==(const SourcePos&) const = default;
 };
+
+/// `"` + text + `"`: how a message quotes config text (a value, a key, a file name). Control
+/// bytes are left as they are here; Diagnostic::format() escapes the whole line.
+std::string quoted(std::string_view text);
 
 enum class Severity { Warning, Error };
 

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "config/diagnostics.h"
+
 namespace vallum::config {
 
 namespace {
@@ -12,15 +14,6 @@ namespace {
 // texts are kept, minus the "time: " prefix, so users can search for them.
 
 constexpr uint64_t kMaxMagnitude = uint64_t{1} << 63;
-
-std::string quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  out.append(s);
-  out += '"';
-  return out;
-}
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 

@@ -8,11 +8,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "config/diagnostics.h"
+
 namespace vallum::config {
 
 namespace {
-
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 /// `size` 0: unknown (the file was cut off while reading).
 Error tooLarge(const std::string& path, size_t size, size_t max_bytes) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "config/diagnostics.h"
 #include "config/proto_object.h"
 
 namespace vallum::config {
@@ -234,9 +235,9 @@ class HealthCheckDecoder {
         if (auto path = r_.readString(n, f.key)) {
           has_path = true;
           if (path->empty() || (*path)[0] != '/') {
-            r_.error(n.mark, f.key, "must start with \"/\", got " + quotedText(*path));
+            r_.error(n.mark, f.key, "must start with \"/\", got " + quoted(*path));
           } else if (hasControlOrSpace(*path)) {
-            r_.error(n.mark, f.key, "invalid path " + quotedText(*path) + " (spaces or controls)");
+            r_.error(n.mark, f.key, "invalid path " + quoted(*path) + " (spaces or controls)");
           } else {
             hc_.http_path = std::move(*path);
           }
@@ -246,7 +247,7 @@ class HealthCheckDecoder {
       } else if (f.name == "host") {
         if (auto host = r_.readString(n, f.key)) {
           if (hasControlOrSpace(*host)) {
-            r_.error(n.mark, f.key, "invalid host " + quotedText(*host) + " (spaces or controls)");
+            r_.error(n.mark, f.key, "invalid host " + quoted(*host) + " (spaces or controls)");
           } else {
             hc_.http_host = std::move(*host);
           }
@@ -271,10 +272,10 @@ class HealthCheckDecoder {
           }
           if (known) {
             r_.error(n.mark, f.key,
-                     "method " + quotedText(*method) + " not supported yet (GET is)");
+                     "method " + quoted(*method) + " not supported yet (GET is)");
           } else {
             r_.error(n.mark, f.key,
-                     "unknown method " + quotedText(*method) +
+                     "unknown method " + quoted(*method) +
                          " (expected one of: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH)");
           }
         }
@@ -303,11 +304,11 @@ class HealthCheckDecoder {
       return;
     }
     if (strings::iequals(*codec, "HTTP3")) {
-      r_.error(n.mark, key, "codec_client_type " + quotedText(*codec) + " not supported yet");
+      r_.error(n.mark, key, "codec_client_type " + quoted(*codec) + " not supported yet");
       return;
     }
     r_.error(n.mark, key,
-             "unknown value " + quotedText(*codec) + " (expected one of: HTTP1, HTTP2, HTTP3)");
+             "unknown value " + quoted(*codec) + " (expected one of: HTTP1, HTTP2, HTTP3)");
   }
 
   // expected_statuses / retriable_statuses: [{start, end}], half-open, 100 <= start < end <= 600.
@@ -408,13 +409,13 @@ class HealthCheckDecoder {
     if (f.name == "binary") {
       auto bytes = strings::base64Decode(*text);
       if (!bytes) {
-        r_.error(f.value().mark, f.key, "invalid base64 payload " + quotedText(*text));
+        r_.error(f.value().mark, f.key, "invalid base64 payload " + quoted(*text));
       }
       return bytes;
     }
     if (text->size() % 2 != 0) {
       r_.error(f.value().mark, f.key,
-               "invalid hex payload " + quotedText(*text) + ": odd number of digits");
+               "invalid hex payload " + quoted(*text) + ": odd number of digits");
       return std::nullopt;
     }
     std::string bytes;
@@ -425,8 +426,8 @@ class HealthCheckDecoder {
       if (hi < 0 || lo < 0) {
         char bad = hi < 0 ? (*text)[i] : (*text)[i + 1];
         r_.error(f.value().mark, f.key,
-                 "invalid hex payload " + quotedText(*text) + ": " +
-                     quotedText(std::string_view(&bad, 1)) + " is not a hex digit");
+                 "invalid hex payload " + quoted(*text) + ": " +
+                     quoted(std::string_view(&bad, 1)) + " is not a hex digit");
         return std::nullopt;
       }
       bytes += char((hi << 4) | lo);

@@ -1,3 +1,4 @@
+#include "config/diagnostics.h"
 #include "config/loader.h"
 
 #include <algorithm>
@@ -22,13 +23,6 @@ namespace {
 
 using yaml::childKey;
 using yaml::indexKey;
-
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  out.append(s);
-  out += '"';
-  return out;
-}
 
 std::string upperAscii(std::string_view s) {
   std::string out(s);

@@ -5,16 +5,10 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "config/diagnostics.h"
 #include "config/unknown_key.h"
 
 namespace vallum::config {
-
-std::string quotedText(std::string_view s) {
-  std::string out = "\"";
-  out.append(s);
-  out += '"';
-  return out;
-}
 
 std::string protoJsonName(std::string_view field) {
   std::string out;
@@ -67,7 +61,7 @@ std::vector<ProtoField> resolveProtoFields(const yaml::Node& node, const std::st
     }
     if (seen[found] != nullptr) {
       r.error(e.key_mark, entry_key,
-              "set twice (as " + quotedText(seen[found]->key) + " and " + quotedText(e.key) + ")");
+              "set twice (as " + quoted(seen[found]->key) + " and " + quoted(e.key) + ")");
       continue;
     }
     seen[found] = &e;

@@ -60,7 +60,4 @@ bool expectMap(ValueReader& r, const yaml::Node& node, const std::string& key);
 /// unless the value asks for nothing (null, "", [], {}). Returns true when it was empty.
 bool notSupportedYetUnlessEmpty(ValueReader& r, const ProtoField& field);
 
-/// `"` + s + `"`.
-std::string quotedText(std::string_view s);
-
 }  // namespace vallum::config

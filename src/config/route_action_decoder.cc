@@ -1,3 +1,4 @@
+#include "config/diagnostics.h"
 #include "config/route_action_decoder.h"
 
 #include <algorithm>
@@ -18,13 +19,6 @@ constexpr std::string_view kRedirectKeys[] = {
     "path_redirect",  "prefix_rewrite",  "response_code", "strip_query",
 };
 constexpr std::string_view kResponseKeys[] = {"status", "body"};
-
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  out.append(s);
-  out += '"';
-  return out;
-}
 
 }  // namespace
 

@@ -1,3 +1,4 @@
+#include "config/diagnostics.h"
 #include "config/route_decoder.h"
 
 #include <unordered_set>
@@ -19,13 +20,6 @@ namespace {
 
 using yaml::childKey;
 using yaml::indexKey;
-
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  out.append(s);
-  out += '"';
-  return out;
-}
 
 bool isTcpScheme(std::string_view s) { return s == "tcp"; }
 bool isUdpScheme(std::string_view s) { return s == "udp"; }

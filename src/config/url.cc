@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "common/strings.h"
+#include "config/diagnostics.h"
 
 namespace vallum::config {
 
@@ -10,13 +11,6 @@ namespace {
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
-
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  out.append(s);
-  out += '"';
-  return out;
-}
 
 bool isIpv6Literal(const std::string& s) {
   unsigned char buf[16];

@@ -147,6 +147,7 @@ std::optional<uint64_t> Forwarder::requestHash() const {
 
 bool Forwarder::prepare() {
   outcome_known_ = false;
+  switched_codec_ = false;
   upstream_start_ = {};
   pump_bytes_in_ = 0;
   StreamContext& ctx = stream_.ctx();
@@ -173,8 +174,7 @@ bool Forwarder::prepare() {
   host_->active_requests.fetch_add(1, std::memory_order_relaxed);
   host_->noteTraffic();
   if (!endpoint_->resolved) {
-    details_.assign(kResetBeforeHeaders);
-    details_ += "connection failure, transport failure reason: cannot resolve ";
+    resetBeforeHeadersDetails() += "connection failure, transport failure reason: cannot resolve ";
     details_ += endpoint_->authority;
     stream_.setReply(503, details_, false);
     return false;
@@ -210,14 +210,12 @@ void Forwarder::setConnectFailureReply(bool tls, boost::system::error_code ec) {
   setOutcome(upstream::RequestOutcome::LocalConnectFailure);
   const Expiry expired = stream_.expired();
   if (expired == Expiry::Connect) {
-    details_.assign(kResetBeforeHeaders);
-    details_ += "connection timeout";
+    resetBeforeHeadersDetails() += "connection timeout";
     stream_.setReply(503, details_, false);
   } else if (expired != Expiry::None) {
     stream_.setTimeoutReply();
   } else {
-    details_.assign(kResetBeforeHeaders);
-    details_ += "connection failure, transport failure reason: ";
+    resetBeforeHeadersDetails() += "connection failure, transport failure reason: ";
     details_ += tls ? "TLS error: " : "";
     details_ += ec.message();
     stream_.setReply(503, details_, false);
@@ -225,9 +223,10 @@ void Forwarder::setConnectFailureReply(bool tls, boost::system::error_code ec) {
 }
 
 void Forwarder::startResponse(const http::ResponseHeaders& head) {
-  setOutcome(head.status < 500                                ? upstream::RequestOutcome::Success
-             : (head.status >= 502 && head.status <= 504) ? upstream::RequestOutcome::UpstreamGateway
-                                                          : upstream::RequestOutcome::Upstream5xx);
+  setOutcome(head.status < 500 ? upstream::RequestOutcome::Success
+             : (head.status >= 502 && head.status <= 504)
+                 ? upstream::RequestOutcome::UpstreamGateway
+                 : upstream::RequestOutcome::Upstream5xx);
   stream_.startResponse(head);
 }
 
@@ -293,6 +292,43 @@ asio::awaitable<void> Forwarder::stopPump(PumpState& pump) {
     auto [ec] = co_await pump_signal_.async_wait(kUse);
     (void)ec;
   }
+}
+
+bool Forwarder::continueWanted() const {
+  return stream_.request().expect_continue && !stream_.requestComplete() && !switched_codec_;
+}
+
+asio::awaitable<bool> Forwarder::answerContinue() {
+  stream_.sendContinue();
+  auto [ec, n] = co_await stream_.flush(kUse);
+  co_return !ec;
+}
+
+asio::awaitable<bool> Forwarder::awaitBody(PumpState& state) {
+  while (stream_.bodyQueued().empty() && !stream_.requestComplete()) {
+    const bool more = co_await stream_.waitBody();
+    if (!more) {
+      state.bad_request_status = stream_.bodyFailureStatus();
+      state.downstream_failed = state.bad_request_status == 0;
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+bool Forwarder::settlePump(PumpState& state) {
+  if (stream_.requestComplete() && state.bad_request_status == 0 && !state.upstream_failed &&
+      !state.downstream_failed) {
+    state.complete = true;
+    stream_.startRouteTimer();
+  }
+  state.done = true;
+  return state.downstream_failed || state.bad_request_status != 0;
+}
+
+std::string& Forwarder::resetBeforeHeadersDetails() {
+  details_.assign(kResetBeforeHeaders);
+  return details_;
 }
 
 }  // namespace vallum::proxy

@@ -58,7 +58,11 @@ class Forwarder {
   /// reply is set (503: no healthy upstream, an unresolved name).
   bool prepare();
   /// Whether the picked endpoint speaks HTTP/2 (runHttp2) rather than HTTP/1.1 (runHttp1).
-  bool http2Endpoint() const { return endpoint_->http2; }
+  /// (`h2c://` clusters, and `https://` ones whose endpoint chose h2 by ALPN last time.)
+  bool http2Endpoint() const {
+    return endpoint_->http2 ||
+           (endpoint_->alpn_h2 && pool_->alpn() == upstream::pool::EndpointPool::Alpn::Http2);
+  }
   /// Forwards the stream's composed request (ctx.upstream) and streams the response back.
   /// Returns Finish (the response is complete), Reply (the stream's local reply is set, nothing
   /// went to the client yet) or Abort (the response broke off after its head).
@@ -79,6 +83,23 @@ class Forwarder {
                                              PumpState* state);
   boost::asio::awaitable<void> pumpHttp2Body(PumpState* state);
   boost::asio::awaitable<void> stopPump(PumpState& pump);
+  /// Whether the client waits for `100 Continue` before sending the body (RFC 9110 §10.1.1)
+  /// and has not had it: the proxy answers it itself once the request goes upstream, as Envoy
+  /// does (once, even when the exchange changes codec).
+  bool continueWanted() const;
+  /// Sends `100 Continue`; false when the client went away.
+  boost::asio::awaitable<bool> answerContinue();
+  /// The pumps' next step: waits until body bytes are queued or the request is complete. True
+  /// with either; false when the request body broke off (`bad_request_status` set for a
+  /// malformed body, `downstream_failed` when the client went).
+  boost::asio::awaitable<bool> awaitBody(PumpState& state);
+  /// The pumps' last step, however their loop ended: `complete` when the whole request went
+  /// upstream (the route timer starts then), and `done`. True when the exchange cannot
+  /// complete normally and the response side must be woken.
+  bool settlePump(PumpState& state);
+  /// details_ set to Envoy's "…reset before headers. reset reason: " (dataplane §4.3), for
+  /// the caller to append the reason to.
+  std::string& resetBeforeHeadersDetails();
   Step onUpstreamBytes(upstream::pool::UpstreamConnection& conn, boost::system::error_code ec,
                        size_t n, const PumpState& pump, bool may_retry);
   Step onH2Event(const PumpState& pump);
@@ -131,6 +152,8 @@ class Forwarder {
   std::vector<std::pair<std::string_view, std::string_view>> h2_headers_;
   std::vector<std::string> h2_names_;
   bool h2_may_retry_ = false;
+  /// This exchange went from one codec to the other after an ALPN answer (at most once).
+  bool switched_codec_ = false;
 };
 
 }  // namespace vallum::proxy

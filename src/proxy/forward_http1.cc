@@ -22,8 +22,6 @@ using upstream::pool::UpstreamConnectionPtr;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 
 /// Envoy's local-reply details for failures before the response head (dataplane §4.3).
-constexpr std::string_view kResetBeforeHeaders =
-    "upstream connect error or disconnect/reset before headers. reset reason: ";
 
 /// TLS writes up to this size are coalesced into one buffer (one record, one syscall).
 constexpr size_t kCoalesceLimit = 64 * 1024;
@@ -83,8 +81,7 @@ Step Forwarder::onUpstreamBytes(UpstreamConnection& conn, boost::system::error_c
       if (stream_.facts().response_started) {
         return Step::Abort;
       }
-      details_.assign(kResetBeforeHeaders);
-      details_ += "protocol error";
+      resetBeforeHeadersDetails() += "protocol error";
       stream_.setReply(502, details_, !requestSettled(pump));
       return Step::Reply;
     }
@@ -128,8 +125,8 @@ Step Forwarder::onUpstreamBytes(UpstreamConnection& conn, boost::system::error_c
     return Step::Abort;  // the upstream went away mid-body: the client must see an abort
   }
   setOutcome(upstream::RequestOutcome::LocalReset);
-  details_.assign(kResetBeforeHeaders);
-  details_ += ec == asio::error::connection_reset ? "connection reset" : "connection termination";
+  resetBeforeHeadersDetails() +=
+      ec == asio::error::connection_reset ? "connection reset" : "connection termination";
   stream_.setReply(503, details_, !requestSettled(pump));
   return Step::Reply;
 }
@@ -139,12 +136,9 @@ asio::awaitable<Step> Forwarder::runHttp1() {
   const http::OutgoingRequest& out = stream_.ctx().upstream;
   const bool whole_request_in_hand = stream_.requestComplete();
 
-  // The client waits for our go-ahead before sending the body (RFC 9110 §10.1.1); the proxy
-  // answers it itself once the request is going upstream, as Envoy does.
-  if (request.expect_continue && !whole_request_in_hand) {
-    stream_.sendContinue();
-    auto [fec, fn] = co_await stream_.flush(kUse);
-    if (fec) {
+  if (continueWanted()) {
+    const bool sent = co_await answerContinue();
+    if (!sent) {
       co_return Step::Abort;
     }
   }
@@ -168,6 +162,9 @@ asio::awaitable<Step> Forwarder::runHttp1() {
         conn->tls_context = route.cluster.tls_context;
         target.tls = route.cluster.tls_context.get();
         target.server_name = endpoint_->tls_server_name;
+        if (endpoint_->alpn_h2) {
+          target.alpn = upstream::pool::kAlpnH2Http11;
+        }
       }
       stream_.setConnectDeadline(true);
       const std::optional<upstream::pool::ConnectFailure> failure =
@@ -178,6 +175,24 @@ asio::awaitable<Step> Forwarder::runHttp1() {
                                failure->ec);
         step = Step::Reply;
         break;
+      }
+      if (endpoint_->alpn_h2) {
+        const bool h2 = upstream::pool::alpnChoseH2(*conn->tls);
+        pool_->noteAlpn(h2);
+        if (h2 && !switched_codec_) {
+          // The endpoint speaks HTTP/2: the connection joins the pool's HTTP/2 ones and this
+          // request goes there (nothing of it was sent yet).
+          switched_codec_ = true;
+          upstream_ = nullptr;
+          pool_->adoptH2(io_, std::move(conn));
+          co_return co_await runHttp2();
+        }
+        if (h2) {  // it flipped back within one exchange: give up on this request
+          resetBeforeHeadersDetails() += "connection failure, transport failure reason: ALPN changed";
+          stream_.setReply(503, details_, false);
+          step = Step::Reply;
+          break;
+        }
       }
     }
     upstream_ = conn.get();
@@ -215,8 +230,7 @@ asio::awaitable<Step> Forwarder::runHttp1() {
         retried = true;
         continue;
       }
-      details_.assign(kResetBeforeHeaders);
-      details_ += "connection termination";
+      resetBeforeHeadersDetails() += "connection termination";
       stream_.setReply(503, details_, true);
       setOutcome(upstream::RequestOutcome::LocalReset);
       step = Step::Reply;
@@ -306,17 +320,12 @@ asio::awaitable<void> Forwarder::pumpHttp1Body(UpstreamConnection* upstream, Pum
   const http::RequestHeaders& request = stream_.request();
   try {
     for (;;) {
+      const bool have_body = co_await awaitBody(*state);
+      if (!have_body) {
+        break;
+      }
       const std::string_view body = stream_.bodyQueued();
       const bool end = stream_.requestComplete();
-      if (body.empty() && !end) {
-        const bool more = co_await stream_.waitBody();
-        if (!more) {
-          state->bad_request_status = stream_.bodyFailureStatus();
-          state->downstream_failed = state->bad_request_status == 0;
-          break;
-        }
-        continue;
-      }
       const bool trailers = end && request.trailers.fieldCount() > 0;
       if (!body.empty() || (end && !trailers)) {
         upstream->codec.encodeData(body, end && !trailers);
@@ -339,20 +348,13 @@ asio::awaitable<void> Forwarder::pumpHttp1Body(UpstreamConnection* upstream, Pum
         break;
       }
     }
-    if (stream_.requestComplete() && state->bad_request_status == 0 && !state->upstream_failed &&
-        !state->downstream_failed) {
-      state->complete = true;
-      stream_.startRouteTimer();
-    }
   } catch (const std::exception& e) {
     VALLUM_LOG_ERROR("request body pump failed: {}", e.what());
     state->downstream_failed = true;
   }
-  state->done = true;
-  if (state->downstream_failed || state->bad_request_status != 0) {
-    // Wake the response reader: the exchange cannot complete normally.
+  if (settlePump(*state)) {
     boost::system::error_code ignored;
-    upstream->socket.cancel(ignored);
+    upstream->socket.cancel(ignored);  // wake the response reader
   }
   pump_signal_.cancel();
 }

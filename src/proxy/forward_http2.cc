@@ -11,6 +11,7 @@
 #include "proxy/active_stream.h"
 #include "proxy/forward.h"
 #include "proxy/forward_h2_exchange.h"
+#include "upstream/pool/connector.h"
 
 namespace vallum::proxy {
 
@@ -18,9 +19,6 @@ namespace {
 
 namespace asio = boost::asio;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
-
-constexpr std::string_view kResetBeforeHeaders =
-    "upstream connect error or disconnect/reset before headers. reset reason: ";
 
 /// Fields HTTP/2 forbids (RFC 9113 §8.2.2); the composed request holds none, this is a guard.
 bool isConnectionSpecific(std::string_view lower) {
@@ -38,7 +36,8 @@ bool Forwarder::submitH2(bool whole_request_in_hand) {
   h2_headers_.clear();
   h2_names_.resize(out.headers.size() + 1);
   h2_headers_.emplace_back(":method", out.method);
-  h2_headers_.emplace_back(":scheme", "http");
+  // The scheme of the hop (RFC 9113 §8.3.1): `https` over TLS, `http` for h2c.
+  h2_headers_.emplace_back(":scheme", endpoint_->tls ? "https" : "http");
   h2_headers_.emplace_back(":authority", out.authority);
   h2_headers_.emplace_back(":path", out.path);
   for (size_t i = 0; i < out.headers.size(); ++i) {
@@ -66,8 +65,7 @@ bool Forwarder::submitH2(bool whole_request_in_hand) {
   if (x.stream_id <= 0) {
     x.stream_id = 0;
     setOutcome(upstream::RequestOutcome::LocalReset);
-    details_.assign(kResetBeforeHeaders);
-    details_ += "connection termination";
+    resetBeforeHeadersDetails() += "connection termination";
     stream_.setReply(503, details_, !whole_request_in_hand);
     return false;
   }
@@ -114,7 +112,7 @@ Step Forwarder::onH2Event(const PumpState& pump) {
     if (x.close_code == http::http2::kRefusedStream && h2_may_retry_ && !x.protocol_error) {
       return Step::Retry;
     }
-    details_.assign(kResetBeforeHeaders);
+    resetBeforeHeadersDetails();
     if (x.protocol_error) {
       details_ += "protocol error";
       stream_.setReply(502, details_, !requestSettled(pump));
@@ -153,12 +151,10 @@ void Forwarder::releaseH2() {
 
 asio::awaitable<Step> Forwarder::runHttp2() {
   using upstream::pool::H2Connection;
-  const http::RequestHeaders& request = stream_.request();
   const bool whole_request_in_hand = stream_.requestComplete();
-  if (request.expect_continue && !whole_request_in_hand) {
-    stream_.sendContinue();
-    auto [fec, fn] = co_await stream_.flush(kUse);
-    if (fec) {
+  if (continueWanted()) {
+    const bool sent = co_await answerContinue();
+    if (!sent) {
       co_return Step::Abort;
     }
   }
@@ -169,6 +165,7 @@ asio::awaitable<Step> Forwarder::runHttp2() {
 
   PumpState pump;
   Step step = Step::Reply;
+  bool to_http1 = false;  // the endpoint's ALPN answer was http/1.1
   for (int attempt = 0;; ++attempt) {
     x.reset();
     h2_active_ = true;
@@ -183,17 +180,37 @@ asio::awaitable<Step> Forwarder::runHttp2() {
       // This request connects it; requests arriving meanwhile wait for it (below).
       x.conn->beginConnect();
       h2_connecting_ = x.conn.get();
+      upstream::pool::UpstreamConnection& transport = x.conn->transport();
+      upstream::pool::ConnectTarget target;
+      target.address = endpoint_->address;
+      if (endpoint_->tls) {
+        transport.tls_context = stream_.ctx().route->cluster.tls_context;
+        target.tls = transport.tls_context.get();
+        target.server_name = endpoint_->tls_server_name;
+        target.alpn = upstream::pool::kAlpnH2Http11;
+      }
       stream_.setConnectDeadline(true);
-      auto [ec] = co_await x.conn->socket().async_connect(endpoint_->address, kUse);
+      const std::optional<upstream::pool::ConnectFailure> failure =
+          co_await upstream::pool::connectTransport(transport.socket, transport.tls, target);
       stream_.setConnectDeadline(false);
       h2_connecting_ = nullptr;
-      if (ec) {
+      if (failure) {
         x.conn->fail();
-        setConnectFailureReply(false, ec);
+        setConnectFailureReply(failure->stage == upstream::pool::ConnectFailure::Stage::Tls,
+                               failure->ec);
+        ok = false;
+      } else if (transport.tls && !upstream::pool::alpnChoseH2(*transport.tls)) {
+        // The endpoint now answers http/1.1: this request (nothing of it sent) goes that way.
+        pool_->noteAlpn(false);
+        x.conn->fail();
+        to_http1 = !switched_codec_;
+        if (!to_http1) {
+          resetBeforeHeadersDetails() +=
+              "connection failure, transport failure reason: ALPN changed";
+          stream_.setReply(503, details_, false);
+        }
         ok = false;
       } else {
-        boost::system::error_code ignored;
-        x.conn->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
         x.conn->ready();
       }
     } else if (x.conn->state() == H2Connection::State::Connecting) {
@@ -213,8 +230,7 @@ asio::awaitable<Step> Forwarder::runHttp2() {
     if (ok && x.conn->state() != H2Connection::State::Ready) {
       // Another request's connect failed, or the connection died meanwhile.
       setOutcome(upstream::RequestOutcome::LocalConnectFailure);
-      details_.assign(kResetBeforeHeaders);
-      details_ += "connection failure";
+      resetBeforeHeadersDetails() += "connection failure";
       stream_.setReply(503, details_, false);
       ok = false;
     }
@@ -273,6 +289,11 @@ asio::awaitable<Step> Forwarder::runHttp2() {
     co_await stopPump(pump);
   }
   recordOutcome();
+  if (to_http1) {
+    releaseH2();
+    switched_codec_ = true;
+    co_return co_await runHttp1();
+  }
   if (whole_request_in_hand) {
     stream_.consumeBody(stream_.bodyQueued().size());
   }
@@ -295,18 +316,16 @@ asio::awaitable<void> Forwarder::pumpHttp2Body(PumpState* state) {
         state->upstream_failed = true;  // the upstream answered or went away: stop sending
         break;
       }
+      const bool have_body = co_await awaitBody(*state);
+      if (!have_body) {
+        if (state->downstream_failed && (x.closed || x.response_done)) {
+          state->downstream_failed = false;  // the upstream ended the stream first
+          state->upstream_failed = true;
+        }
+        break;
+      }
       const std::string_view body = stream_.bodyQueued();
       const bool end = stream_.requestComplete();
-      if (body.empty() && !end) {
-        const bool more = co_await stream_.waitBody();
-        if (!more) {
-          state->bad_request_status = stream_.bodyFailureStatus();
-          state->downstream_failed = state->bad_request_status == 0 && !(x.closed || x.response_done);
-          state->upstream_failed = !state->downstream_failed && state->bad_request_status == 0;
-          break;
-        }
-        continue;
-      }
       x.tx.append(body);
       stream_.consumeBody(body.size());
       if (end) {
@@ -321,17 +340,11 @@ asio::awaitable<void> Forwarder::pumpHttp2Body(PumpState* state) {
         break;
       }
     }
-    if (stream_.requestComplete() && state->bad_request_status == 0 && !state->upstream_failed &&
-        !state->downstream_failed) {
-      state->complete = true;
-      stream_.startRouteTimer();
-    }
   } catch (const std::exception& e) {
     VALLUM_LOG_ERROR("request body pump failed: {}", e.what());
     state->downstream_failed = true;
   }
-  state->done = true;
-  if (state->downstream_failed || state->bad_request_status != 0) {
+  if (settlePump(*state)) {
     x.wake();  // the exchange cannot complete normally
   }
   pump_signal_.cancel();

@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/strings.h"
+#include "tls/openssl_error.h"
 
 namespace vallum::tls {
 
@@ -24,15 +25,7 @@ struct BioDeleter {
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 
 Error tlsError(std::string what) {
-  unsigned long code = ERR_get_error();
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    what += ": ";
-    what += buf;
-  }
-  ERR_clear_error();
-  return Error(Errc::TlsError, ErrorSource::Config, std::move(what));
+  return Error(Errc::TlsError, ErrorSource::Config, takeOpensslError(std::move(what)));
 }
 
 bool looksLikePem(std::string_view s) { return s.find("-----BEGIN ") != std::string_view::npos; }

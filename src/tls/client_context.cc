@@ -13,6 +13,7 @@
 
 #include "common/strings.h"
 #include "tls/certificate.h"
+#include "tls/openssl_error.h"
 
 namespace vallum::tls {
 
@@ -39,18 +40,6 @@ struct X509InfoStackDeleter {
 using X509InfoStackPtr = std::unique_ptr<STACK_OF(X509_INFO), X509InfoStackDeleter>;
 
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
-std::string takeOpensslError(std::string what) {
-  unsigned long code = ERR_get_error();
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    what += ": ";
-    what += buf;
-  }
-  ERR_clear_error();
-  return what;
-}
 
 bool isIpLiteral(const std::string& name) {
   in6_addr buf{};

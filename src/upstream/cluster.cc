@@ -49,8 +49,12 @@ Cluster buildCluster(const std::vector<config::UpstreamUrl>& to, bool resolve,
   const bool all_h2c = !to.empty() && std::all_of(to.begin(), to.end(), [](const auto& url) {
     return url.scheme == "h2c";
   });
+  const bool all_https = !to.empty() && std::all_of(to.begin(), to.end(), [](const auto& url) {
+    return url.scheme == "https";
+  });
   for (Endpoint& ep : cluster.endpoints) {
     ep.http2 = all_h2c;
+    ep.alpn_h2 = all_https;
   }
   cluster.health = std::make_shared<ClusterHealth>();
   for (size_t i = 0; i < cluster.endpoints.size(); ++i) {

@@ -31,6 +31,10 @@ struct Endpoint {
   /// endpoints are all `h2c://` (spec pomerium-routes §4.4; an `h2c://` endpoint mixed with
   /// others speaks HTTP/1.1, as in Pomerium).
   bool http2 = false;
+  /// ALPN offers h2 then http/1.1 and the answer picks the codec: set on every endpoint of a
+  /// cluster whose endpoints are all `https://` (spec pomerium-routes §4.4, Envoy's
+  /// auto_config); otherwise TLS endpoints offer http/1.1 alone.
+  bool alpn_h2 = false;
   /// The URL host (lower-case).
   std::string host;
   /// TLS server name (SNI and verification) for `https://` endpoints (spec §4.4).

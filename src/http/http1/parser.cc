@@ -106,21 +106,193 @@ bool checkChunkTerminator(int& pending, const char*& pos, const char* end) {
 
 }  // namespace
 
-// ------------------------------------------------------------------------------ requests
+namespace detail {
 
-struct RequestCallbacks {
-  static RequestParser& self(llhttp_t* p) { return *static_cast<RequestParser*>(p->data); }
+ParseState::ParseState(uint32_t max_count, uint32_t max_bytes)
+    : llhttp(std::make_unique<llhttp_t>()), max_field_count(max_count), max_field_bytes(max_bytes) {}
+
+/// How a parser words and answers the faults the shared callbacks find.
+struct Faults {
+  int too_large_status;  ///< a section over its limits
+  int malformed_status;  ///< anything else
+  const char* too_many_fields;
+  const char* too_large;
+  const char* obs_fold;
+  const char* bad_name;
+  const char* bad_chunk_end;
+  const char* malformed;  ///< llhttp gave no reason
+};
+
+template <typename Parser>
+inline constexpr Faults kFaults{};
+
+template <>
+inline constexpr Faults kFaults<RequestParser>{
+    431, 400, "too many header fields", "header block too large",
+    "obsolete line folding in header value", "invalid header field name",
+    "invalid chunk terminator", "malformed request"};
+
+template <>
+inline constexpr Faults kFaults<ResponseParser>{
+    502, 502, "upstream response head too large", "upstream response head too large",
+    "obsolete line folding in upstream response",
+    "invalid header field name in upstream response",
+    "invalid chunk terminator in upstream response", "malformed upstream response"};
+ParseState::~ParseState() = default;
+
+void ParseState::reset(void* owner) {
+  llhttp_reset(llhttp.get());
+  llhttp->data = owner;
+  started = false;
+  headers_complete = false;
+  message_complete = false;
+  error_status = 0;
+  error_reason = "";
+  prev_last_byte = '\n';
+  chunk_crlf_pending = 0;
+}
+
+/// The llhttp callbacks both parsers share: field lines (head, then trailer section) under
+/// limits, obs-fold and field-name checks, body pieces with the chunk-terminator check.
+/// `Parser` supplies `state_` and `head_`; kFaults<Parser> says how faults are answered.
+template <typename Parser>
+struct FieldCallbacks {
+  static Parser& self(llhttp_t* p) { return *static_cast<Parser*>(p->data); }
 
   static int fail(llhttp_t* p, int status, const char* reason) {
-    RequestParser& s = self(p);
-    s.error_status_ = status;
-    s.error_reason_ = reason;
+    ParseState& st = self(p).state_;
+    st.error_status = status;
+    st.error_reason = reason;
     llhttp_set_error_reason(p, reason);
     return -1;
   }
 
+  /// Fields before the body are the head; after it, the trailer section.
+  static HeaderMap& fields(Parser& s) {
+    return s.state_.headers_complete ? s.head_.trailers : s.head_.headers;
+  }
+
+  static int onHeaderField(llhttp_t* p, const char* at, size_t n) {
+    Parser& s = self(p);
+    HeaderMap& h = fields(s);
+    if (h.fieldCount() >= s.state_.max_field_count) {
+      return fail(p, kFaults<Parser>.too_large_status, kFaults<Parser>.too_many_fields);
+    }
+    if (h.byteSize() + n > s.state_.max_field_bytes) {
+      return fail(p, kFaults<Parser>.too_large_status, kFaults<Parser>.too_large);
+    }
+    h.appendNamePiece({at, n});
+    return 0;
+  }
+
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t n) {
+    Parser& s = self(p);
+    if (startsAfterLineBreak(at, n, s.state_.exec_begin, s.state_.prev_last_byte)) {
+      return fail(p, kFaults<Parser>.malformed_status, kFaults<Parser>.obs_fold);
+    }
+    HeaderMap& h = fields(s);
+    // Memory bound while a value is pending; the exact limit is checked when it completes.
+    if (h.byteSize() + n > size_t(s.state_.max_field_bytes) + 4096) {
+      return fail(p, kFaults<Parser>.too_large_status, kFaults<Parser>.too_large);
+    }
+    h.appendValuePiece({at, n});
+    return 0;
+  }
+
+  static int onHeaderValueComplete(llhttp_t* p) {
+    Parser& s = self(p);
+    HeaderMap& h = fields(s);
+    h.finishField();
+    if (!validHeaderName(h.name(h.fieldCount() - 1))) {
+      return fail(p, kFaults<Parser>.malformed_status, kFaults<Parser>.bad_name);
+    }
+    if (h.byteSize() > s.state_.max_field_bytes) {
+      return fail(p, kFaults<Parser>.too_large_status, kFaults<Parser>.too_large);
+    }
+    return 0;
+  }
+
+  static int onBody(llhttp_t* p, const char* at, size_t n) {
+    ParseState& st = self(p).state_;
+    st.body->emplace_back(at, n);
+    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
+      st.chunk_crlf_pending = 2;
+      const char* pos = at + n;
+      if (!checkChunkTerminator(st.chunk_crlf_pending, pos, st.exec_end)) {
+        return fail(p, kFaults<Parser>.malformed_status, kFaults<Parser>.bad_chunk_end);
+      }
+    }
+    return 0;
+  }
+
+  static void install(llhttp_settings_t& st) {
+    llhttp_settings_init(&st);
+    st.on_header_field = onHeaderField;
+    st.on_header_value = onHeaderValue;
+    st.on_header_value_complete = onHeaderValueComplete;
+    st.on_body = onBody;
+  }
+
+  /// One execute() for either parser: the pending chunk terminator, llhttp, then the events.
+  /// `http09` answers an HTTP/0.9 request line at once (requests only).
+  static ParseEvents execute(Parser& s, std::string_view data, std::vector<std::string_view>& body,
+                             bool http09) {
+    ParseEvents ev;
+    if (data.empty()) {
+      return ev;
+    }
+    ParseState& st = s.state_;
+    st.body = &body;
+    st.exec_begin = data.data();
+    st.exec_end = data.data() + data.size();
+    st.new_headers_complete = false;
+    if (st.chunk_crlf_pending > 0) {
+      const char* pos = data.data();
+      if (!checkChunkTerminator(st.chunk_crlf_pending, pos, st.exec_end)) {
+        ev.consumed = data.size();
+        ev.error_status = kFaults<Parser>.malformed_status;
+        ev.error_reason = kFaults<Parser>.bad_chunk_end;
+        return ev;
+      }
+    }
+    llhttp_t* p = st.llhttp.get();
+    const llhttp_errno_t err = llhttp_execute(p, data.data(), data.size());
+    if (http09 && err == HPE_OK && !st.headers_complete && p->http_major == 0 &&
+        p->http_minor == 9) {
+      // "GET /\r\n" (HTTP/0.9): llhttp then waits for header fields that never come; answer
+      // at once instead of at the read timeout. Only its 0.9 path sets minor 9 with major 0.
+      ev.consumed = data.size();
+      ev.error_status = 400;
+      ev.error_reason = "HTTP/0.9 request";
+      return ev;
+    }
+    if (err == HPE_OK) {
+      ev.consumed = data.size();
+    } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+      ev.consumed = size_t(llhttp_get_error_pos(p) - data.data());
+    } else {
+      ev.consumed = data.size();
+      ev.error_status =
+          st.error_status != 0 ? st.error_status : kFaults<Parser>.malformed_status;
+      ev.error_reason = st.error_status != 0 ? st.error_reason : llhttp_get_error_reason(p);
+      if (ev.error_reason == nullptr) {
+        ev.error_reason = kFaults<Parser>.malformed;
+      }
+    }
+    st.prev_last_byte = data[ev.consumed > 0 ? ev.consumed - 1 : 0];
+    ev.headers_complete = st.new_headers_complete;
+    ev.message_complete = st.message_complete;
+    return ev;
+  }
+};
+
+}  // namespace detail
+
+// ------------------------------------------------------------------------------ requests
+
+struct RequestCallbacks : detail::FieldCallbacks<RequestParser> {
   static int onMessageBegin(llhttp_t* p) {
-    self(p).started_ = true;
+    self(p).state_.started = true;
     return 0;
   }
 
@@ -130,59 +302,6 @@ struct RequestCallbacks {
       return fail(p, 414, "request-target too long");
     }
     s.head_.target.append(at, n);
-    return 0;
-  }
-
-  /// Fields before the body are the head; after it, the trailer section.
-  static HeaderMap& fields(RequestParser& s) {
-    return s.headers_complete_ ? s.head_.trailers : s.head_.headers;
-  }
-
-  static int onHeaderField(llhttp_t* p, const char* at, size_t n) {
-    RequestParser& s = self(p);
-    HeaderMap& h = fields(s);
-    if (h.fieldCount() >= s.limits_.max_header_count) {
-      return fail(p, 431, "too many header fields");
-    }
-    if (h.byteSize() + n > s.limits_.max_header_bytes) {
-      return fail(p, 431, "header block too large");
-    }
-    h.appendNamePiece({at, n});
-    return 0;
-  }
-
-  static int onHeaderFieldComplete(llhttp_t* p) {
-    RequestParser& s = self(p);
-    // The pending name is the tail of the storage; validated when the field finishes.
-    (void)s;
-    return 0;
-  }
-
-  static int onHeaderValue(llhttp_t* p, const char* at, size_t n) {
-    RequestParser& s = self(p);
-    if (startsAfterLineBreak(at, n, s.exec_begin_, s.prev_last_byte_)) {
-      return fail(p, 400, "obsolete line folding in header value");
-    }
-    HeaderMap& h = fields(s);
-    // Memory bound while a value is pending; the exact limit is checked when it completes.
-    if (h.byteSize() + n > size_t(s.limits_.max_header_bytes) + 4096) {
-      return fail(p, 431, "header block too large");
-    }
-    h.appendValuePiece({at, n});
-    return 0;
-  }
-
-  static int onHeaderValueComplete(llhttp_t* p) {
-    RequestParser& s = self(p);
-    HeaderMap& h = fields(s);
-    h.finishField();
-    size_t last = h.fieldCount() - 1;
-    if (!validHeaderName(h.name(last))) {
-      return fail(p, 400, "invalid header field name");
-    }
-    if (h.byteSize() > s.limits_.max_header_bytes) {
-      return fail(p, 431, "header block too large");
-    }
     return 0;
   }
 
@@ -232,41 +351,23 @@ struct RequestCallbacks {
     if (auto expect = head.headers.get(HeaderId::Expect)) {
       head.expect_continue = strings::iequals(*expect, "100-continue");
     }
-    s.headers_complete_ = true;
-    s.new_headers_complete_ = true;
-    return 0;
-  }
-
-  static int onBody(llhttp_t* p, const char* at, size_t n) {
-    RequestParser& s = self(p);
-    s.body_->emplace_back(at, n);
-    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
-      s.chunk_crlf_pending_ = 2;
-      const char* pos = at + n;
-      if (!checkChunkTerminator(s.chunk_crlf_pending_, pos, s.exec_end_)) {
-        return fail(p, 400, "invalid chunk terminator");
-      }
-    }
+    s.state_.headers_complete = true;
+    s.state_.new_headers_complete = true;
     return 0;
   }
 
   static int onMessageComplete(llhttp_t* p) {
-    self(p).message_complete_ = true;
+    self(p).state_.message_complete = true;
     return HPE_PAUSED;  // stop at the message boundary: the rest is the next request
   }
 
   static const llhttp_settings_t& settings() {
     static const llhttp_settings_t s = [] {
       llhttp_settings_t st;
-      llhttp_settings_init(&st);
+      install(st);
       st.on_message_begin = onMessageBegin;
       st.on_url = onUrl;
-      st.on_header_field = onHeaderField;
-      st.on_header_field_complete = onHeaderFieldComplete;
-      st.on_header_value = onHeaderValue;
-      st.on_header_value_complete = onHeaderValueComplete;
       st.on_headers_complete = onHeadersComplete;
-      st.on_body = onBody;
       st.on_message_complete = onMessageComplete;
       return st;
     }();
@@ -275,24 +376,16 @@ struct RequestCallbacks {
 };
 
 RequestParser::RequestParser(const RequestLimits& limits)
-    : limits_(limits), parser_(std::make_unique<llhttp_t>()) {
-  llhttp_init(parser_.get(), HTTP_REQUEST, &RequestCallbacks::settings());
-  parser_->data = this;
+    : limits_(limits), state_(limits.max_header_count, limits.max_header_bytes) {
+  llhttp_init(state_.llhttp.get(), HTTP_REQUEST, &RequestCallbacks::settings());
+  state_.llhttp->data = this;
 }
 
 RequestParser::~RequestParser() = default;
 
 void RequestParser::reset() {
-  llhttp_reset(parser_.get());
-  parser_->data = this;
+  state_.reset(this);
   head_.clear();
-  started_ = false;
-  headers_complete_ = false;
-  message_complete_ = false;
-  error_status_ = 0;
-  error_reason_ = "";
-  prev_last_byte_ = '\n';
-  chunk_crlf_pending_ = 0;
 }
 
 size_t RequestParser::releaseMemory(size_t keep_bytes) {
@@ -306,107 +399,25 @@ size_t RequestParser::releaseMemory(size_t keep_bytes) {
 }
 
 ParseEvents RequestParser::execute(std::string_view data, std::vector<std::string_view>& body) {
-  ParseEvents ev;
-  if (data.empty()) {
-    return ev;
-  }
-  body_ = &body;
-  exec_begin_ = data.data();
-  exec_end_ = data.data() + data.size();
-  new_headers_complete_ = false;
-  if (chunk_crlf_pending_ > 0) {
-    const char* pos = data.data();
-    if (!checkChunkTerminator(chunk_crlf_pending_, pos, exec_end_)) {
-      ev.consumed = data.size();
-      ev.error_status = 400;
-      ev.error_reason = "invalid chunk terminator";
-      return ev;
-    }
-  }
-  llhttp_errno_t err = llhttp_execute(parser_.get(), data.data(), data.size());
-  if (err == HPE_OK && !headers_complete_ && parser_->http_major == 0 &&
-      parser_->http_minor == 9) {
-    // "GET /\r\n" (HTTP/0.9): llhttp then waits for header fields that never come; answer
-    // at once instead of at the read timeout. Only its 0.9 path sets minor 9 with major 0.
-    ev.consumed = data.size();
-    ev.error_status = 400;
-    ev.error_reason = "HTTP/0.9 request";
-    return ev;
-  }
-  if (err == HPE_OK) {
-    ev.consumed = data.size();
-  } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-    ev.consumed = size_t(llhttp_get_error_pos(parser_.get()) - data.data());
-  } else {
-    ev.consumed = data.size();
-    ev.error_status = error_status_ != 0 ? error_status_ : 400;
-    ev.error_reason = error_status_ != 0 ? error_reason_ : llhttp_get_error_reason(parser_.get());
-    if (ev.error_reason == nullptr) {
-      ev.error_reason = "malformed request";
-    }
-  }
-  prev_last_byte_ = data[ev.consumed > 0 ? ev.consumed - 1 : 0];
-  ev.headers_complete = new_headers_complete_;
-  ev.message_complete = message_complete_;
-  return ev;
+  return RequestCallbacks::execute(*this, data, body, /*http09=*/true);
 }
 
 // ----------------------------------------------------------------------------- responses
 
-struct ResponseCallbacks {
-  static ResponseParser& self(llhttp_t* p) { return *static_cast<ResponseParser*>(p->data); }
-
+struct ResponseCallbacks : detail::FieldCallbacks<ResponseParser> {
   static int fail(llhttp_t* p, const char* reason) {
-    self(p).error_reason_ = reason;
-    llhttp_set_error_reason(p, reason);
-    return -1;
+    return FieldCallbacks::fail(p, 502, reason);
   }
 
   static int onMessageBegin(llhttp_t* p) {
     ResponseParser& s = self(p);
-    s.started_ = true;
+    s.state_.started = true;
     s.head_.clear();  // after a skipped 1xx response
     return 0;
   }
 
   static int onStatus(llhttp_t* p, const char* at, size_t n) {
     self(p).head_.reason.append(at, n);
-    return 0;
-  }
-
-  /// Fields before the body are the head; after it, the trailer section.
-  static HeaderMap& fields(ResponseParser& s) {
-    return s.headers_complete_ ? s.head_.trailers : s.head_.headers;
-  }
-
-  static int onHeaderField(llhttp_t* p, const char* at, size_t n) {
-    HeaderMap& h = fields(self(p));
-    if (h.fieldCount() >= kMaxResponseHeaderCount || h.byteSize() + n > kMaxResponseHeaderBytes) {
-      return fail(p, "upstream response head too large");
-    }
-    h.appendNamePiece({at, n});
-    return 0;
-  }
-
-  static int onHeaderValue(llhttp_t* p, const char* at, size_t n) {
-    ResponseParser& s = self(p);
-    if (startsAfterLineBreak(at, n, s.exec_begin_, s.prev_last_byte_)) {
-      return fail(p, "obsolete line folding in upstream response");
-    }
-    HeaderMap& h = fields(s);
-    if (h.byteSize() + n > kMaxResponseHeaderBytes + 4096) {
-      return fail(p, "upstream response head too large");
-    }
-    h.appendValuePiece({at, n});
-    return 0;
-  }
-
-  static int onHeaderValueComplete(llhttp_t* p) {
-    HeaderMap& h = fields(self(p));
-    h.finishField();
-    if (!validHeaderName(h.name(h.fieldCount() - 1))) {
-      return fail(p, "invalid header field name in upstream response");
-    }
     return 0;
   }
 
@@ -448,22 +459,9 @@ struct ResponseCallbacks {
     }
     head.keep_alive = head.framing != BodyFraming::CloseDelimited &&
                       computeKeepAlive(head.version_major, head.version_minor, head.headers);
-    s.headers_complete_ = true;
-    s.new_headers_complete_ = true;
+    s.state_.headers_complete = true;
+    s.state_.new_headers_complete = true;
     return no_body ? 1 : 0;
-  }
-
-  static int onBody(llhttp_t* p, const char* at, size_t n) {
-    ResponseParser& s = self(p);
-    s.body_->emplace_back(at, n);
-    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
-      s.chunk_crlf_pending_ = 2;
-      const char* pos = at + n;
-      if (!checkChunkTerminator(s.chunk_crlf_pending_, pos, s.exec_end_)) {
-        return fail(p, "invalid chunk terminator in upstream response");
-      }
-    }
-    return 0;
   }
 
   static int onMessageComplete(llhttp_t* p) {
@@ -471,21 +469,17 @@ struct ResponseCallbacks {
     if (s.head_.status < 200) {
       return 0;  // 1xx: keep parsing for the final response
     }
-    s.message_complete_ = true;
+    s.state_.message_complete = true;
     return HPE_PAUSED;
   }
 
   static const llhttp_settings_t& settings() {
     static const llhttp_settings_t s = [] {
       llhttp_settings_t st;
-      llhttp_settings_init(&st);
+      install(st);
       st.on_message_begin = onMessageBegin;
       st.on_status = onStatus;
-      st.on_header_field = onHeaderField;
-      st.on_header_value = onHeaderValue;
-      st.on_header_value_complete = onHeaderValueComplete;
       st.on_headers_complete = onHeadersComplete;
-      st.on_body = onBody;
       st.on_message_complete = onMessageComplete;
       return st;
     }();
@@ -493,76 +487,35 @@ struct ResponseCallbacks {
   }
 };
 
-ResponseParser::ResponseParser() : parser_(std::make_unique<llhttp_t>()) {
-  llhttp_init(parser_.get(), HTTP_RESPONSE, &ResponseCallbacks::settings());
-  parser_->data = this;
+ResponseParser::ResponseParser() : state_(kMaxResponseHeaderCount, kMaxResponseHeaderBytes) {
+  llhttp_init(state_.llhttp.get(), HTTP_RESPONSE, &ResponseCallbacks::settings());
+  state_.llhttp->data = this;
 }
 
 ResponseParser::~ResponseParser() = default;
 
 void ResponseParser::reset(bool head_request) {
-  llhttp_reset(parser_.get());
-  parser_->data = this;
+  state_.reset(this);
   head_.clear();
   head_request_ = head_request;
-  started_ = false;
-  headers_complete_ = false;
-  message_complete_ = false;
-  error_reason_ = "";
-  prev_last_byte_ = '\n';
-  chunk_crlf_pending_ = 0;
 }
 
 ParseEvents ResponseParser::execute(std::string_view data, std::vector<std::string_view>& body) {
-  ParseEvents ev;
-  if (data.empty()) {
-    return ev;
-  }
-  body_ = &body;
-  exec_begin_ = data.data();
-  exec_end_ = data.data() + data.size();
-  new_headers_complete_ = false;
-  if (chunk_crlf_pending_ > 0) {
-    const char* pos = data.data();
-    if (!checkChunkTerminator(chunk_crlf_pending_, pos, exec_end_)) {
-      ev.consumed = data.size();
-      ev.error_status = 502;
-      ev.error_reason = "invalid chunk terminator in upstream response";
-      return ev;
-    }
-  }
-  llhttp_errno_t err = llhttp_execute(parser_.get(), data.data(), data.size());
-  if (err == HPE_OK) {
-    ev.consumed = data.size();
-  } else if (err == HPE_PAUSED) {
-    ev.consumed = size_t(llhttp_get_error_pos(parser_.get()) - data.data());
-  } else {
-    ev.consumed = data.size();
-    ev.error_status = 502;
-    ev.error_reason = *error_reason_ != '\0' ? error_reason_
-                                             : llhttp_get_error_reason(parser_.get());
-    if (ev.error_reason == nullptr) {
-      ev.error_reason = "malformed upstream response";
-    }
-  }
-  prev_last_byte_ = data[ev.consumed > 0 ? ev.consumed - 1 : 0];
-  ev.headers_complete = new_headers_complete_;
-  ev.message_complete = message_complete_;
-  return ev;
+  return ResponseCallbacks::execute(*this, data, body, /*http09=*/false);
 }
 
 bool ResponseParser::finish() {
-  if (message_complete_) {
+  if (state_.message_complete) {
     return true;
   }
-  if (!headers_complete_ || head_.framing != BodyFraming::CloseDelimited) {
+  if (!state_.headers_complete || head_.framing != BodyFraming::CloseDelimited) {
     return false;
   }
-  llhttp_errno_t err = llhttp_finish(parser_.get());
+  const llhttp_errno_t err = llhttp_finish(state_.llhttp.get());
   if (err == HPE_OK || err == HPE_PAUSED) {
-    message_complete_ = true;
+    state_.message_complete = true;
   }
-  return message_complete_;
+  return state_.message_complete;
 }
 
 }  // namespace vallum::http::http1

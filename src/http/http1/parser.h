@@ -28,6 +28,36 @@ struct ParseEvents {
   const char* error_reason = "";
 };
 
+namespace detail {
+
+/// What both parsers keep per message besides the head (parser.cc's shared steps use it).
+struct ParseState {
+  std::unique_ptr<llhttp__internal_s> llhttp;
+  std::vector<std::string_view>* body = nullptr;  ///< execute()'s output
+  const char* exec_begin = nullptr;               ///< the input of the running execute()
+  const char* exec_end = nullptr;
+  char prev_last_byte = '\n';  ///< the last byte of the previous input (obs-fold detection)
+  int chunk_crlf_pending = 0;  ///< CRLF bytes after a chunk's data still to check (2, 1, 0)
+  bool started = false;
+  bool headers_complete = false;
+  bool message_complete = false;
+  bool new_headers_complete = false;  ///< during this execute()
+  int error_status = 0;
+  const char* error_reason = "";
+  uint32_t max_field_count = 0;  ///< per section (head, trailers)
+  uint32_t max_field_bytes = 0;  ///< names + values, per section
+
+  ParseState(uint32_t max_count, uint32_t max_bytes);
+  ~ParseState();
+  /// Back to the start of a message (llhttp included).
+  void reset(void* owner);
+};
+
+template <typename Parser>
+struct FieldCallbacks;
+
+}  // namespace detail
+
 /// Parses one request at a time. Not thread-safe; one per connection.
 ///
 /// Strictness beyond llhttp's (each answered with error_status and the connection closed):
@@ -54,30 +84,20 @@ class RequestParser {
   ParseEvents execute(std::string_view data, std::vector<std::string_view>& body);
 
   /// True once any byte of the current message has been seen.
-  bool started() const { return started_; }
-  bool headersComplete() const { return headers_complete_; }
-  bool messageComplete() const { return message_complete_; }
+  bool started() const { return state_.started; }
+  bool headersComplete() const { return state_.headers_complete; }
+  bool messageComplete() const { return state_.message_complete; }
 
   RequestHeaders& head() { return head_; }
   const RequestHeaders& head() const { return head_; }
 
  private:
   friend struct RequestCallbacks;
+  friend struct detail::FieldCallbacks<RequestParser>;
 
   RequestLimits limits_;
-  std::unique_ptr<llhttp__internal_s> parser_;
+  detail::ParseState state_;
   RequestHeaders head_;
-  std::vector<std::string_view>* body_ = nullptr;
-  const char* exec_begin_ = nullptr;
-  const char* exec_end_ = nullptr;
-  char prev_last_byte_ = '\n';
-  int chunk_crlf_pending_ = 0;
-  bool started_ = false;
-  bool headers_complete_ = false;
-  bool message_complete_ = false;
-  bool new_headers_complete_ = false;
-  int error_status_ = 0;
-  const char* error_reason_ = "";
 };
 
 /// Parses upstream responses. Call reset() before each response (HEAD responses have no
@@ -100,27 +120,18 @@ class ResponseParser {
   /// the message is complete (then `message_complete` is set), false when it was truncated.
   bool finish();
 
-  bool started() const { return started_; }
-  bool headersComplete() const { return headers_complete_; }
-  bool messageComplete() const { return message_complete_; }
+  bool started() const { return state_.started; }
+  bool headersComplete() const { return state_.headers_complete; }
+  bool messageComplete() const { return state_.message_complete; }
   ResponseHeaders& head() { return head_; }
 
  private:
   friend struct ResponseCallbacks;
+  friend struct detail::FieldCallbacks<ResponseParser>;
 
-  std::unique_ptr<llhttp__internal_s> parser_;
+  detail::ParseState state_;
   ResponseHeaders head_;
-  std::vector<std::string_view>* body_ = nullptr;
-  const char* exec_begin_ = nullptr;
-  const char* exec_end_ = nullptr;
-  char prev_last_byte_ = '\n';
-  int chunk_crlf_pending_ = 0;
   bool head_request_ = false;
-  bool started_ = false;
-  bool headers_complete_ = false;
-  bool message_complete_ = false;
-  bool new_headers_complete_ = false;
-  const char* error_reason_ = "";
 };
 
 }  // namespace vallum::http::http1

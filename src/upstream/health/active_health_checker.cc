@@ -142,16 +142,21 @@ class Session {
   bool healthy() const { return state_.healthy(); }
 
  private:
+  /// One check: connects (or reuses the kept connection) and runs one attempt of the check's
+  /// kind; an attempt that asks for a retry runs once more on a fresh connection.
   awaitable<Verdict> check();
-  awaitable<Verdict> httpCheck();
+  // One attempt each, on the connected socket. nullopt: the kept connection turned out to be
+  // closed by the upstream before it answered (mayRetry()), so try again on a fresh one.
+  awaitable<std::optional<Verdict>> httpAttempt(bool reused);
   /// codec_client_type HTTP2: GET over an HTTP/2 session (prior knowledge on plaintext, ALPN h2
   /// under TLS), one stream per check, the connection kept as for HTTP/1.
-  awaitable<Verdict> http2Check();
-  awaitable<Verdict> tcpCheck();
+  awaitable<std::optional<Verdict>> http2Attempt(bool reused);
+  awaitable<std::optional<Verdict>> tcpAttempt(bool reused);
   /// The verdict for a response status (expected, retriable or not).
   Verdict statusVerdict(int status) const;
   /// Connects (and handshakes) unless a connection is open; nullopt when connected.
   awaitable<std::optional<Verdict>> connect(bool& reused);
+  /// Reads into buffer_; once the check timed out, operation_aborted even if bytes came.
   awaitable<std::tuple<error_code, size_t>> readSome();
   awaitable<error_code> writeAll(std::string_view data);
   awaitable<bool> sleep(std::chrono::milliseconds wait);
@@ -310,13 +315,24 @@ awaitable<Verdict> Session::check() {
   });
   // (No co_await inside ?: or && here: GCC 12 miscompiles some of those.)
   Verdict verdict;
-  if (check_.kind == config::HealthCheck::Kind::Http &&
-      check_.codec_client_type == config::HealthCheck::Codec::Http2) {
-    verdict = co_await http2Check();
-  } else if (check_.kind == config::HealthCheck::Kind::Http) {
-    verdict = co_await httpCheck();
-  } else {
-    verdict = co_await tcpCheck();
+  while (true) {
+    bool reused = false;
+    std::optional<Verdict> outcome = co_await connect(reused);
+    if (!outcome) {
+      if (check_.kind == config::HealthCheck::Kind::Http &&
+          check_.codec_client_type == config::HealthCheck::Codec::Http2) {
+        outcome = co_await http2Attempt(reused);
+      } else if (check_.kind == config::HealthCheck::Kind::Http) {
+        outcome = co_await httpAttempt(reused);
+      } else {
+        outcome = co_await tcpAttempt(reused);
+      }
+    }
+    if (outcome) {
+      verdict = std::move(*outcome);
+      break;
+    }
+    closeConnection();  // only after a reused connection failed: the next try connects afresh
   }
   ++generation_;
   deadline_.cancel();
@@ -369,10 +385,16 @@ awaitable<std::optional<Verdict>> Session::connect(bool& reused) {
 }
 
 awaitable<std::tuple<error_code, size_t>> Session::readSome() {
+  std::tuple<error_code, size_t> result;
   if (tls_) {
-    co_return co_await tls_->async_read_some(asio::buffer(buffer_), kUse);
+    result = co_await tls_->async_read_some(asio::buffer(buffer_), kUse);
+  } else {
+    result = co_await socket_.async_read_some(asio::buffer(buffer_), kUse);
   }
-  co_return co_await socket_.async_read_some(asio::buffer(buffer_), kUse);
+  if (timed_out_ && !std::get<0>(result)) {
+    std::get<0>(result) = asio::error::operation_aborted;  // bytes that came with the deadline
+  }
+  co_return result;
 }
 
 awaitable<error_code> Session::writeAll(std::string_view data) {
@@ -421,64 +443,47 @@ Verdict Session::ioFailure(const error_code& ec, std::string_view what) {
   return {CheckResult::NetworkFailure, std::move(reason)};
 }
 
-awaitable<Verdict> Session::httpCheck() {
+awaitable<std::optional<Verdict>> Session::httpAttempt(bool reused) {
+  parser_.reset(false);
+  const error_code write_ec = co_await writeAll(request_);
+  if (write_ec) {
+    if (mayRetry(reused, false)) {
+      co_return std::nullopt;
+    }
+    co_return ioFailure(write_ec, "write");
+  }
+  bool got_bytes = false;
+  bool leftover = false;
   while (true) {
-    bool reused = false;
-    std::optional<Verdict> failed = co_await connect(reused);
-    if (failed) {
-      co_return *failed;
-    }
-    parser_.reset(false);
-    const error_code write_ec = co_await writeAll(request_);
-    if (write_ec) {
-      if (mayRetry(reused, false)) {
+    auto [ec, n] = co_await readSome();
+    if (ec) {
+      if (isEof(ec) && parser_.finish()) {  // close-delimited body
         closeConnection();
-        continue;
-      }
-      co_return ioFailure(write_ec, "write");
-    }
-    bool got_bytes = false;
-    bool leftover = false;
-    bool retry = false;
-    while (true) {
-      auto [ec, n] = co_await readSome();
-      if (timed_out_ && !ec) {
-        ec = asio::error::operation_aborted;
-      }
-      if (ec) {
-        if (isEof(ec) && parser_.finish()) {  // close-delimited body
-          closeConnection();
-          break;
-        }
-        if (mayRetry(reused, got_bytes)) {
-          retry = true;
-          break;
-        }
-        co_return ioFailure(ec, "read");
-      }
-      got_bytes = true;
-      body_.clear();
-      const http::http1::ParseEvents events = parser_.execute(std::string_view(buffer_.data(), n), body_);
-      if (events.error_status != 0) {
-        closeConnection();
-        co_return Verdict{CheckResult::NetworkFailure,
-                          std::string("invalid http response: ") + events.error_reason};
-      }
-      if (events.message_complete) {
-        leftover = events.consumed < n;
         break;
       }
+      if (mayRetry(reused, got_bytes)) {
+        co_return std::nullopt;
+      }
+      co_return ioFailure(ec, "read");
     }
-    if (retry) {
+    got_bytes = true;
+    body_.clear();
+    const http::http1::ParseEvents events = parser_.execute(std::string_view(buffer_.data(), n), body_);
+    if (events.error_status != 0) {
       closeConnection();
-      continue;
+      co_return Verdict{CheckResult::NetworkFailure,
+                        std::string("invalid http response: ") + events.error_reason};
     }
-    const http::ResponseHeaders& head = parser_.head();
-    if (!check_.reuse_connection || !head.keep_alive || leftover) {
-      closeConnection();
+    if (events.message_complete) {
+      leftover = events.consumed < n;
+      break;
     }
-    co_return statusVerdict(head.status);
   }
+  const http::ResponseHeaders& head = parser_.head();
+  if (!check_.reuse_connection || !head.keep_alive || leftover) {
+    closeConnection();
+  }
+  co_return statusVerdict(head.status);
 }
 
 Verdict Session::statusVerdict(int status) const {
@@ -495,160 +500,132 @@ Verdict Session::statusVerdict(int status) const {
   return Verdict{CheckResult::Failure, "http status " + std::to_string(status)};
 }
 
-awaitable<Verdict> Session::http2Check() {
+awaitable<std::optional<Verdict>> Session::http2Attempt(bool reused) {
   const std::string& host = check_.http_host.empty() ? target_.authority : check_.http_host;
-  while (true) {
-    bool reused = false;
-    std::optional<Verdict> failed = co_await connect(reused);
-    if (failed) {
-      co_return *failed;
-    }
-    if (!reused || !h2_) {
-      h2_ = std::make_unique<http::http2::ClientCodec>();
-    }
-    H2Probe probe;
-    const int32_t id = h2_->submitRequest({{":method", "GET"},
-                                           {":scheme", tls_ ? "https" : "http"},
-                                           {":authority", host},
-                                           {":path", check_.http_path},
-                                           {"user-agent", kUserAgent}},
-                                          false, &probe);
-    if (id <= 0) {  // the origin sent GOAWAY while the connection was idle
-      closeConnection();
-      if (mayRetry(reused, false)) {
-        continue;
-      }
-      co_return Verdict{CheckResult::NetworkFailure, "http2 session refused the request"};
-    }
-    std::optional<Verdict> outcome;
-    bool retry = false;
-    while (!outcome && !retry) {
-      h2_out_.clear();
-      const bool alive = h2_->takeOutput(h2_out_);
-      if (!h2_out_.empty()) {
-        const error_code write_ec = co_await writeAll(h2_out_);
-        if (write_ec) {
-          retry = mayRetry(reused, probe.status != 0);
-          if (!retry) {
-            outcome = ioFailure(write_ec, "write");
-          }
-          break;
-        }
-      }
-      if (probe.done) {
-        break;
-      }
-      if (!alive || h2_ == nullptr) {
-        retry = mayRetry(reused, false);
-        if (!retry) {
-          closeConnection();
-          outcome = Verdict{CheckResult::NetworkFailure, "http2 connection error"};
-        }
-        break;
-      }
-      auto [ec, n] = co_await readSome();
-      if (timed_out_ && !ec) {
-        ec = asio::error::operation_aborted;
-      }
-      if (ec || h2_ == nullptr) {
-        // A kept connection the origin had closed (GOAWAY, FIN) before answering: retry once.
-        retry = mayRetry(reused, probe.done);
-        if (!retry) {
-          outcome = ioFailure(ec ? ec : error_code(asio::error::operation_aborted), "read");
-        }
-        break;
-      }
-      h2_->receive(std::string_view(buffer_.data(), n));
-    }
-    // The probe goes out of scope: the session must not call it again.
-    if (h2_ != nullptr) {
-      if (probe.closed) {
-        h2_->detach(id);
-      } else {
-        h2_->resetStream(id, http::http2::kCancel);  // the status is all we wanted
-        h2_out_.clear();
-        h2_->takeOutput(h2_out_);
-        if (!h2_out_.empty()) {
-          const error_code ignored = co_await writeAll(h2_out_);
-          (void)ignored;
-        }
-      }
-    }
-    if (retry) {
-      closeConnection();
-      continue;
-    }
-    if (outcome) {
-      closeConnection();
-      co_return *outcome;
-    }
-    if (probe.status == 0) {
-      closeConnection();
-      co_return Verdict{CheckResult::NetworkFailure,
-                        probe.protocol_error ? std::string("invalid http2 response")
-                                             : "http2 stream reset (code " +
-                                                   std::to_string(probe.close_code) + ")"};
-    }
-    if (!check_.reuse_connection || h2_ == nullptr || !h2_->canOpenStream()) {
-      closeConnection();
-    }
-    co_return statusVerdict(probe.status);
+  if (!reused || !h2_) {
+    h2_ = std::make_unique<http::http2::ClientCodec>();
   }
+  H2Probe probe;
+  const int32_t id = h2_->submitRequest({{":method", "GET"},
+                                         {":scheme", tls_ ? "https" : "http"},
+                                         {":authority", host},
+                                         {":path", check_.http_path},
+                                         {"user-agent", kUserAgent}},
+                                        false, &probe);
+  if (id <= 0) {  // the origin sent GOAWAY while the connection was idle
+    closeConnection();
+    if (mayRetry(reused, false)) {
+      co_return std::nullopt;
+    }
+    co_return Verdict{CheckResult::NetworkFailure, "http2 session refused the request"};
+  }
+  std::optional<Verdict> outcome;
+  bool retry = false;
+  while (!outcome && !retry) {
+    h2_out_.clear();
+    const bool alive = h2_->takeOutput(h2_out_);
+    if (!h2_out_.empty()) {
+      const error_code write_ec = co_await writeAll(h2_out_);
+      if (write_ec) {
+        retry = mayRetry(reused, probe.status != 0);
+        if (!retry) {
+          outcome = ioFailure(write_ec, "write");
+        }
+        break;
+      }
+    }
+    if (probe.done) {
+      break;
+    }
+    if (!alive || h2_ == nullptr) {
+      retry = mayRetry(reused, false);
+      if (!retry) {
+        closeConnection();
+        outcome = Verdict{CheckResult::NetworkFailure, "http2 connection error"};
+      }
+      break;
+    }
+    auto [ec, n] = co_await readSome();
+    if (ec || h2_ == nullptr) {
+      // A kept connection the origin had closed (GOAWAY, FIN) before answering: retry once.
+      retry = mayRetry(reused, probe.done);
+      if (!retry) {
+        outcome = ioFailure(ec ? ec : error_code(asio::error::operation_aborted), "read");
+      }
+      break;
+    }
+    h2_->receive(std::string_view(buffer_.data(), n));
+  }
+  // The probe goes out of scope: the session must not call it again.
+  if (h2_ != nullptr) {
+    if (probe.closed) {
+      h2_->detach(id);
+    } else {
+      h2_->resetStream(id, http::http2::kCancel);  // the status is all we wanted
+      h2_out_.clear();
+      h2_->takeOutput(h2_out_);
+      if (!h2_out_.empty()) {
+        const error_code ignored = co_await writeAll(h2_out_);
+        (void)ignored;
+      }
+    }
+  }
+  if (retry) {
+    co_return std::nullopt;
+  }
+  if (outcome) {
+    closeConnection();
+    co_return *outcome;
+  }
+  if (probe.status == 0) {
+    closeConnection();
+    co_return Verdict{CheckResult::NetworkFailure,
+                      probe.protocol_error ? std::string("invalid http2 response")
+                                           : "http2 stream reset (code " +
+                                                 std::to_string(probe.close_code) + ")"};
+  }
+  if (!check_.reuse_connection || h2_ == nullptr || !h2_->canOpenStream()) {
+    closeConnection();
+  }
+  co_return statusVerdict(probe.status);
 }
 
-awaitable<Verdict> Session::tcpCheck() {
+awaitable<std::optional<Verdict>> Session::tcpAttempt(bool reused) {
   const bool connect_only = check_.tcp_send.empty() && check_.tcp_receive.empty();
-  while (true) {
-    bool reused = false;
-    std::optional<Verdict> failed = co_await connect(reused);
-    if (failed) {
-      co_return *failed;
-    }
-    if (connect_only) {
-      // Success as soon as connected; the connection is closed at once (dataplane §2.3).
-      closeConnection();
-      co_return Verdict{CheckResult::Success, "connected"};
-    }
-    matcher_.reset();
-    if (!check_.tcp_send.empty()) {
-      const error_code write_ec = co_await writeAll(check_.tcp_send);
-      if (write_ec) {
-        if (mayRetry(reused, false)) {
-          closeConnection();
-          continue;
-        }
-        co_return ioFailure(write_ec, "write");
-      }
-    }
-    bool got_bytes = false;
-    bool retry = false;
-    while (!check_.tcp_receive.empty()) {
-      auto [ec, n] = co_await readSome();
-      if (timed_out_ && !ec) {
-        ec = asio::error::operation_aborted;
-      }
-      if (ec) {
-        if (mayRetry(reused, got_bytes)) {
-          retry = true;
-          break;
-        }
-        co_return ioFailure(ec, "read");
-      }
-      got_bytes = true;
-      if (matcher_.feed(std::string_view(buffer_.data(), n))) {
-        break;
-      }
-    }
-    if (retry) {
-      closeConnection();
-      continue;
-    }
-    if (!check_.reuse_connection) {
-      closeConnection();
-    }
-    co_return Verdict{CheckResult::Success,
-                      check_.tcp_receive.empty() ? "sent" : "received expected payload"};
+  if (connect_only) {
+    // Success as soon as connected; the connection is closed at once (dataplane §2.3).
+    closeConnection();
+    co_return Verdict{CheckResult::Success, "connected"};
   }
+  matcher_.reset();
+  if (!check_.tcp_send.empty()) {
+    const error_code write_ec = co_await writeAll(check_.tcp_send);
+    if (write_ec) {
+      if (mayRetry(reused, false)) {
+        co_return std::nullopt;
+      }
+      co_return ioFailure(write_ec, "write");
+    }
+  }
+  bool got_bytes = false;
+  while (!check_.tcp_receive.empty()) {
+    auto [ec, n] = co_await readSome();
+    if (ec) {
+      if (mayRetry(reused, got_bytes)) {
+        co_return std::nullopt;
+      }
+      co_return ioFailure(ec, "read");
+    }
+    got_bytes = true;
+    if (matcher_.feed(std::string_view(buffer_.data(), n))) {
+      break;
+    }
+  }
+  if (!check_.reuse_connection) {
+    closeConnection();
+  }
+  co_return Verdict{CheckResult::Success,
+                    check_.tcp_receive.empty() ? "sent" : "received expected payload"};
 }
 
 void Core::onResult(const Session& session, bool passed, bool session_changed,

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "upstream/lb/heap.h"
+
 namespace vallum::upstream::lb {
 
 namespace {
@@ -71,28 +73,7 @@ uint32_t LeastRequestLoadBalancer::pickChoices(FastRandom& random) const {
 }
 
 void LeastRequestLoadBalancer::requeueTop() {
-  // Bottom-up (Floyd): walk the hole down along the smaller children to a leaf, then bubble
-  // the re-queued entry up. It usually belongs near the bottom, so this does about one
-  // comparison per level instead of two.
-  const size_t n = heap_.size();
-  const Entry moving = heap_[0];
-  size_t hole = 0;
-  for (size_t child = 1; child < n; child = 2 * hole + 1) {
-    if (child + 1 < n) {
-      child += size_t(before(heap_[child + 1], heap_[child]));
-    }
-    heap_[hole] = heap_[child];
-    hole = child;
-  }
-  while (hole > 0) {
-    const size_t parent = (hole - 1) / 2;
-    if (!before(moving, heap_[parent])) {
-      break;
-    }
-    heap_[hole] = heap_[parent];
-    hole = parent;
-  }
-  heap_[hole] = moving;
+  replaceTop(heap_, heap_[0], before);
 }
 
 uint32_t LeastRequestLoadBalancer::pickWeighted() {

@@ -1,6 +1,9 @@
 #include "upstream/lb/random.h"
 
 #include <algorithm>
+#include <utility>
+
+#include "upstream/lb/heap.h"
 
 namespace vallum::upstream::lb {
 
@@ -14,15 +17,8 @@ RandomLoadBalancer::RandomLoadBalancer(const std::vector<LbHost>& hosts) {
   if (hosts.empty()) {
     return;
   }
-  const uint32_t first_weight = std::max<uint32_t>(1, hosts.front().weight);
-  const bool equal = std::all_of(hosts.begin(), hosts.end(), [&](const LbHost& host) {
-    return std::max<uint32_t>(1, host.weight) == first_weight;
-  });
-  if (equal) {
-    indices_.reserve(hosts.size());
-    for (const LbHost& host : hosts) {
-      indices_.push_back(host.index);
-    }
+  if (auto indices = equalWeightIndices(hosts)) {
+    indices_ = std::move(*indices);
     return;
   }
 

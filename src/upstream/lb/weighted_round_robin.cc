@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "upstream/lb/heap.h"
+
 namespace vallum::upstream::lb {
 
 namespace {
@@ -17,15 +19,8 @@ WeightedRoundRobinLoadBalancer::WeightedRoundRobinLoadBalancer(const std::vector
   if (hosts.empty()) {
     return;
   }
-  const uint32_t first_weight = std::max<uint32_t>(1, hosts.front().weight);
-  const bool equal = std::all_of(hosts.begin(), hosts.end(), [&](const LbHost& host) {
-    return std::max<uint32_t>(1, host.weight) == first_weight;
-  });
-  if (equal) {
-    sequence_.reserve(hosts.size());
-    for (const LbHost& host : hosts) {
-      sequence_.push_back(host.index);
-    }
+  if (auto indices = equalWeightIndices(hosts)) {
+    sequence_ = std::move(*indices);
     cursor_ = size_t(seed % sequence_.size());
     return;
   }
@@ -77,26 +72,7 @@ bool WeightedRoundRobinLoadBalancer::before(const Entry& a, const Entry& b) {
 
 uint32_t WeightedRoundRobinLoadBalancer::pickFromHeap() {
   const Entry moving{heap_[0].turn + 1, heap_[0].weight, heap_[0].position, heap_[0].index};
-  // Bottom-up re-queue (Floyd): the hole walks down the smaller children to a leaf, then the
-  // entry bubbles up; it usually belongs near the bottom.
-  const size_t n = heap_.size();
-  size_t hole = 0;
-  for (size_t child = 1; child < n; child = 2 * hole + 1) {
-    if (child + 1 < n) {
-      child += size_t(before(heap_[child + 1], heap_[child]));
-    }
-    heap_[hole] = heap_[child];
-    hole = child;
-  }
-  while (hole > 0) {
-    const size_t parent = (hole - 1) / 2;
-    if (!before(moving, heap_[parent])) {
-      break;
-    }
-    heap_[hole] = heap_[parent];
-    hole = parent;
-  }
-  heap_[hole] = moving;
+  replaceTop(heap_, moving, before);
   return moving.index;
 }
 

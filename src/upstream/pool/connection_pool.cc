@@ -86,6 +86,16 @@ H2ConnectionSharedPtr EndpointPool::h2Connection(boost::asio::io_context& io) {
   return h2_.back();
 }
 
+H2ConnectionSharedPtr EndpointPool::adoptH2(boost::asio::io_context& io,
+                                            UpstreamConnectionPtr transport) {
+  http::http2::ClientSettings settings;
+  settings.assumed_peer_streams = std::max<uint32_t>(h2_stream_limit_, 1);
+  h2_.push_back(std::make_shared<H2Connection>(io, settings, std::move(transport)));
+  h2_.back()->beginConnect();
+  h2_.back()->ready();
+  return h2_.back();
+}
+
 EndpointPool& ConnectionPools::forKey(const std::string& key) {
   auto& slot = pools_[key];
   if (!slot) {

@@ -8,37 +8,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 
-#include "common/buffer.h"
-#include "http/http1/client_codec.h"
-#include "tls/client_context.h"
 #include "upstream/pool/h2_connection.h"
+#include "upstream/pool/upstream_connection.h"
 
 namespace vallum::upstream::pool {
-
-using SteadyTime = std::chrono::steady_clock::time_point;
-
-/// Read buffer size of an upstream connection (Pomerium's per-connection buffer, spec §4.4).
-inline constexpr size_t kUpstreamBufferSize = 32 * 1024;
-
-/// An HTTP/1.1 connection to one endpoint, owned by one worker. It carries its read buffer and
-/// client codec so that keep-alive reuse allocates nothing.
-struct UpstreamConnection {
-  explicit UpstreamConnection(boost::asio::io_context& io)
-      : socket(io), buffer(kUpstreamBufferSize) {}
-
-  boost::asio::ip::tcp::socket socket;
-  /// Set for `https://` endpoints: TLS over `socket`. `tls_context` keeps the SSL_CTX alive for
-  /// as long as the connection (a pooled connection can outlive the snapshot that made it).
-  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls;
-  tls::ClientContextConstSharedPtr tls_context;
-  Buffer buffer;
-  http::http1::ClientCodec codec;
-  SteadyTime idle_since{};
-  uint32_t requests = 0;  ///< requests sent so far (0 = fresh connection)
-};
-using UpstreamConnectionPtr = std::unique_ptr<UpstreamConnection>;
 
 /// Idle keep-alive connections to one endpoint, on one worker (ARCHITECTURE.md §4: pools are
 /// per worker per endpoint, so no locks). Most recently used first, which keeps the set of
@@ -69,11 +43,21 @@ class EndpointPool {
   H2ConnectionSharedPtr h2Connection(boost::asio::io_context& io);
   size_t h2ConnectionCount() const { return h2_.size(); }
 
+  /// An `https://` endpoint's answer to ALPN "h2, http/1.1" (spec pomerium-routes §4.4: all-TLS
+  /// clusters negotiate), as last seen on this worker: which codec its next request starts with.
+  enum class Alpn : uint8_t { Unknown, Http1, Http2 };
+  Alpn alpn() const { return alpn_; }
+  void noteAlpn(bool h2) { alpn_ = h2 ? Alpn::Http2 : Alpn::Http1; }
+  /// Makes a connected transport whose TLS handshake chose h2 a Ready HTTP/2 connection of this
+  /// pool (it sends its preface now); the caller acquire()s the result.
+  H2ConnectionSharedPtr adoptH2(boost::asio::io_context& io, UpstreamConnectionPtr transport);
+
  private:
   size_t max_idle_;
   std::vector<UpstreamConnectionPtr> idle_;
   std::vector<H2ConnectionSharedPtr> h2_;
   uint32_t h2_stream_limit_ = http::http2::ClientSettings{}.max_concurrent_streams;
+  Alpn alpn_ = Alpn::Unknown;
 };
 
 /// All endpoint pools of one worker, keyed by Endpoint::pool_key. Pools outlive snapshots, so a

@@ -38,4 +38,11 @@ asio::awaitable<std::optional<ConnectFailure>> connectTransport(
   co_return std::nullopt;
 }
 
+bool alpnChoseH2(TlsClientStream& tls_stream) {
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(tls_stream.native_handle(), &protocol, &length);
+  return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
+}
+
 }  // namespace vallum::upstream::pool

@@ -34,6 +34,13 @@ struct ConnectTarget {
   std::string_view alpn;
 };
 
+/// ALPN "h2, http/1.1" in wire format: what an `https://` endpoint of an all-TLS cluster is
+/// offered (spec pomerium-routes §4.4).
+inline constexpr std::string_view kAlpnH2Http11{"\x02h2\x08http/1.1", 12};
+
+/// Whether the handshake of `tls_stream` chose h2 by ALPN (RFC 7301).
+bool alpnChoseH2(TlsClientStream& tls_stream);
+
 /// Connects `socket` (closed or fresh) to `target.address`, sets TCP_NODELAY, and with
 /// `target.tls` runs the client TLS handshake over it into `tls_stream`. Returns nullopt on
 /// success. Not bounded by itself: the caller's deadline cancels `socket`. Worker or control

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <tuple>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -26,14 +27,15 @@ void logFailure(std::exception_ptr e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    VALLUM_LOG_ERROR("h2c upstream connection failed: {}", ex.what());
+    VALLUM_LOG_ERROR("HTTP/2 upstream connection failed: {}", ex.what());
   }
 }
 
 }  // namespace
 
-H2Connection::H2Connection(asio::io_context& io, const http::http2::ClientSettings& settings)
-    : socket_(io),
+H2Connection::H2Connection(asio::io_context& io, const http::http2::ClientSettings& settings,
+                           UpstreamConnectionPtr transport)
+    : transport_(transport ? std::move(transport) : std::make_unique<UpstreamConnection>(io)),
       session_(settings),
       write_signal_(io, std::chrono::steady_clock::time_point::max()),
       read_buffer_(kUpstreamBufferSize),
@@ -41,7 +43,7 @@ H2Connection::H2Connection(asio::io_context& io, const http::http2::ClientSettin
 
 H2Connection::~H2Connection() {
   boost::system::error_code ignored;
-  socket_.close(ignored);
+  transport_->socket.close(ignored);
 }
 
 void H2Connection::release(std::chrono::steady_clock::time_point now) {
@@ -63,8 +65,8 @@ bool H2Connection::available() const {
 void H2Connection::ready() {
   state_ = State::Ready;
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), readLoop(self), logFailure);
-  asio::co_spawn(socket_.get_executor(), writeLoop(std::move(self)), logFailure);
+  asio::co_spawn(socket().get_executor(), readLoop(self), logFailure);
+  asio::co_spawn(socket().get_executor(), writeLoop(std::move(self)), logFailure);
   flush();  // the preface and SETTINGS
   settle();
 }
@@ -101,7 +103,7 @@ void H2Connection::close() {
   }
   state_ = State::Closed;
   boost::system::error_code ignored;
-  socket_.close(ignored);
+  transport_->socket.close(ignored);
   write_signal_.cancel();
   session_.connectionLost();
   settle();
@@ -109,8 +111,14 @@ void H2Connection::close() {
 
 asio::awaitable<void> H2Connection::readLoop(std::shared_ptr<H2Connection> /*keep_alive*/) {
   while (state_ == State::Ready) {
-    auto [ec, n] = co_await socket_.async_read_some(
-        asio::buffer(read_buffer_.data(), read_buffer_.size()), kUse);
+    const asio::mutable_buffer into(read_buffer_.data(), read_buffer_.size());
+    boost::system::error_code ec;
+    size_t n = 0;
+    if (transport_->tls) {
+      std::tie(ec, n) = co_await transport_->tls->async_read_some(into, kUse);
+    } else {
+      std::tie(ec, n) = co_await transport_->socket.async_read_some(into, kUse);
+    }
     if (state_ != State::Ready) {
       break;
     }
@@ -140,7 +148,12 @@ asio::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> /*ke
     out_.clear();
     const bool ok = session_.takeOutput(out_);
     if (!out_.empty()) {
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kUse);
+      boost::system::error_code ec;
+      if (transport_->tls) {
+        std::tie(ec, std::ignore) = co_await asio::async_write(*transport_->tls, asio::buffer(out_), kUse);
+      } else {
+        std::tie(ec, std::ignore) = co_await asio::async_write(transport_->socket, asio::buffer(out_), kUse);
+      }
       if (ec) {
         close();
         break;

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "http/http2/client_codec.h"
+#include "upstream/pool/upstream_connection.h"
 
 namespace vallum::upstream::pool {
 
@@ -24,7 +25,8 @@ class H2Waiter {
   virtual void onConnectionSettled() = 0;
 };
 
-/// One multiplexed HTTP/2 prior-knowledge connection (`h2c://`, RFC 9113 §3.3) to one endpoint,
+/// One multiplexed HTTP/2 connection to one endpoint — prior knowledge for `h2c://` (RFC 9113
+/// §3.3), or TLS whose ALPN chose h2 for `https://` (§3.2) —
 /// owned by one worker's EndpointPool and shared by every request of that worker to that
 /// endpoint, up to http::http2::ClientSettings::max_concurrent_streams at once (Pomerium's upstream
 /// limit, spec pomerium-routes §4.4); a further request opens another connection.
@@ -39,7 +41,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
  public:
   enum class State : uint8_t { New, Connecting, Ready, Closed };
 
-  H2Connection(boost::asio::io_context& io, const http::http2::ClientSettings& settings);
+  /// `transport`: a connected one (TLS with ALPN h2) to adopt; null: a fresh socket that the
+  /// first requester connects.
+  H2Connection(boost::asio::io_context& io, const http::http2::ClientSettings& settings,
+               UpstreamConnectionPtr transport = nullptr);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -47,7 +52,9 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   State state() const { return state_; }
   /// Whether the origin's SETTINGS have arrived (its stream limit is known).
   bool settingsReceived() const { return session_.settingsReceived(); }
-  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  boost::asio::ip::tcp::socket& socket() { return transport_->socket; }
+  /// The socket, TLS stream and TLS context (the connector fills them).
+  UpstreamConnection& transport() { return *transport_; }
   http::http2::ClientCodec& session() { return session_; }
 
   /// A request will use the connection: it counts toward the stream cap until release().
@@ -79,7 +86,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   boost::asio::awaitable<void> writeLoop(std::shared_ptr<H2Connection> self);
   void settle();
 
-  boost::asio::ip::tcp::socket socket_;
+  UpstreamConnectionPtr transport_;
   http::http2::ClientCodec session_;
   boost::asio::steady_timer write_signal_;
   std::vector<char> read_buffer_;

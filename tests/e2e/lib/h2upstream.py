@@ -33,7 +33,9 @@ import hashlib
 import itertools
 import json
 import queue
+import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -74,6 +76,7 @@ class ConnRecord:
     id: int
     peer: Tuple[str, int]
     protocol: str = "?"  # "h2" | "h1"
+    alpn: Optional[str] = None  # TLS: the protocol ALPN chose (None: none, or cleartext)
     streams: int = 0  # requests carried
     open: int = 0  # request streams open right now (h2: h2's open_inbound_streams)
     max_open: int = 0
@@ -674,11 +677,52 @@ def _serve_h1(server: "H2Upstream", sock: socket.socket, crec: ConnRecord, first
 # ----------------------------------------------------------------------------- server
 
 
+def _tls_bridge(tls_sock: ssl.SSLSocket, timeout: float) -> socket.socket:
+    """A plain socket whose peer end one thread relays to and from `tls_sock`: the h2 server
+    reads and writes from two threads, which Python's ssl sockets do not allow at once."""
+    inner, outer = socket.socketpair()
+    inner.settimeout(timeout)
+
+    def relay() -> None:
+        try:
+            while True:
+                ready = [tls_sock] if tls_sock.pending() else []
+                if not ready:
+                    ready, _, _ = select.select([tls_sock, outer], [], [], timeout)
+                    if not ready:
+                        return
+                if tls_sock in ready or tls_sock.pending():
+                    data = tls_sock.recv(65536)
+                    if not data:
+                        return
+                    outer.sendall(data)
+                if outer in ready:
+                    data = outer.recv(65536)
+                    if not data:
+                        return
+                    tls_sock.sendall(data)
+        except (OSError, ValueError):
+            pass
+        finally:
+            for sock in (outer, tls_sock):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    threading.Thread(target=relay, name="h2up-tls", daemon=True).start()
+    return inner
+
+
 class H2Upstream:
     """h2c origin on 127.0.0.1 (port 0 = a free one). `url` is h2c://127.0.0.1:PORT."""
 
     def __init__(self, name: str = "h2", default: Optional[Callable] = None, port: int = 0,
-                 max_concurrent_streams: int = DEFAULT_MAX_STREAMS):
+                 max_concurrent_streams: int = DEFAULT_MAX_STREAMS,
+                 tls: Optional[Tuple[str, str]] = None, alpn: Tuple[str, ...] = ("h2", "http/1.1")):
+        """`tls` = (cert file, key file): serve TLS instead (`url` is https://), choosing from
+        `alpn` by the server's preference (empty: no ALPN answer); the protocol spoken is still
+        decided by the first bytes (the HTTP/2 preface or not)."""
         self.name = name
         self.default = default or EchoJson()
         self.routes: List[Tuple[str, Callable]] = []
@@ -699,6 +743,13 @@ class H2Upstream:
         self.port = self.lsock.getsockname()[1]
         self.addr = f"127.0.0.1:{self.port}"
         self.url = f"h2c://127.0.0.1:{self.port}"
+        self._tls: Optional[ssl.SSLContext] = None
+        if tls is not None:
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(tls[0], tls[1])
+            if alpn:
+                self._tls.set_alpn_protocols(list(alpn))
+            self.url = f"https://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._accept_loop, name=f"h2up-{name}", daemon=True)
         self._thread.start()
 
@@ -802,6 +853,11 @@ class H2Upstream:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         first = b""
         try:
+            if self._tls is not None:
+                tls_sock = self._tls.wrap_socket(s, server_side=True)
+                with self._cv:
+                    rec.alpn = tls_sock.selected_alpn_protocol()
+                s = _tls_bridge(tls_sock, IO_TIMEOUT)
             # The HTTP/2 preface, or anything else (HTTP/1.1): decided on the first bytes.
             while len(first) < len(PREFACE) and PREFACE.startswith(first):
                 d = s.recv(65536)
