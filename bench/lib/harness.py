@@ -56,6 +56,7 @@ class Workload:
     callgrind_scale: float  # fraction of --callgrind-n used for this workload (handshakes are slow)
     resume: bool = False    # TLS: resume the previous session (else every handshake is full)
     default: bool = True    # part of the default --workloads set
+    h2: bool = False        # HTTP/2 by ALPN, load from h2load (H2_CLIENTS x H2_STREAMS) instead of wrk
 
 
 WORKLOADS = {
@@ -68,6 +69,8 @@ WORKLOADS = {
         Workload("tls-handshake", True, "/small", True, "full TLS 1.3 handshake per request (Connection: close), 13 B", 0.1),
         Workload("tls-resume", True, "/small", True, "resumed TLS 1.3 handshake per request (Connection: close), 13 B",
                  0.25, resume=True, default=False),
+        Workload("h2", True, "/small", False,
+                 "HTTP/2 over TLS 1.3 (ALPN h2), h2load 16 connections x 16 streams, 13-byte body (p50 column: h2load's mean request time)", 1.0, h2=True),
     ]
 }
 DEFAULT_WORKLOADS = [w.name for w in WORKLOADS.values() if w.default]
@@ -518,18 +521,60 @@ def wrk(url: str, duration: float, connections: int, close: bool, out: Path | No
     raise BenchError(f"wrk produced no result (exit {r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}")
 
 
+H2_CLIENTS = 16  # h2load -c: connections
+H2_STREAMS = 16  # h2load -m: concurrent streams per connection
+
+
+def h2load(url: str, duration: float, out: Path | None, n: int | None = None) -> dict:
+    """h2load over TLS (ALPN h2) for `duration` seconds (or `n` requests): requests, the
+    measured duration and the mean request time (h2load reports no percentiles)."""
+    argv = ["taskset", "-c", LOAD_CORE, "h2load", "-t1", f"-c{H2_CLIENTS}", f"-m{H2_STREAMS}",
+            "-H", f":authority: {HOST_HEADER}"]
+    argv += [f"-n{n}"] if n is not None else [f"-D{max(1, round(duration))}"]
+    argv.append(url)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=(duration or 0) + 120,
+                       preexec_fn=_child_setup, start_new_session=True)
+    if out is not None:
+        out.write_text(" ".join(argv) + "\n\n" + r.stdout + r.stderr)
+    m_done = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+                       r"(\d+) errored, (\d+) timeout", r.stdout)
+    m_time = re.search(r"finished in ([\d.]+)(m?s)", r.stdout)
+    m_codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", r.stdout)
+    m_req = re.search(r"time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)\s", r.stdout)
+    if not (m_done and m_time and m_codes):
+        raise BenchError(f"h2load produced no result (exit {r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}")
+    secs = float(m_time.group(1)) / (1000 if m_time.group(2) == "ms" else 1)
+    ok2xx = int(m_codes.group(1))
+    errors = {"failed": int(m_done.group(4)), "errored": int(m_done.group(5)), "timeout": int(m_done.group(6)),
+              "non2xx": int(m_codes.group(2)) + int(m_codes.group(3)) + int(m_codes.group(4))}
+    mean_us = None
+    if m_req:
+        mean_us = float(m_req.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m_req.group(2)]
+    return {"requests": ok2xx, "duration_us": secs * 1e6, "mean_us": mean_us, "errors": errors}
+
+
+def load(url: str, w: Workload, duration: float, args, out: Path | None) -> dict:
+    """One closed-loop load run for workload w: wrk (HTTP/1.1) or h2load (HTTP/2)."""
+    if w.h2:
+        res = h2load(url, duration, out)
+        # h2load gives the mean request time only: it stands in for p50; p99 is unknown.
+        res["latency_us"] = {"p50": res["mean_us"], "p99": None, "p999": None}
+        return res
+    return wrk(url, duration, args.connections, w.close, out, full_handshake=w.tls and not w.resume)
+
+
 def measure(inst: Instance, origin: subprocess.Popen, origin_port: int, w: Workload, args, out: Path) -> dict:
     port = inst.ports["tls" if w.tls else "plain"]
     url = f"{'https' if w.tls else 'http'}://127.0.0.1:{port}{w.path}"
     if args.warmup > 0:
-        wrk(url, args.warmup, args.connections, w.close, None, full_handshake=w.tls and not w.resume)
+        load(url, w, args.warmup, args, None)
     if inst.popen.poll() is not None:
         raise BenchError(f"{inst.proxy} exited during warm-up (status {inst.popen.returncode})")
     a0 = origin_accepts(origin_port)
     v0, (u0, k0) = voluntary_switches(inst.pid), cpu_split(inst.pid)
     c0, s0, o0, st0, t0 = u0 + k0, sched_ns(inst.pid), cpu_ticks(origin.pid), core_times(), time.monotonic()
     rc0, rs0 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
-    res = wrk(url, args.duration, args.connections, w.close, out, full_handshake=w.tls and not w.resume)
+    res = load(url, w, args.duration, args, out)
     u1, k1 = cpu_split(inst.pid)
     c1, s1, o1, st1, t1 = u1 + k1, sched_ns(inst.pid), cpu_ticks(origin.pid), core_times(), time.monotonic()
     rc1, rs1 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
@@ -625,9 +670,14 @@ def callgrind_run(ctx: Ctx, proxy: Proxy, w: Workload, n: int, args) -> int:
     inst = proxy.start(ctx, proxy.kind_for(w.tls), tag, valgrind=vg, ready_timeout=180)
     try:
         port = inst.ports["tls" if w.tls else "plain"]
-        httpclient.run(port, w.path, n, tls=w.tls, close=w.close, resume=w.resume,
-                       expect_body=SMALL_BODY if w.path == "/small" else None,
-                       expect_len=BIG_LEN if w.path == "/64k" else None, timeout=120)
+        if w.h2:
+            res = h2load(f"https://127.0.0.1:{port}{w.path}", 0, None, n=n)
+            if res["requests"] != n:
+                raise BenchError(f"h2load under callgrind: {res['requests']} of {n} requests succeeded")
+        else:
+            httpclient.run(port, w.path, n, tls=w.tls, close=w.close, resume=w.resume,
+                           expect_body=SMALL_BODY if w.path == "/small" else None,
+                           expect_len=BIG_LEN if w.path == "/64k" else None, timeout=120)
     finally:
         rc = PROCS.stop(inst.popen, timeout=300, resend=3.0)
     files = sorted(inst.dir.glob("callgrind.out.*"))

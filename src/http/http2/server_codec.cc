@@ -1,6 +1,7 @@
 #include "http/http2/server_codec.h"
 
 #include <algorithm>
+#include <charconv>
 #include <new>
 
 #include <nghttp2/nghttp2.h>
@@ -265,35 +266,53 @@ struct ServerCodec::Callbacks {
   }
 };
 
-namespace {
-
-/// Lower-case copies of field names (HTTP/2 field names are lower case, RFC 9113 §8.2.1) with
-/// the values they go with, as nghttp2 name/value pairs. nghttp2 copies them when submitting.
-class NvList {
+/// Header fields for one nghttp2 submit: lower-case copies of the names (HTTP/2 field names
+/// are lower case, RFC 9113 §8.2.1) in one buffer, with the values they go with. nghttp2 copies
+/// them when submitting. One per codec, cleared for each use, so a warm connection allocates
+/// nothing here.
+class ServerCodec::FieldList {
  public:
-  void add(std::string_view name, std::string_view value) {
-    names_.push_back(strings::lowerAscii(name));
-    values_.push_back(value);
+  void clear() {
+    names_.clear();
+    fields_.clear();
+  }
+  /// Appends a field; returns its lower-case name (valid until the next add()).
+  std::string_view add(std::string_view name, std::string_view value) {
+    const size_t offset = names_.size();
+    names_.resize(offset + name.size());
+    for (size_t i = 0; i < name.size(); ++i) {
+      names_[offset + i] = strings::toLowerAscii(name[i]);
+    }
+    fields_.push_back({offset, name.size(), value});
+    return std::string_view(names_).substr(offset);
+  }
+  /// Drops the field add() appended last.
+  void dropLast() {
+    names_.resize(fields_.back().offset);
+    fields_.pop_back();
   }
   std::vector<nghttp2_nv>& build() {
     nva_.clear();
-    for (size_t i = 0; i < names_.size(); ++i) {
-      nva_.push_back({asBytes(names_[i]), asBytes(values_[i]), names_[i].size(), values_[i].size(),
-                      NGHTTP2_NV_FLAG_NONE});
+    for (const Field& f : fields_) {
+      nva_.push_back({reinterpret_cast<uint8_t*>(names_.data() + f.offset),
+                      asBytes(f.value), f.length, f.value.size(), NGHTTP2_NV_FLAG_NONE});
     }
     return nva_;
   }
 
  private:
-  std::vector<std::string> names_;
-  std::vector<std::string_view> values_;
+  struct Field {
+    size_t offset;
+    size_t length;
+    std::string_view value;
+  };
+  std::string names_;
+  std::vector<Field> fields_;
   std::vector<nghttp2_nv> nva_;
 };
 
-}  // namespace
-
 ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const ServerSettings& settings)
-    : callbacks_(callbacks), settings_(settings) {
+    : callbacks_(callbacks), settings_(settings), fields_(std::make_unique<FieldList>()) {
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) {
     throw std::bad_alloc();
@@ -417,21 +436,23 @@ void ServerCodec::encodeHeaders(StreamId id, const OutgoingResponse& response, b
   }
   const bool head_request = stream->request.method == "HEAD";
   const bool no_body = head_request || response.status == 204 || response.status == 304;
-  NvList nv;
+  FieldList& nv = *fields_;
+  nv.clear();
   char status[4] = {char('0' + response.status / 100 % 10), char('0' + response.status / 10 % 10),
                     char('0' + response.status % 10), 0};
   nv.add(":status", std::string_view(status, 3));
   for (size_t i = 0; i < response.headers.size(); ++i) {
-    const std::string lower = strings::lowerAscii(response.headers.name(i));
-    if (!isConnectionSpecific(lower) && lower != "content-length") {
-      nv.add(lower, response.headers.value(i));
+    const std::string_view lower = nv.add(response.headers.name(i), response.headers.value(i));
+    if (isConnectionSpecific(lower) || lower == "content-length") {
+      nv.dropLast();
     }
   }
-  std::string length;
+  char digits[24];
   if (response.framing == BodyFraming::ContentLength ||
       (no_body && response.state_length && response.status != 204)) {
-    strings::appendDecimal(length, response.content_length);
-    nv.add("content-length", length);
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), response.content_length);
+    (void)ec;
+    nv.add("content-length", std::string_view(digits, size_t(end - digits)));
   } else if (response.framing == BodyFraming::None && !no_body && response.status >= 200) {
     nv.add("content-length", "0");
   }
@@ -480,7 +501,8 @@ void ServerCodec::encodeTrailers(StreamId id, const HeaderMap& trailers) {
 }
 
 bool ServerCodec::submitTrailers(Stream& stream) {
-  NvList nv;
+  FieldList& nv = *fields_;
+  nv.clear();
   for (size_t i = 0; i < stream.trailers.fieldCount(); ++i) {
     nv.add(stream.trailers.name(i), stream.trailers.value(i));
   }

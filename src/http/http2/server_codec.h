@@ -76,6 +76,7 @@ class ServerCodec final : public http::ServerCodec {
  private:
   struct Stream;
   struct Callbacks;
+  class FieldList;
 
   Stream* find(StreamId id) const;
   void erase(StreamId id);
@@ -89,6 +90,7 @@ class ServerCodec final : public http::ServerCodec {
   nghttp2_session* session_ = nullptr;
   std::vector<std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> spare_;  ///< recycled stream states
+  std::unique_ptr<FieldList> fields_;           ///< reused for every response head
   std::string out_[2];
   int out_current_ = 0;
   uint32_t empty_frames_ = 0;
