@@ -46,7 +46,7 @@ for t in "${targets[@]}"; do
   # shellcheck disable=SC2086
   if ! nice -n 19 "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$crashes/" "${runs[@]}" ${FUZZ_ARGS:-} \
-      "$work" "fuzz/corpus/$t" >"$log" 2>&1; then
+      "$work" "fuzz/corpus/$t" </dev/null >"$log" 2>&1; then
     echo "fuzz.sh: $t CRASHED, see $log and $crashes/" >&2
     status=1
   fi
