@@ -8,7 +8,8 @@
 // Input: byte 0 = flags (see Flags), bytes 1-2 = split points, the rest = client frames.
 //
 // Invariants: callbacks name client (odd) streams that are open and not done; a head comes
-// once per stream; body and field sizes are within the input; field names are lower-case
+// once per stream; the body is within the input and the head within the request limits
+// (HPACK can name a large table entry with one byte); field names are lower-case
 // tokens and values hold no CR/LF/NUL (nghttp2 checks, the codec must not undo it); a
 // Content-Length body never exceeds its length; after every stream is done and the codec is
 // destroyed nothing leaks (ASan).
@@ -51,7 +52,7 @@ struct StreamState {
 
 class Proxy final : public ServerCodecCallbacks {
  public:
-  explicit Proxy(size_t input_size) : input_size_(input_size) {}
+  Proxy(size_t input_size, const RequestLimits& limits) : input_size_(input_size), limits_(limits) {}
 
   StreamState& open(StreamId id) {
     FUZZ_CHECK(id > 0 && id % 2 == 1);
@@ -66,12 +67,19 @@ class Proxy final : public ServerCodecCallbacks {
     s.head = &headers;
     s.ended = end_stream;
     FUZZ_CHECK(headers.http2());
-    FUZZ_CHECK(!headers.method.empty() && headers.method.size() <= input_size_);
-    FUZZ_CHECK(headers.target.size() <= input_size_ && headers.authority.size() <= input_size_);
+    FUZZ_CHECK(!headers.method.empty());
+    FUZZ_CHECK(headers.target.size() <= limits_.max_target_size);
+    FUZZ_CHECK(headers.method.size() + headers.target.size() + headers.authority.size() <=
+               limits_.max_header_bytes);
+    // HPACK lets one byte name a dynamic-table entry, so fields are bounded by the request
+    // limits, not by the input.
+    size_t field_bytes = 0;
+    FUZZ_CHECK(headers.headers.fieldCount() <= limits_.max_header_count + 1);  // + joined cookie
     for (size_t i = 0; i < headers.headers.fieldCount(); ++i) {
       const std::string_view name = headers.headers.name(i);
       const std::string_view value = headers.headers.value(i);
-      FUZZ_CHECK(name.size() + value.size() <= input_size_ || name == "cookie");
+      field_bytes += name.size() + value.size();
+      FUZZ_CHECK(field_bytes <= limits_.max_header_bytes + 2 * limits_.max_header_count);
       FUZZ_CHECK(vallum::strings::isToken(name));
       FUZZ_CHECK(vallum::strings::lowerAscii(name) == name);
       FUZZ_CHECK(value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos);
@@ -108,6 +116,7 @@ class Proxy final : public ServerCodecCallbacks {
   }
 
   size_t input_size_;
+  RequestLimits limits_;
   std::map<StreamId, StreamState> streams_;
 };
 
@@ -212,7 +221,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     settings.max_empty_frames = 4;
     settings.reset_burst = 4;
   }
-  Proxy proxy(wire.size());
+  Proxy proxy(wire.size(), settings.limits);
   size_t output_bytes = 0;
   {
     http2::ServerCodec codec(proxy, settings);
