@@ -132,5 +132,78 @@ TEST(Http2ServerCodec, EmptyDataFloodGetsGoawayEnhanceYourCalm) {
   EXPECT_TRUE(codec.wantsClose());
 }
 
+/// An HPACK integer with an `prefix_bits`-bit prefix (RFC 7541 §5.1); `first` holds the
+/// representation's flag bits.
+std::string hpackInt(uint8_t first, int prefix_bits, size_t value) {
+  const size_t max = (size_t{1} << prefix_bits) - 1;
+  std::string out;
+  if (value < max) {
+    out += char(first | value);
+    return out;
+  }
+  out += char(first | max);
+  value -= max;
+  while (value >= 128) {
+    out += char(0x80 | (value & 0x7f));
+    value >>= 7;
+  }
+  out += char(value);
+  return out;
+}
+
+class HeadRecorder final : public ServerCodecCallbacks {
+ public:
+  void onRequestHeaders(StreamId, RequestHeaders& headers, bool) override {
+    ++heads;
+    for (size_t i = 0; i < headers.headers.fieldCount(); ++i) {
+      field_bytes += headers.headers.name(i).size() + headers.headers.value(i).size();
+    }
+  }
+  void onRequestData(StreamId, std::string_view, bool) override {}
+  void onRequestTrailers(StreamId) override {}
+  void onRequestError(StreamId, int status, std::string_view) override { error = status; }
+  void onStreamReset(StreamId, StreamResetReason) override {}
+  int heads = 0;
+  int error = 0;
+  size_t field_bytes = 0;
+};
+
+/// One HEADERS frame (END_STREAM, END_HEADERS) whose block adds a 4000-byte field to the HPACK
+/// dynamic table, then names it `repeats` more times with one byte each.
+std::string amplifiedHeaders(uint32_t stream, int repeats) {
+  std::string block("\x82\x86\x84\x41\x01" "a", 6);  // GET http / authority "a"
+  block += '\x40';                                 // literal, incremental indexing, new name
+  block += hpackInt(0, 7, 5) + "x-big";
+  block += hpackInt(0, 7, 3995) + std::string(3995, 'v');
+  for (int i = 0; i < repeats; ++i) {
+    block += '\xbe';  // indexed: dynamic table entry 62, the field just added
+  }
+  return frame(kHeaders, kEndHeaders | 1, stream, block);
+}
+
+// fuzz/corpus/http2_server/crash-hpack-table-reuse-harness (an invariant of the fuzz target
+// that was wrong, not a codec bug): one byte of HPACK can name a 4 KB table entry, so a small
+// frame can carry a huge head. The request limits count the decoded fields: 20 copies (80 KB)
+// are delivered, 40 (160 KB, over the 128 KiB max_header_bytes) are answered 431 and never
+// delivered as a head.
+TEST(Http2ServerCodec, HpackAmplifiedHeadIsBoundedByTheRequestLimits) {
+  const ServerSettings settings = defaults();
+  {
+    HeadRecorder rec;
+    ServerCodec codec(rec, settings);
+    const std::string input = openPost().substr(0, 24 + 9) + amplifiedHeaders(1, 20);
+    ASSERT_LT(input.size(), 4200u);
+    codec.dispatch(input);
+    EXPECT_EQ(rec.heads, 1);
+    EXPECT_EQ(rec.error, 0);
+    EXPECT_EQ(rec.field_bytes, 21u * 4000u);
+  }
+  HeadRecorder rec;
+  ServerCodec codec(rec, settings);
+  codec.dispatch(openPost().substr(0, 24 + 9) + amplifiedHeaders(1, 40));
+  EXPECT_EQ(rec.heads, 0);
+  EXPECT_EQ(rec.error, 431);
+}
+
 }  // namespace
 }  // namespace vallum::http::http2
