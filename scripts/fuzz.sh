@@ -9,6 +9,7 @@
 # build/fuzz/corpus/<target> seeded from fuzz/corpus/<target>. New
 # coverage is then merged (-merge=1, minimizing) back into fuzz/corpus/<target>/. Crash
 # inputs land in build/fuzz/crashes/<target>/; the script exits 1 when any target crashed.
+# An input that runs longer than 30 s is a crash (timeout-* artifact).
 # Environment: FUZZ_MAX_TOTAL_RUNS (stop a target after this many executions, default none),
 # FUZZ_ARGS (extra libFuzzer flags), FUZZ_NO_BUILD=1 (use the binaries already built).
 set -euo pipefail
@@ -44,7 +45,7 @@ for t in "${targets[@]}"; do
   fi
   echo "fuzz.sh: $t for ${seconds}s (log $log)"
   # shellcheck disable=SC2086
-  if ! nice -n 19 "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  if ! nice -n 19 "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 \
       -print_final_stats=1 -artifact_prefix="$crashes/" "${runs[@]}" ${FUZZ_ARGS:-} \
       "$work" "fuzz/corpus/$t" </dev/null >"$log" 2>&1; then
     echo "fuzz.sh: $t CRASHED, see $log and $crashes/" >&2
