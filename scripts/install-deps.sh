@@ -14,6 +14,8 @@ packages=(
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest python3-httpx python3-h2
   python3-websockets nghttp2-client
+  # fuzzing (fuzz preset, scripts/fuzz.sh): clang 14 and its runtimes (libFuzzer, ASan, UBSan)
+  clang-14 libclang-rt-14-dev
   # benchmarks: peers, load generator, instruction counts, CPU pinning
   wrk nginx-light haproxy valgrind util-linux procps
 )

@@ -8,7 +8,8 @@ namespace vallum::ip {
 
 bool canonicalIpv6(std::string_view text, std::string& out) {
   char input[INET6_ADDRSTRLEN];
-  if (text.empty() || text.size() >= sizeof(input)) {
+  // A NUL would end the C string early: "::1\0junk" must not pass as "::1".
+  if (text.empty() || text.size() >= sizeof(input) || text.find('\0') != std::string_view::npos) {
     return false;
   }
   std::memcpy(input, text.data(), text.size());

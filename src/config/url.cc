@@ -14,7 +14,8 @@ bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
 bool isIpv6Literal(const std::string& s) {
   unsigned char buf[16];
-  return inet_pton(AF_INET6, s.c_str(), buf) == 1;
+  // c_str() would end at an embedded NUL: "::1\0junk" is not "::1".
+  return s.find('\0') == std::string::npos && inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
 // Characters allowed in a host name: RFC 3986 unreserved, plus '*' for route wildcards and

@@ -67,6 +67,7 @@ struct TreeBuilder::State {
   Node root;
   bool stopped = false;
   size_t documents = 0;
+  int last_document_pos = -1;  ///< where the last document started (YAML::Mark::pos)
   bool extra_document_reported = false;
   size_t nodes = 0;
   unsigned events = 0;
@@ -363,8 +364,15 @@ Node& TreeBuilder::root() { return state_->root; }
 
 bool TreeBuilder::stopped() const { return state_->stopped; }
 
-void TreeBuilder::OnDocumentStart(const YAML::Mark& /*mark*/) {
+void TreeBuilder::OnDocumentStart(const YAML::Mark& mark) {
   State& s = *state_;
+  // yaml-cpp 0.7 answers a token no rule takes (a stray ',' at the top level) with an empty
+  // document without consuming the token, forever (jbeder/yaml-cpp#1040). A document that
+  // starts where the previous one started is that loop: the text is not YAML.
+  if (s.documents > 0 && mark.pos == s.last_document_pos) {
+    s.stop(markOf(mark), "", "invalid YAML: unexpected character");
+  }
+  s.last_document_pos = mark.pos;
   ++s.documents;
   s.anchors.clear();
   s.anchor_names.clear();

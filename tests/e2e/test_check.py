@@ -218,6 +218,16 @@ def test_yaml_syntax_error(tmp_path, vallum_bin):
     assert int(p["line"]) >= 4, p
 
 
+@pytest.mark.parametrize("text", [",\n", "address: 127.0.0.1:0\n---\n,\n"])
+def test_stray_comma_is_an_error_not_a_hang(tmp_path, vallum_bin, text):
+    # Found by fuzz/config: yaml-cpp looped on it forever, memory growing (see fuzz/RESULTS.md).
+    p = tmp_path / "config.yaml"
+    p.write_text(text)
+    res = run_check(str(p), timeout=10)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "error: yaml: invalid YAML: unexpected character" in res.stdout, res.stdout
+
+
 def test_durations_go_syntax(tmp_path, vallum_bin):
     lines = ["address: 127.0.0.1:0", "default_upstream_timeout: 1.5s", "timeout_idle: 2h45m", "routes:"]
     for i, d in enumerate(["30s", "1m30s", "250ms", "1.5s", "0", "1h", "500us"]):

@@ -25,6 +25,11 @@ def env(module_vallum, module_upstream):
     u.on("/early-100", Raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close=False))
     u.on("/early-103", Raw(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close=False))
+    # A 1xx has no content whatever its fields say (RFC 9110 §15.2): found by fuzz/http1_response.
+    u.on("/1xx-content-length", Raw(b"HTTP/1.1 100 Continue\r\nContent-Length: 2\r\n\r\n"
+                                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close=False))
+    u.on("/1xx-chunked", Raw(b"HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close=False))
     v = module_vallum(module_vallum.config([route("https://rob.example.test", u.url)]))
     return v, u
 
@@ -115,7 +120,7 @@ def test_client_gone_mid_upload(env):
         assert r.status == 200 and r.json()["target"] == f"/after-upload-abort/{i}", r
 
 
-@pytest.mark.parametrize("path", ["/early-100", "/early-103"])
+@pytest.mark.parametrize("path", ["/early-100", "/early-103", "/1xx-content-length", "/1xx-chunked"])
 def test_upstream_informational_then_final(env, path):
     v, u = env
     with v.conn("rob.example.test") as c:

@@ -434,7 +434,10 @@ struct ResponseCallbacks : detail::FieldCallbacks<ResponseParser> {
       return fail(p, "unexpected 101 Switching Protocols");
     }
     if (head.status < 200) {
-      return 0;  // informational: skipped in onMessageComplete
+      // Informational: no content, whatever its fields say (RFC 9110 §15.2), so a
+      // Content-Length or Transfer-Encoding must not make its "body" part of the final
+      // response's; skipped in onMessageComplete.
+      return 1;
     }
     bool no_body = s.head_request_ || head.status == 204 || head.status == 304;
     if (no_body) {

@@ -154,9 +154,13 @@ struct ServerCodec::Callbacks {
     const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_DATA) {
       if (frame->hd.length == 0 && !end_stream && ++s.empty_frames_ > s.settings_.max_empty_frames) {
-        // A flood of frames that cost work and carry nothing (CVE-2019-9518).
-        nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
-        return 0;
+        // A flood of frames that cost work and carry nothing (CVE-2019-9518): stop reading
+        // now; dispatch() ends the session with GOAWAY ENHANCE_YOUR_CALM once nghttp2 has
+        // returned. Never terminate from inside a callback: nghttp2 resets its inbound state
+        // after this callback, which loses the termination, and the next connection error in
+        // the same input then fails an assertion and aborts the process (fuzz/RESULTS.md).
+        s.flooded_ = true;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
       }
       if (end_stream) {
         stream->request_ended = true;
@@ -395,6 +399,11 @@ size_t ServerCodec::dispatch(std::string_view bytes) {
     return bytes.size();
   }
   const ssize_t rv = nghttp2_session_mem_recv(session_, asBytes(bytes), bytes.size());
+  if (flooded_) {
+    // Outside every callback (see onFrameRecv): the GOAWAY is queued and nothing more is read.
+    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+    return bytes.size();
+  }
   if (rv < 0) {
     // A connection error nghttp2 could not answer itself (a flood, memory): the connection
     // ends; a protocol error leaves a GOAWAY to send first.

@@ -96,6 +96,7 @@ class ServerCodec final : public http::ServerCodec {
   uint32_t empty_frames_ = 0;
   bool dead_ = false;
   bool going_away_ = false;
+  bool flooded_ = false;  ///< max_empty_frames exceeded: dispatch() ends the session
 };
 
 }  // namespace vallum::http::http2

@@ -20,5 +20,13 @@ TEST(CanonicalIpv6Test, Rfc5952Text) {
   EXPECT_FALSE(canonicalIpv6(std::string(100, '1'), out));
 }
 
+// fuzz/corpus/url/crash-ipv6-embedded-nul: inet_pton stopped at the NUL, so "::fff\0..." was
+// accepted as "::fff".
+TEST(CanonicalIpv6Test, EmbeddedNulIsNotAnAddress) {
+  std::string out;
+  EXPECT_FALSE(canonicalIpv6(std::string("::1\0junk", 8), out));
+  EXPECT_FALSE(canonicalIpv6(std::string("::1\0", 4), out));
+}
+
 }  // namespace
 }  // namespace vallum::ip

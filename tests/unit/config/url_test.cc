@@ -36,6 +36,12 @@ TEST(SplitUrlTest, Ipv6) {
   EXPECT_EQ(*u->port, 8080);
 }
 
+// An embedded NUL used to end the text inet_pton saw (found by fuzz/url).
+TEST(SplitUrlTest, Ipv6WithEmbeddedNulIsRejected) {
+  EXPECT_FALSE(splitUrl(std::string("http://[::1\0junk]:8080/x", 24)).has_value());
+  EXPECT_FALSE(parseListenAddress(std::string("[::1\0junk]:80", 13)).has_value());
+}
+
 TEST(SplitUrlTest, EmptyPortIsNoPort) {
   auto u = splitUrl("http://app:/x");
   ASSERT_TRUE(u.has_value());

@@ -1,7 +1,9 @@
 #include "config/yaml_tree.h"
 
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -188,6 +190,31 @@ TEST(YamlTreeTest, SecondDocumentIsAnError) {
   ASSERT_EQ(p.diags.errorCount(), 1u);
   EXPECT_EQ(p.diags.items()[0].pos.line, 3);
   EXPECT_NE(p.diags.items()[0].message.find("more than one YAML document"), std::string::npos);
+}
+
+// fuzz/corpus/config/crash-stray-comma-hang: yaml-cpp returned empty documents for a stray
+// ',' forever, so loading (vallum check, startup, a reload) never ended and its memory grew.
+TEST(YamlTreeTest, StrayFlowIndicatorIsAnErrorNotAHang) {
+  for (const char* text : {",", ",\n", "[a]\n,", "routes: []\n---\n,"}) {
+    // A watchdog cancels the parse after 5 s, so a regression fails instead of hanging.
+    std::atomic<bool> cancel{false};
+    std::thread watchdog([&cancel] {
+      for (int i = 0; i < 500 && !cancel; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      cancel = true;
+    });
+    Parsed p;
+    p.ok = parse(text, "f.yaml", "", p.diags, p.root, &cancel);
+    cancel = true;
+    watchdog.join();
+    ASSERT_FALSE(p.diags.items().empty()) << text;
+    EXPECT_EQ(p.diags.items()[0].key, "yaml") << text;
+    EXPECT_EQ(p.diags.items()[0].message, "invalid YAML: unexpected character") << text;
+  }
+  Parsed two = parseText("a: 1\n---\nb: 2\n");  // a real second document: its own error
+  ASSERT_EQ(two.diags.items().size(), 1u);
+  EXPECT_EQ(two.diags.items()[0].message, "more than one YAML document; a config file holds exactly one");
 }
 
 TEST(YamlTreeTest, NonScalarKeysAreErrors) {

@@ -429,6 +429,51 @@ TEST(ResponseParserTest, InformationalResponsesAreSkipped) {
   EXPECT_FALSE(p.head().headers.get("Link").has_value());
 }
 
+// fuzz/corpus/http1_response/crash-1xx-with-content-length: an informational response has no
+// content whatever its fields say (RFC 9110 §15.2). Its "body" used to be delivered as body
+// bytes of the final response: one byte more than that response's Content-Length here, and
+// with a larger length an upstream could place a whole fake response in the client's stream.
+TEST(ResponseParserTest, InformationalResponseFramingFieldsAreIgnored) {
+  {
+    ResponseParser p;
+    p.reset(false);
+    auto r = parseResponse(p,
+                           "HTTP/1.1 100 Continue\r\nContent-Length: 1\r\n\r\n"
+                           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    EXPECT_EQ(r.error, 0);
+    EXPECT_TRUE(r.complete);
+    EXPECT_EQ(p.head().status, 200);
+    EXPECT_EQ(r.body, "ok");
+  }
+  {
+    ResponseParser p;
+    p.reset(false);
+    auto r = parseResponse(p,
+                           "HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    EXPECT_EQ(r.error, 0);
+    EXPECT_TRUE(r.complete);
+    EXPECT_EQ(p.head().status, 200);
+    EXPECT_EQ(r.body, "ok");
+  }
+  {
+    // The 1xx head in one read, the rest in the next: no body bytes before the final head.
+    ResponseParser p;
+    p.reset(false);
+    const std::string_view first = "HTTP/1.1 100 Continue\r\nContent-Length: 43\r\n\r\n";
+    auto r1 = parseResponse(p, first);
+    EXPECT_EQ(r1.error, 0);
+    EXPECT_FALSE(r1.complete);
+    EXPECT_EQ(r1.body, "");
+    auto r2 = parseResponse(p,
+                            "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nsmuggled!");
+    EXPECT_EQ(r2.error, 0);
+    EXPECT_TRUE(r2.complete);
+    EXPECT_EQ(p.head().status, 200);
+    EXPECT_EQ(r2.body, "smuggled!");
+  }
+}
+
 TEST(ResponseParserTest, MalformedIsAnError) {
   ResponseParser p;
   p.reset(false);
