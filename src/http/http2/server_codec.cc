@@ -385,12 +385,13 @@ size_t ServerCodec::dispatch(std::string_view bytes) {
   const ssize_t rv = nghttp2_session_mem_recv(session_, asBytes(bytes), bytes.size());
   if (rv < 0) {
     // A connection error nghttp2 could not answer itself: out of memory ends the connection
-    // at once; a flood of frames demanding answers (SETTINGS, PING: over 1000 answers queued)
-    // or a protocol error leaves a GOAWAY to send first (RFC 9113 §5.4.1). Once it is
-    // terminated, nghttp2 reads nothing more and queues no more answers.
+    // at once; a flood (frames demanding answers — SETTINGS, PING: over 1000 answers queued —
+    // or CONTINUATIONs beyond max_continuations) or a protocol error leaves a GOAWAY to send
+    // first (RFC 9113 §5.4.1). Once it is terminated, nghttp2 reads nothing more and queues no
+    // more answers.
     if (rv == NGHTTP2_ERR_NOMEM || rv == NGHTTP2_ERR_CALLBACK_FAILURE) {
       fail();
-    } else if (rv == NGHTTP2_ERR_FLOODED) {
+    } else if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
       nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
     } else {
       nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);

@@ -34,7 +34,8 @@ struct ServerSettings {
   /// behind it as a backstop at twice the burst.
   uint32_t reset_burst = 1000;
   uint32_t reset_rate_per_second = 33;
-  /// CONTINUATION frames accepted after one HEADERS (CVE-2024-27316).
+  /// CONTINUATION frames accepted after one HEADERS; beyond, GOAWAY ENHANCE_YOUR_CALM
+  /// (CVE-2024-27316).
   uint32_t max_continuations = 8;
   /// Frames without payload effect (empty DATA without END_STREAM, …) tolerated per
   /// connection before it ends (CVE-2019-9518).
