@@ -13,11 +13,12 @@ import re
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
 
-from lib.h2client import H2Client, NO_ERROR, connect
+from lib.h2client import H2Client, connect, rss_kib
 from lib.helpers import base_config, route
 from lib.upstream import Delay, Download, Echo, EchoBody, Fixed, Hold, ResetMidBody, SlowBody, payload, \
     refused_port, sha256
@@ -125,6 +126,43 @@ def test_echo_8mib_both_ways_at_once(big_env, ca):
     assert r.max_over_window <= 0
     rec = u.wait_requests(1, timeout=10)[0]
     assert rec.body_len == len(body) and rec.body_sha256 == sha256(body)
+
+
+def test_stalled_upload_holds_only_its_own_window(vallum, upstream, ca):
+    """An origin that never reads its request body: that stream's upload stops (its 64 KiB
+    window is reopened only as the body is passed on), while a sibling upload of 4 MiB on the
+    same connection completes, and Vallum's memory does not grow with the stalled body."""
+    release = threading.Event()
+
+    def never_read(ctx):
+        release.wait(15)
+        return False
+
+    u = upstream("stall")
+    u.on("/stall", never_read)
+    v = vallum(vallum.config([route(f"https://{HOST}", u.url, timeout="30s")]))
+    rss0 = rss_kib(v.pid)
+    stalled_body = b"s" * (64 * MiB)
+    sibling_body = payload(4 * MiB, 9)
+    try:
+        with h2(v, ca) as c:
+            stalled = c.request("POST", "/stall", body=stalled_body)
+            u.wait_for(lambda rs: any(r.path == "/stall" for r in rs), 5, "the stalled request")
+            sib = c.request("POST", "/sibling", body=sibling_body)
+            (r,) = c.wait([sib], 30)
+            assert r.status == 200 and r.ended, r
+            # Let the stalled stream push whatever it still can, then look at how far it got:
+            # socket buffers on both sides of Vallum plus one 64 KiB window (about 4 MiB here).
+            c.run_for(1.0)
+            accepted = c.sent(stalled)
+            assert 64 * 1024 <= accepted < 16 * MiB, f"{accepted} bytes of a stalled upload were accepted"
+            assert c.conn.local_flow_control_window(stalled) == 0
+            assert rss_kib(v.pid) - rss0 < 48 * 1024, (rss0, rss_kib(v.pid))
+            c.reset(stalled)
+    finally:
+        release.set()
+    rec = [x for x in u.requests() if x.path == "/sibling"][0]
+    assert rec.complete and rec.body_len == 4 * MiB and rec.body_sha256 == sha256(sibling_body)
 
 
 # ----------------------------------------------------------------------------- 3. per-stream failures

@@ -171,6 +171,19 @@ class H2Client:
         self.pump(lambda: all(self.streams[s].done for s in sids), timeout, f"streams {list(sids)}")
         return [self.streams[s] for s in sids]
 
+    def run_for(self, seconds: float) -> None:
+        """Drives the connection (reads, sends what the windows allow) for `seconds`."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not self.eof:
+            self._send_uploads()
+            self._flush()
+            self._read(min(0.05, max(0.0, end - time.monotonic())))
+
+    def sent(self, sid: int) -> int:
+        """Request body bytes of `sid` handed to the connection so far."""
+        up = self.uploads.get(sid)
+        return up.off if up is not None else -1
+
     def pump(self, until: Callable[[], object], timeout: float, what: str = "", raise_on_eof: bool = True) -> None:
         deadline = time.monotonic() + timeout
         while True:
