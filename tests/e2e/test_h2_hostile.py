@@ -156,13 +156,36 @@ def test_rapid_reset_over_tls(tls_env):
             blob += c.headers_frame(sid, c.head_block(f"/rr/{i}"), end_stream=True)
             blob += hc.rst_frame(sid, hc.CANCEL)
         with Prober(env):
-            c.send(bytes(blob))  # all sent before the reader starts: one thread on the SSL object
+            c.send(bytes(blob))  # everything first, then read: one thread at a time on the SSL object
             c.start_reader()
             last, code, _ = c.wait_goaway(5)
             c.wait_eof(5)
     assert code == hc.ENHANCE_YOUR_CALM and 1999 <= last <= 2201, (last, code)
     assert len(upstream_paths(env, "/rr/")) < 50
     env.check_after("rapid reset over TLS")
+
+
+def test_connection_error_lingers_after_goaway(env):
+    """After a connection error's GOAWAY, Vallum half-closes and goes on reading (and dropping)
+    what the client still sends for a moment, as it does for HTTP/1: closing with unread bytes
+    would answer them with a TCP reset, which can destroy the GOAWAY before the client reads
+    it. Bounded: the connection is gone within about a second."""
+    with env.raw() as c:
+        c.send(hc.window_update(0, 0x7FFFFFFF))  # connection error FLOW_CONTROL_ERROR
+        c.wait_goaway()
+        t_goaway = c.goaway_at
+        more = hc.ping_frame() * 1000  # 17 KB
+        sent = 0
+        for _ in range(5):
+            time.sleep(0.05)
+            if not c.send(more):
+                break
+            sent += len(more)
+        assert sent == 5 * len(more), f"reset after {sent} bytes following the GOAWAY: {c.send_error}"
+        c.wait_eof(3)
+        assert c.eof_at - t_goaway < 2.0
+        assert c.goaway[1] == hc.FLOW_CONTROL_ERROR
+    env.check_after("lingering after GOAWAY")
 
 
 def test_continuation_flood(env):

@@ -454,15 +454,33 @@ class RawH2:
         return sid
 
     # -- reading
+    def _recv(self) -> Optional[bytes]:
+        """The next bytes (b"" at EOF, None: nothing yet). Over TLS the SSL object is used
+        under the write lock, so the reader and a sender never touch it at the same time."""
+        if not isinstance(self.sock, ssl.SSLSocket):
+            return self.sock.recv(262144)
+        if not self.sock.pending():
+            r, _, _ = select.select([self.sock], [], [], 0.05)
+            if not r:
+                return None
+        with self.wlock:
+            try:
+                return self.sock.recv(262144)
+            except (ssl.SSLWantReadError, socket.timeout):
+                return None
+
     def _read_loop(self) -> None:
         buf = bytearray()
         try:
-            self.sock.settimeout(None)
+            if not isinstance(self.sock, ssl.SSLSocket):
+                self.sock.settimeout(None)
             while True:
                 try:
-                    d = self.sock.recv(262144)
+                    d = self._recv()
                 except (OSError, ValueError):
                     d = b""
+                if d is None:
+                    continue
                 if not d:
                     break
                 buf += d
