@@ -115,7 +115,9 @@ network::DownstreamConnection& ActiveStream::transport() { return manager_.trans
 network::BufferSpan ActiveStream::takeWriteBuffers() { return manager_.takeWriteBuffers(); }
 
 bool ActiveStream::startForward() {
-  if (next_ == Next::Forward && forwarder_.prepare()) {
+  // A stream the client reset before it started (HTTP/2 rapid reset: HEADERS then RST_STREAM
+  // in one read) costs no upstream connection.
+  if (next_ == Next::Forward && !reset_ && forwarder_.prepare()) {
     return true;
   }
   next_ = Next::Reply;

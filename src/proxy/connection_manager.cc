@@ -295,6 +295,8 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
     }
   }
   setPhaseDeadline(kNoDeadline);
+  // Our GOAWAY ended it (not the client, not a failed write): linger below.
+  const bool linger = codec_->wantsClose() && !write_failed_;
   // The connection is over: streams still running hear it, then the writer ends.
   for (auto& stream : streams_) {
     stream->onReset(http::StreamResetReason::ConnectionLost);
@@ -304,6 +306,13 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
   }
   closed_ = true;
   write_signal_.cancel();
+  while (writing_) {
+    co_await asio::post(worker_.io(), asio::use_awaitable);
+  }
+  // Closing with the client's bytes unread would answer them with a TCP reset, which can
+  // destroy the GOAWAY before the client reads it (a client still sending when a connection
+  // error ends the connection): half-close and read for a moment first, as HTTP/1 does.
+  co_await closeConnection(linger);
 }
 
 void ConnectionManager::wakeWriter() { write_signal_.cancel(); }

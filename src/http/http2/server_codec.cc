@@ -143,6 +143,11 @@ struct ServerCodec::Callbacks {
 
   static int onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     ServerCodec& s = self(user_data);
+    if (frame->hd.type == NGHTTP2_RST_STREAM && !s.takeResetToken()) {
+      // Rapid reset (CVE-2023-44487): the client makes us start work it cancels at once.
+      nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+      return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
       return 0;
     }
@@ -333,7 +338,9 @@ ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const ServerSettings& 
     throw std::bad_alloc();
   }
   nghttp2_option_set_no_auto_window_update(option, 1);
-  nghttp2_option_set_stream_reset_rate_limit(option, settings_.reset_burst,
+  reset_tokens_ = settings_.reset_burst;
+  reset_refilled_ = std::chrono::steady_clock::now();
+  nghttp2_option_set_stream_reset_rate_limit(option, 2 * uint64_t{settings_.reset_burst},
                                              settings_.reset_rate_per_second);
   nghttp2_option_set_max_continuations(option, settings_.max_continuations);
   const int rv = nghttp2_session_server_new2(&session_, cbs, this, option);
@@ -405,15 +412,33 @@ size_t ServerCodec::dispatch(std::string_view bytes) {
     return bytes.size();
   }
   if (rv < 0) {
-    // A connection error nghttp2 could not answer itself (a flood, memory): the connection
-    // ends; a protocol error leaves a GOAWAY to send first.
-    if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_NOMEM || rv == NGHTTP2_ERR_CALLBACK_FAILURE) {
+    // A connection error nghttp2 could not answer itself: out of memory ends the connection
+    // at once; a flood (frames demanding answers — SETTINGS, PING: over 1000 answers queued —
+    // or CONTINUATIONs beyond max_continuations) or a protocol error leaves a GOAWAY to send
+    // first (RFC 9113 §5.4.1). Once it is terminated, nghttp2 reads nothing more and queues no
+    // more answers.
+    if (rv == NGHTTP2_ERR_NOMEM || rv == NGHTTP2_ERR_CALLBACK_FAILURE) {
       fail();
+    } else if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+      nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
     } else {
       nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
     }
   }
   return bytes.size();
+}
+
+bool ServerCodec::takeResetToken() {
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - reset_refilled_).count();
+  reset_refilled_ = now;
+  reset_tokens_ = std::min<double>(settings_.reset_burst,
+                                   reset_tokens_ + elapsed * settings_.reset_rate_per_second);
+  if (reset_tokens_ < 1) {
+    return false;
+  }
+  reset_tokens_ -= 1;
+  return true;
 }
 
 void ServerCodec::fail() {

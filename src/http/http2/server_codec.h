@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,15 +28,21 @@ struct ServerSettings {
   /// Request header list limits (name + value bytes, fields): over them the stream is answered
   /// 431 and its request is not read.
   RequestLimits limits;
-  /// Client resets accepted per `reset_rate_window`: beyond, the connection ends with GOAWAY
-  /// ENHANCE_YOUR_CALM (rapid reset, CVE-2023-44487). nghttp2's token bucket.
+  /// RST_STREAM frames a client may send: a token bucket of `reset_burst` refilled at
+  /// `reset_rate_per_second`; beyond, the connection ends with GOAWAY ENHANCE_YOUR_CALM (rapid
+  /// reset, CVE-2023-44487). nghttp2's own limiter (which would answer INTERNAL_ERROR) stays
+  /// behind it as a backstop at twice the burst.
   uint32_t reset_burst = 1000;
   uint32_t reset_rate_per_second = 33;
-  /// CONTINUATION frames accepted after one HEADERS (CVE-2024-27316).
+  /// CONTINUATION frames accepted after one HEADERS; beyond, GOAWAY ENHANCE_YOUR_CALM
+  /// (CVE-2024-27316).
   uint32_t max_continuations = 8;
   /// Frames without payload effect (empty DATA without END_STREAM, …) tolerated per
   /// connection before it ends (CVE-2019-9518).
   uint32_t max_empty_frames = 1000;
+  // A flood of frames that each demand an answer (SETTINGS, PING: CVE-2019-9512/9515) is
+  // nghttp2's to detect (over 1000 answers queued); the connection then ends with GOAWAY
+  // ENHANCE_YOUR_CALM.
 };
 
 /// One HTTP/2 connection's server session. Streams are numbered by the client; a stream lives
@@ -84,6 +91,8 @@ class ServerCodec final : public http::ServerCodec {
   void fail();
   /// Queues the stream's response trailers as a HEADERS frame with END_STREAM.
   bool submitTrailers(Stream& stream);
+  /// Takes a token for a RST_STREAM received; false when the bucket is empty.
+  bool takeResetToken();
 
   ServerCodecCallbacks& callbacks_;
   ServerSettings settings_;
@@ -94,6 +103,8 @@ class ServerCodec final : public http::ServerCodec {
   std::string out_[2];
   int out_current_ = 0;
   uint32_t empty_frames_ = 0;
+  double reset_tokens_ = 0;
+  std::chrono::steady_clock::time_point reset_refilled_;
   bool dead_ = false;
   bool going_away_ = false;
   bool flooded_ = false;  ///< max_empty_frames exceeded: dispatch() ends the session
