@@ -35,7 +35,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
-from .http1 import DEFAULT_TIMEOUT, Conn, Headers, Response
+from .http1 import DEFAULT_TIMEOUT, Headers, Response
 
 PROTOS = ("h1", "h2")
 
