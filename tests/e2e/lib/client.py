@@ -57,6 +57,7 @@ class H2Conn:
         self.timeout = timeout
         self.default_host = default_host
         self.tls = tls
+        self.closed_by_peer = False
         raw = socket.create_connection((addr, port), timeout=timeout)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls:
@@ -79,18 +80,35 @@ class H2Conn:
         cfg = h2.config.H2Configuration(client_side=True, header_encoding=None, validate_outbound_headers=False,
                                         normalize_outbound_headers=False)
         self.h2 = h2.connection.H2Connection(config=cfg)
+        self._per_field_huffman()
         self.h2.initiate_connection()
         self._flush()
-        self.closed_by_peer = False
         self.goaway_code: Optional[int] = None
         self._streams: dict = {}  # stream id -> H2Response being built
         self._ended: set = set()
 
     # -- plumbing
+    def _per_field_huffman(self) -> None:
+        """HPACK-encodes field by field, Huffman only for values under 4 KiB: python3-hpack's
+        Huffman coder takes seconds for a 128 KiB value. (Encoding a header list one field at
+        a time in order is the same HPACK block: the dynamic table is updated in order.)"""
+        enc = self.h2.encoder
+        encode = enc.encode
+
+        def per_field(headers, huffman=True):
+            return b"".join(encode([h], huffman=huffman and len(h[1]) < 4096) for h in headers)
+
+        enc.encode = per_field
+
     def _flush(self) -> None:
         data = self.h2.data_to_send()
-        if data:
-            self.sock.sendall(data)
+        if data and not self.closed_by_peer:
+            try:
+                self.sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+                # The peer ended the connection (e.g. a connection error on a huge header block
+                # it had not finished reading); what it sent before is still read by finish().
+                self.closed_by_peer = True
 
     def close(self) -> None:
         try:
