@@ -46,7 +46,9 @@ class ServerContext {
 
   /// Whether the certificate a connection was served (`ssl_handle`: its SSL*) covers `host`
   /// (lower-case, no port): a DNS name of its, exactly or by a one-label wildcard. True for the
-  /// generated self-signed certificate and for IP literal hosts, which are not checked. An
+  /// generated self-signed certificate, for IP literal hosts, which are not checked, and for
+  /// the server name (SNI) the client sent: a connection opened for that very host was not
+  /// reused for it, so there is nothing misdirected (HTTP/1.1 serves it the same way). An
   /// HTTP/2 request for a host its connection's certificate does not cover gets 421 (RFC 9110
   /// §15.5.20, RFC 9113 §9.1.2: a client reused a connection it should not have).
   bool covers(const void* ssl_handle, std::string_view host) const;
