@@ -163,6 +163,29 @@ def test_h2_misdirected_request_421(env):
     assert seen_anywhere(u, "/misdirected") == []
 
 
+def test_h2_host_field_and_authority(env):
+    """HTTP/2 only: a request may carry `host` instead of `:authority` (RFC 9113 §8.3.1: then
+    it names the target) and is routed by it as HTTP/1.1 routes by Host; both present and
+    different is malformed (400, not forwarded); both equal is one authority; neither is a
+    stream PROTOCOL_ERROR (HTTP/1.1 answers a missing Host with 400)."""
+    v, u = env
+    auth = v.authority("rx.example.test")
+    with connect(v, "h2", "rx.example.test") as c:
+        r = c.get("/r/host-only", host=None, headers=[("host", auth)])
+        assert r.status == 200 and r.json()["server"] == "u1", r
+        r = c.get("/r/both-equal", headers=[("host", auth)])
+        assert r.status == 200 and r.json()["server"] == "u1", r
+        assert_html_page(c.get("/r/both-differ", headers=[("host", v.authority("order.example.test"))]), 400)
+        r = c.get("/r/neither", host=None)  # no authority at all: malformed, nghttp2 resets the stream
+        assert (r.status, r.reset_code) == (0, 1), r
+    assert seen_anywhere(u, "/r/both-differ") == [] and seen_anywhere(u, "/r/neither") == []
+    # One Host (the upstream's authority, as for any request) and the client's in X-Forwarded-Host.
+    seen = {x.target: (x.headers_all("host"), x.headers_all("x-forwarded-host")) for s in u.values()
+            for x in s.requests() if x.target in ("/r/host-only", "/r/both-equal")}
+    want = ([f"127.0.0.1:{u['u1'].port}"], [auth])
+    assert seen == {"/r/host-only": want, "/r/both-equal": want}, seen
+
+
 def test_from_with_port_matches_only_that_port(env, proto):
     v, u = env
     # Host carries the port the route names: matched, whatever port the listener has.
