@@ -22,7 +22,7 @@ proxy answer that breaks HTTP/2's rules fails the test here.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import select
 import socket
 import ssl
@@ -152,13 +152,14 @@ class H2Conn:
     def _handle(self, ev) -> None:
         sid = getattr(ev, "stream_id", None)
         r = self._streams.get(sid) if sid else None
+        if isinstance(ev, h2.events.DataReceived):
+            try:  # also for a stream no longer followed: the connection window must reopen
+                self.h2.acknowledge_received_data(ev.flow_controlled_length, sid)
+            except h2.exceptions.StreamClosedError:
+                pass
         if isinstance(ev, h2.events.ResponseReceived) and r is not None:
             hdrs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in ev.headers]
-            status = int(dict(hdrs)[":status"])
-            if 100 <= status < 200:
-                r.informational.append(Response(version="HTTP/2", status=status, headers=[h for h in hdrs if h[0][0] != ":"]))
-                return
-            r.status = status
+            r.status = int(dict(hdrs)[":status"])
             r.headers = [h for h in hdrs if not h[0].startswith(":")]
         elif isinstance(ev, h2.events.InformationalResponseReceived) and r is not None:
             hdrs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in ev.headers]
@@ -167,7 +168,6 @@ class H2Conn:
         elif isinstance(ev, h2.events.DataReceived) and r is not None:
             r.body_len += len(ev.data)
             r._buf += ev.data
-            self.h2.acknowledge_received_data(ev.flow_controlled_length, sid)
         elif isinstance(ev, h2.events.TrailersReceived) and r is not None:
             r.trailers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in ev.headers]
         elif isinstance(ev, h2.events.StreamEnded) and r is not None:
@@ -246,7 +246,6 @@ class H2Conn:
                 break
         del self._streams[sid]
         r.body = bytes(r._buf) if store_body else None
-        import hashlib
         r.body_sha256 = hashlib.sha256(bytes(r._buf)).hexdigest()
         del r._buf
         if r.goaway_code is None and self.goaway_code is not None and not r.complete and r.reset_code is None:
@@ -331,6 +330,3 @@ def h2_names(proto: str, pairs):
         return pairs
     return [(k.lower(), v) for k, v in pairs]
 
-
-def json_body(r: Response):
-    return json.loads(r.body)
