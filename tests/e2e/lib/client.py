@@ -186,8 +186,9 @@ class H2Conn:
     # -- requests
     def start(self, method: str, target: str, *, headers: Optional[Headers] = None, body: Optional[bytes] = None,
               host: Optional[str] = "default", raw_names: bool = False, end_stream: bool = True,
-              timeout: Optional[float] = None) -> int:
-        """Opens a stream and sends the request (the body honouring flow control); returns its id."""
+              timeout: Optional[float] = None, content_length: bool = True) -> int:
+        """Opens a stream and sends the request (the body honouring flow control); returns its id.
+        A body gets a content-length field unless content_length=False (or one is given)."""
         if host == "default":
             host = self.default_host
         hdrs: List[Tuple[str, str]] = [(":method", method), (":scheme", self.scheme)]
@@ -199,7 +200,7 @@ class H2Conn:
             k = k if raw_names else k.lower()
             names.add(k.lower())
             hdrs.append((k, v))
-        if body is not None and "content-length" not in names:
+        if body is not None and content_length and "content-length" not in names:
             hdrs.append(("content-length", str(len(body))))
         sid = self.h2.get_next_available_stream_id()
         self._streams[sid] = H2Response(version="HTTP/2", framing="h2")
@@ -254,9 +255,9 @@ class H2Conn:
 
     def request(self, method: str, target: str, *, headers: Optional[Headers] = None, body: Optional[bytes] = None,
                 host: Optional[str] = "default", timeout: Optional[float] = None, store_body: bool = True,
-                raw_names: bool = False) -> H2Response:
+                raw_names: bool = False, content_length: bool = True) -> H2Response:
         sid = self.start(method, target, headers=headers, body=body, host=host, raw_names=raw_names,
-                         timeout=timeout)
+                         timeout=timeout, content_length=content_length)
         return self.finish(sid, timeout, store_body)
 
     def get(self, target: str, **kw) -> H2Response:
