@@ -221,6 +221,26 @@ def test_expect_100_continue_answered_by_proxy(env):
         assert c.get("/after-expect").status == 200
 
 
+def test_h2_expect_100_continue_answered_by_proxy(env):
+    """HTTP/2 form of the test above: the 100 is an interim HEADERS frame (RFC 9113 §8.1) sent
+    before the body; the expect field is not forwarded."""
+    v, u = env
+    data = payload(300_000, 36)
+    with conn(v, "h2") as c:
+        sid = c.start("PUT", "/expect-h2", headers=[("expect", "100-continue"), ("content-length", str(len(data)))],
+                      end_stream=False)
+        head = c.wait_head(sid, timeout=10)
+        assert [x.status for x in head.informational] == [100] and head.status == 0, head
+        c.send_body(sid, data)
+        r = c.finish(sid)
+        assert r.status == 200 and r.complete, r
+        d = r.json()
+        assert d["body_sha256"] == sha256(data)
+        names = [k.lower() for k, _ in d["headers"]]
+        assert "expect" not in names, d["headers"]
+        assert c.get("/after-expect").status == 200
+
+
 def test_head_and_no_body_statuses_keep_framing(env, proto):
     v, u = env
     with conn(v, proto) as c:

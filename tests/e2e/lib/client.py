@@ -232,6 +232,22 @@ class H2Conn:
             if not body:
                 break
 
+    def send_body(self, sid: int, body: bytes, end_stream: bool = True, timeout: Optional[float] = None) -> None:
+        """Sends (more of) a request body on a stream opened with end_stream=False."""
+        self._send_body(sid, body, end_stream, timeout or self.timeout)
+
+    def wait_head(self, sid: int, timeout: Optional[float] = None) -> H2Response:
+        """Waits for an interim (1xx) or final head on the stream, or its end; returns the
+        response so far (status 0 with .informational filled for an interim one)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        r = self._streams[sid]
+        while not (r.informational or r.status or sid in self._ended):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no head on HTTP/2 stream {sid}")
+            if not self._read_once(0.2):
+                break
+        return r
+
     def finish(self, sid: int, timeout: Optional[float] = None, store_body: bool = True) -> H2Response:
         """Waits for the stream to end (END_STREAM, RST_STREAM or the connection's end)."""
         timeout = self.timeout if timeout is None else timeout
