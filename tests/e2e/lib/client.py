@@ -236,6 +236,11 @@ class H2Conn:
         """Sends (more of) a request body on a stream opened with end_stream=False."""
         self._send_body(sid, body, end_stream, timeout or self.timeout)
 
+    def send_trailers(self, sid: int, fields: Headers) -> None:
+        """Ends the stream's request with a trailer section (HEADERS with END_STREAM)."""
+        self.h2.send_headers(sid, [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields], end_stream=True)
+        self._flush()
+
     def wait_head(self, sid: int, timeout: Optional[float] = None) -> H2Response:
         """Waits for an interim (1xx) or final head on the stream, or its end; returns the
         response so far (status 0 with .informational filled for an interim one)."""
