@@ -18,7 +18,8 @@ struct CertificateKeyPair;
 
 /// The downstream TLS configuration of one snapshot: one OpenSSL context per certificate, TLS
 /// 1.2–1.3, ALPN by `codec_type` ("h2" then "http/1.1" for auto; one of them otherwise; a
-/// client that offers neither gets no ALPN answer and speaks HTTP/1.1). The first context is the one handshakes start with; its SNI
+/// client that offers neither gets no ALPN answer and is served HTTP/1.1, or fails at the HTTP/2
+/// preface under codec_type http2). The first context is the one handshakes start with; its SNI
 /// callback switches to the certificate whose name matches the client's server name exactly,
 /// else by wildcard (RFC 6125: "*.example.com" covers one label), else keeps the first
 /// (spec pomerium-routes.md §3.1). Immutable after build(); shared by all workers.
