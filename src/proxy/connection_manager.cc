@@ -101,7 +101,9 @@ asio::awaitable<void> ConnectionManager::run() {
       if (ec) {
         VALLUM_LOG_DEBUG("TLS handshake with {} failed: {}", peer_ip_, ec.message());
       } else {
-        http2_ = transport_.alpn() == "h2";
+        // codec_type http2 speaks HTTP/2 only (Envoy's HTTP2 codec, spec: "http2 -> h2 only"):
+        // a client that did not negotiate h2 fails at the connection preface.
+        http2_ = transport_.alpn() == "h2" || options.codec_type == config::CodecType::Http2;
       }
       if (!ec && http2_) {
         co_await serveHttp2();
@@ -110,6 +112,9 @@ asio::awaitable<void> ConnectionManager::run() {
       }
     } else if (options.codec_type == config::CodecType::Http1) {
       co_await serveHttp1();
+    } else if (options.codec_type == config::CodecType::Http2) {
+      http2_ = true;
+      co_await serveHttp2();
     } else {
       // Cleartext: HTTP/2 by prior knowledge when the client opens with the preface (RFC 9113
       // §3.3; Pomerium's codec_type auto), HTTP/1.1 otherwise.

@@ -206,7 +206,14 @@ bool ServerContext::covers(const void* ssl_handle, std::string_view host) const 
       (host.back() >= '0' && host.back() <= '9')) {
     return true;  // generated certificate; IPv6 or IPv4 literal (no DNS name to compare)
   }
-  const SSL_CTX* served = SSL_get_SSL_CTX(static_cast<const SSL*>(ssl_handle));
+  const SSL* ssl = static_cast<const SSL*>(ssl_handle);
+  // The name the client opened the connection for is not a reused connection: whether the
+  // certificate it accepted fits is between it and the TLS layer, as on HTTP/1.1.
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+      sni != nullptr && strings::iequals(sni, host)) {
+    return true;
+  }
+  const SSL_CTX* served = SSL_get_SSL_CTX(ssl);
   for (const auto& entry : entries_) {
     if (entry->context.native_handle() != served) {
       continue;

@@ -18,7 +18,8 @@ struct CertificateKeyPair;
 
 /// The downstream TLS configuration of one snapshot: one OpenSSL context per certificate, TLS
 /// 1.2–1.3, ALPN by `codec_type` ("h2" then "http/1.1" for auto; one of them otherwise; a
-/// client that offers neither gets no ALPN answer and speaks HTTP/1.1). The first context is the one handshakes start with; its SNI
+/// client that offers neither gets no ALPN answer and is served HTTP/1.1, or fails at the HTTP/2
+/// preface under codec_type http2). The first context is the one handshakes start with; its SNI
 /// callback switches to the certificate whose name matches the client's server name exactly,
 /// else by wildcard (RFC 6125: "*.example.com" covers one label), else keeps the first
 /// (spec pomerium-routes.md §3.1). Immutable after build(); shared by all workers.
@@ -46,7 +47,9 @@ class ServerContext {
 
   /// Whether the certificate a connection was served (`ssl_handle`: its SSL*) covers `host`
   /// (lower-case, no port): a DNS name of its, exactly or by a one-label wildcard. True for the
-  /// generated self-signed certificate and for IP literal hosts, which are not checked. An
+  /// generated self-signed certificate, for IP literal hosts, which are not checked, and for
+  /// the server name (SNI) the client sent: a connection opened for that very host was not
+  /// reused for it, so there is nothing misdirected (HTTP/1.1 serves it the same way). An
   /// HTTP/2 request for a host its connection's certificate does not cover gets 421 (RFC 9110
   /// §15.5.20, RFC 9113 §9.1.2: a client reused a connection it should not have).
   bool covers(const void* ssl_handle, std::string_view host) const;

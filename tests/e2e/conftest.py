@@ -145,6 +145,14 @@ def upstream():
     f.close_all()
 
 
+@pytest.fixture(params=["h1", "h2"])
+def proto(request) -> str:
+    """The downstream protocol a parametrized test speaks (lib/client.py's `connect`): every test
+    that takes `proto` runs as test_x[h1] and test_x[h2] with the same expected values. A test
+    or table entry that is HTTP/1-only parametrizes `proto` itself (which overrides this)."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def module_upstream():
     f = UpstreamFactory()

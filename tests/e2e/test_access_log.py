@@ -1,10 +1,15 @@
 """One JSON access-log line per request on stdout with time, method, authority, path, status,
-upstream, duration_ms, bytes_in, bytes_out, route, request_id (issue 2 item 10)."""
+upstream, duration_ms, bytes_in, bytes_out, route, request_id (issue 2 item 10).
+
+Every test runs over HTTP/1.1 and HTTP/2 (the `proto` fixture, lib/client.py) with the same
+expected line (the authority is :authority on HTTP/2); paths carry the protocol so each run
+finds its own line."""
 
 from datetime import datetime
 
 import pytest
 
+from lib.client import connect, get, request
 from lib.helpers import route
 from lib.pages import ACCEPT_JSON, assert_json_page
 from lib.upstream import Delay, Download, payload
@@ -26,12 +31,12 @@ def entry_for(v, path, timeout=5.0):
     return v.wait_access_log(lambda e: e.get("path") == path, timeout, f"path {path}")
 
 
-def test_fields_of_a_proxied_request(env):
+def test_fields_of_a_proxied_request(env, proto):
     v, u = env
     body = payload(1234, 52)
-    r = v.request("POST", "/log/dl", "log.example.test", body=body)
+    r = request(v, proto, "POST", f"/log/dl/{proto}", "log.example.test", body=body)
     assert r.status == 200 and r.body_len == 5000
-    e = entry_for(v, "/log/dl")
+    e = entry_for(v, f"/log/dl/{proto}")
     missing = KEYS - set(e)
     assert not missing, f"access log lacks {missing}: {e}"
     assert e["method"] == "POST"
@@ -46,29 +51,29 @@ def test_fields_of_a_proxied_request(env):
     datetime.fromisoformat(str(e["time"]).replace("Z", "+00:00"))
 
 
-def test_duration_covers_upstream_time(env):
+def test_duration_covers_upstream_time(env, proto):
     v, u = env
-    assert v.get("/log/slow", "log.example.test").status == 200
-    e = entry_for(v, "/log/slow")
+    assert get(v, proto, f"/log/slow/{proto}", "log.example.test").status == 200
+    e = entry_for(v, f"/log/slow/{proto}")
     assert e["duration_ms"] >= 300, e
 
 
-def test_one_line_per_request_on_keepalive(env):
+def test_one_line_per_request_on_keepalive(env, proto):
     v, u = env
-    with v.conn("log.example.test") as c:
+    with connect(v, proto, "log.example.test") as c:
         for i in range(5):
-            assert c.get(f"/log/ka/{i}").status == 200
+            assert c.get(f"/log/ka/{proto}/{i}").status == 200
     for i in range(5):
-        entry_for(v, f"/log/ka/{i}")
+        entry_for(v, f"/log/ka/{proto}/{i}")
     paths = [e.get("path") for e in v.access_log()]
-    assert all(paths.count(f"/log/ka/{i}") == 1 for i in range(5)), paths
+    assert all(paths.count(f"/log/ka/{proto}/{i}") == 1 for i in range(5)), paths
 
 
-def test_local_reply_logged_with_its_request_id(env):
+def test_local_reply_logged_with_its_request_id(env, proto):
     v, u = env
-    r = v.get("/log/none", "nobody.example.test", headers=ACCEPT_JSON)
+    r = get(v, proto, f"/log/none/{proto}", "nobody.example.test", headers=ACCEPT_JSON)
     d = assert_json_page(r, 404)
-    e = entry_for(v, "/log/none")
+    e = entry_for(v, f"/log/none/{proto}")
     assert int(e["status"]) == 404 and e["method"] == "GET"
     assert e["authority"] == v.authority("nobody.example.test")
     assert e["request_id"] == d["requestId"], (e, d)

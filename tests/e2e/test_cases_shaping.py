@@ -4,8 +4,8 @@ prefix_rewrite + escaped-slash part, default and KEEP_UNCHANGED settings), BR-13
 
 The cases name fixed ports (echo-a :9001, echo-b :9002, echo-c :9003, the proxy :8443); as the
 conventions allow, the tests pick free ports, so expected values that contain a port use the
-real one. HTTP/2 parts of a case (BR-05's `curl --http2` repeat) are not built yet and are not
-tested here; they join when HTTP/2 exists."""
+real one. Every test runs over HTTP/1.1 and HTTP/2 (the `proto` fixture, lib/client.py; BR-05's
+`curl --http2` repeat is its h2 run) with the same expected values."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import socket
 
 import pytest
 
+from lib.client import connect, get, request
 from lib.helpers import route, wait_until
-from lib.listeners import ConnectionCatcher, PortUnavailable, can_bind_privileged, listen_also
+from lib.listeners import ConnectionCatcher, PortUnavailable, can_bind_privileged, close_listener, listen_also
 from lib.pages import assert_html_page
 from lib.upstream import Fixed
 
@@ -41,7 +42,7 @@ def assert_route_not_found(r):
 
 
 # --------------------------------------------------------------------------------------------
-def test_br01_prefix_rewrite_to_slash(vallum, upstream):
+def test_br01_prefix_rewrite_to_slash(vallum, upstream, proto):
     """BR-01: `prefix: /tool/` + `prefix_rewrite: /` strips the prefix without a double slash;
     `/tool` matches neither route; `/v1` -> `/api/v2` is a literal swap of the matched prefix."""
     ups = {"echo-a": upstream("echo-a"), "echo-b": upstream("echo-b")}
@@ -58,18 +59,18 @@ def test_br01_prefix_rewrite_to_slash(vallum, upstream):
     ]
     for target, server, line in table:
         clear(ups)
-        r = v.get(target, "app.example.test")
+        r = get(v, proto, target, "app.example.test")
         assert r.status == 200, (target, r)
         name, rec = only_request(ups)
         assert (name, rec.request_line) == (server, line), target
     clear(ups)
-    r = v.get("/tool", "app.example.test")
+    r = get(v, proto, "/tool", "app.example.test")
     assert_route_not_found(r)
     assert all(u.requests() == [] for u in ups.values())
 
 
 # --------------------------------------------------------------------------------------------
-def test_br03_regex_rewrite_substitution(vallum, upstream):
+def test_br03_regex_rewrite_substitution(vallum, upstream, proto):
     """BR-03: RE2 substitution: `\\1` references groups, `$1` is literal, every match is
     replaced, the query string is not regex input and is re-appended unchanged."""
     ups = {n: upstream(n) for n in ("echo-a", "echo-b", "echo-c")}
@@ -87,17 +88,17 @@ def test_br03_regex_rewrite_substitution(vallum, upstream):
         ("/xxx/one/yyy/one/zzz", "echo-c", "/xxx/two/yyy/two/zzz"),
     ]:
         clear(ups)
-        r = v.get(target, "rw.example.test")
+        r = get(v, proto, target, "rw.example.test")
         assert r.status == 200, (target, r)
         name, rec = only_request(ups)
         assert (name, rec.target) == (server, want), target
 
 
 # --------------------------------------------------------------------------------------------
-def test_br05_default_host_is_the_upstream_authority(vallum, upstream):
+def test_br05_default_host_is_the_upstream_authority(vallum, upstream, proto):
     """BR-05: the upstream sees `Host: <to host[:port]>` for IP and named upstreams, the default
     port omitted when the URL has none; never the `from` host, never two Host fields.
-    (The HTTP/2 repeat of the case is not built yet.)"""
+    The h2 run is the case's `curl --http2` repeat: `:authority` in, the same Host out."""
     a, b, c = upstream("echo-a"), upstream("echo-b"), upstream("echo-c")
     reason = can_bind_privileged()
     port80 = None
@@ -118,14 +119,14 @@ def test_br05_default_host_is_the_upstream_authority(vallum, upstream):
             checks.append(("plain.example.test", "/", c, "localhost"))
         for host, target, u, want in checks:
             u.clear()
-            r = v.get(target, host)
+            r = get(v, proto, target, host)
             assert r.status == 200, (host, r)
             (rec,) = u.requests()
             assert values(rec, "host") == [want], (host, rec.headers)
             assert not any(host in h for h in values(rec, "host"))
     finally:
         if port80 is not None:
-            port80.close()
+            close_listener(port80)
     if port80 is None:
         pytest.skip(f"BR-05 `to: http://localhost` (port 80) part not run: {reason}")
 
@@ -137,17 +138,17 @@ def BR11_ROUTES(a, b, c):
             route("https://enc.example.test", c.url)]
 
 
-def test_br11_escaped_slash_default_rejected(vallum, upstream):
+def test_br11_escaped_slash_default_rejected(vallum, upstream, proto):
     """BR-11 (d), default settings: `%2F`/`%2f` in the path -> 400 before routing, no upstream
     connection, the connection's other requests unharmed; the query is not inspected; adjacent
     slashes kept (and merged with `merge_slashes: true`)."""
     ups = {n: upstream(n) for n in ("echo-a", "echo-b", "echo-c")}
     v = vallum(vallum.config(BR11_ROUTES(ups["echo-a"], ups["echo-b"], ups["echo-c"])))
-    r = v.request("PUT", "/mq/api/permissions/%2F/guest", "enc.example.test",
+    r = request(v, proto, "PUT", "/mq/api/permissions/%2F/guest", "enc.example.test",
                   body=b'{"configure":".*","write":".*","read":".*"}',
                   headers=[("Content-Type", "application/json")])
     assert_html_page(r, 400)
-    with v.conn("enc.example.test") as conn:
+    with connect(v, proto, "enc.example.test") as conn:
         for target in ("/mq/api/queues/%2f/q1?x=%2F", "/a%2Fb"):
             r = conn.get(target)
             assert_html_page(r, 400)
@@ -163,12 +164,12 @@ def test_br11_escaped_slash_default_rejected(vallum, upstream):
     # The case's parenthesis: with merge_slashes: true, /x//y reaches echo-c as /x/y.
     clear(ups)
     v2 = vallum(vallum.config(BR11_ROUTES(ups["echo-a"], ups["echo-b"], ups["echo-c"]), merge_slashes=True))
-    r = v2.get("/x//y", "enc.example.test")
+    r = get(v2, proto, "/x//y", "enc.example.test")
     assert r.status == 200, r
     assert only_request(ups)[1].target == "/x/y"
 
 
-def test_br11_escaped_slash_keep_unchanged(vallum, upstream):
+def test_br11_escaped_slash_keep_unchanged(vallum, upstream, proto):
     """BR-11 (e), `path_with_escaped_slashes_action: KEEP_UNCHANGED`, `merge_slashes: false`:
     the escape is forwarded as written through prefix_rewrite (hex case kept, method kept, no
     extra or missing slashes); `%2F` is no separator for matching."""
@@ -176,7 +177,7 @@ def test_br11_escaped_slash_keep_unchanged(vallum, upstream):
     v = vallum(vallum.config(BR11_ROUTES(ups["echo-a"], ups["echo-b"], ups["echo-c"]),
                              path_with_escaped_slashes_action="KEEP_UNCHANGED", merge_slashes=False))
     body = b'{"configure":".*","write":".*","read":".*"}'
-    with v.conn("enc.example.test") as conn:
+    with connect(v, proto, "enc.example.test") as conn:
         for method, target, server, line in [
             ("PUT", "/mq/api/permissions/%2F/guest", "echo-a", "PUT /api/permissions/%2F/guest HTTP/1.1"),
             ("GET", "/mq/api/queues/%2f/q1?x=%2F", "echo-a", "GET /api/queues/%2f/q1?x=%2F HTTP/1.1"),
@@ -194,7 +195,7 @@ def test_br11_escaped_slash_keep_unchanged(vallum, upstream):
 
 
 # --------------------------------------------------------------------------------------------
-def test_br13_redirect_only_route_redirects(vallum):
+def test_br13_redirect_only_route_redirects(vallum, proto):
     """BR-13: a route with only `redirect:` answers the redirect (never 503), composes Location
     from the request (scheme kept; host, path replaced; query kept unless strip_query; the
     request's port dropped with host_redirect, kept otherwise) and contacts no upstream: TCP
@@ -225,7 +226,7 @@ def test_br13_redirect_only_route_redirects(vallum):
              "https://docs.example.net/guide/start?q=1"),
         ]
         for method, host, target, body, status, location in cases:
-            r = v.request(method, target, host, body=body,
+            r = request(v, proto, method, target, host, body=body,
                           headers=[("Content-Type", "application/x-www-form-urlencoded")] if body else None)
             assert (r.status, r.headers_all("location")) == (status, [location]), (method, host, target, r)
             assert r.body == b"" and r.header("content-length") == "0", r
@@ -238,7 +239,7 @@ def test_br13_redirect_only_route_redirects(vallum):
 
 
 # --------------------------------------------------------------------------------------------
-def test_br15_rewrite_response_headers(vallum, upstream):
+def test_br15_rewrite_response_headers(vallum, upstream, proto):
     """BR-15: rewrite_response_headers replaces a prefix at the start of the value only; header
     names match case-insensitively; status and body untouched; the upstream request carries
     X-Forwarded-Proto: https."""
@@ -259,7 +260,7 @@ def test_br15_rewrite_response_headers(vallum, upstream):
         ("/hdr", 200, b"hdr body", "x-backend-url", "https://app.example.test:8443/one/some/path/"),
     ]:
         a.clear()
-        r = v.get(target, "app.example.test")
+        r = get(v, proto, target, "app.example.test")
         assert (r.status, r.body) == (status, body), (target, r)
         assert r.headers_all(name) == [want], (target, r.headers)
         (rec,) = a.requests()
@@ -267,7 +268,7 @@ def test_br15_rewrite_response_headers(vallum, upstream):
 
 
 # --------------------------------------------------------------------------------------------
-def test_br17_path_is_exact(vallum, upstream):
+def test_br17_path_is_exact(vallum, upstream, proto):
     """BR-17: `path:` is an exact, case-sensitive match of the path (the query is not part of
     it); `prefix: /radarr/` does not match `/radarr`."""
     ups = {"echo-a": upstream("echo-a"), "echo-b": upstream("echo-b")}
@@ -278,11 +279,11 @@ def test_br17_path_is_exact(vallum, upstream):
     for target, server in [("/sonarr", "echo-a"), ("/sonarr?page=2", "echo-a"), ("/radarr/", "echo-b"),
                            ("/radarr/api", "echo-b")]:
         clear(ups)
-        r = v.get(target, "media.example.test")
+        r = get(v, proto, target, "media.example.test")
         assert r.status == 200, (target, r)
         name, rec = only_request(ups)
         assert (name, rec.target) == (server, target), target
     clear(ups)
     for target in ("/sonarr/", "/sonarr/api/v3/queue", "/SONARR", "/radarr"):
-        assert_route_not_found(v.get(target, "media.example.test"))
+        assert_route_not_found(get(v, proto, target, "media.example.test"))
     assert all(u.requests() == [] for u in ups.values())

@@ -1,11 +1,17 @@
 """What the upstream receives: Host (the `to` URL's host[:port], BR-05), X-Forwarded-For /
 -Proto / -Host, hop-by-hop headers removed both ways, the `to` path applied as a prefix rewrite
-(spec §2.2 trailing-slash rule, BR-01), and weighted round robin across `to` entries."""
+(spec §2.2 trailing-slash rule, BR-01), and weighted round robin across `to` entries.
+
+The tables run over HTTP/1.1 and HTTP/2 (the `proto` fixture, lib/client.py) with the same
+expected values. Hop-by-hop request fields are HTTP/1-only: over HTTP/2 a connection-specific
+field makes the request malformed (a stream error, test_hygiene.py
+test_h2_malformed_request_is_a_stream_error)."""
 
 from collections import Counter
 
 import pytest
 
+from lib.client import connect, get, h2_names
 from lib.helpers import route
 from lib.upstream import Fixed
 
@@ -49,8 +55,8 @@ def env(module_vallum, module_upstream):
     return v, u, u2
 
 
-def echo(v, host, target, headers=None):
-    r = v.get(target, host, headers=headers)
+def echo(v, host, target, headers=None, proto="h1"):
+    r = get(v, proto, target, host, headers=headers)
     assert r.status == 200, r
     return r.json()
 
@@ -59,32 +65,33 @@ def values(d, name):
     return [val for k, val in d["headers"] if k.lower() == name.lower()]
 
 
-def test_host_is_the_to_url_authority(env):
+def test_host_is_the_to_url_authority(env, proto):
     v, u, _ = env
-    d = echo(v, "fwd.example.test", "/h")
+    d = echo(v, "fwd.example.test", "/h", proto=proto)
     assert values(d, "host") == [f"127.0.0.1:{u.port}"]
-    d = echo(v, "named.example.test", "/h")
+    d = echo(v, "named.example.test", "/h", proto=proto)
     assert values(d, "host") == [f"localhost:{u.port}"]
 
 
-def test_x_forwarded_headers_set(env):
+def test_x_forwarded_headers_set(env, proto):
     v, u, _ = env
-    d = echo(v, "fwd.example.test", "/xf")
+    d = echo(v, "fwd.example.test", "/xf", proto=proto)
     assert ", ".join(values(d, "x-forwarded-for")) == "127.0.0.1"
     assert values(d, "x-forwarded-proto") == ["https"]
     assert ", ".join(values(d, "x-forwarded-host")) == v.authority("fwd.example.test")
 
 
-def test_x_forwarded_headers_appended_and_proto_overwritten(env):
+def test_x_forwarded_headers_appended_and_proto_overwritten(env, proto):
     v, u, _ = env
     d = echo(v, "fwd.example.test", "/xf2", headers=[("X-Forwarded-For", "203.0.113.9"),
                                                      ("X-Forwarded-Proto", "http"),
-                                                     ("X-Forwarded-Host", "orig.example.net")])
+                                                     ("X-Forwarded-Host", "orig.example.net")], proto=proto)
     assert ", ".join(values(d, "x-forwarded-for")) == "203.0.113.9, 127.0.0.1"
     assert values(d, "x-forwarded-proto") == ["https"]
     assert ", ".join(values(d, "x-forwarded-host")) == f"orig.example.net, {v.authority('fwd.example.test')}"
 
 
+# HTTP/1-only: Connection and the fields it names have no HTTP/2 form (see the module docstring).
 def test_hop_by_hop_request_headers_removed(env):
     v, u, _ = env
     d = echo(v, "fwd.example.test", "/hop", headers=HOP_REQ)
@@ -96,15 +103,15 @@ def test_hop_by_hop_request_headers_removed(env):
     assert values(d, "x-end-to-end") == ["kept"]
 
 
-def test_te_trailers_is_forwarded(env):
+def test_te_trailers_is_forwarded(env, proto):
     v, u, _ = env
-    d = echo(v, "fwd.example.test", "/te", headers=[("TE", "trailers")])
+    d = echo(v, "fwd.example.test", "/te", headers=[("TE", "trailers")], proto=proto)
     assert values(d, "te") == ["trailers"]
 
 
-def test_hop_by_hop_response_headers_removed(env):
+def test_hop_by_hop_response_headers_removed(env, proto):
     v, u, _ = env
-    with v.conn("fwd.example.test") as c:
+    with connect(v, proto, "fwd.example.test") as c:
         r = c.get("/resp-hop")
         assert r.status == 200 and r.body == b"ok", r
         for gone in ("x-resp-hop", "keep-alive", "proxy-connection"):
@@ -127,15 +134,15 @@ def test_hop_by_hop_response_headers_removed(env):
     ("r8.example.test", "//foo", "/anything/foo"),      # the route docs' double-slash tip
     ("r10.example.test", "/tool/a/b?x=1&y=%2F", "/a/b?x=1&y=%2F"),  # BR-01: query byte-for-byte
 ])
-def test_to_path_prefix_rewrite(env, host, target, expected):
+def test_to_path_prefix_rewrite(env, proto, host, target, expected):
     v, u, _ = env
-    assert echo(v, host, target)["target"] == expected
+    assert echo(v, host, target, proto=proto)["target"] == expected
 
 
-def test_only_first_to_path_is_used(env):
+def test_only_first_to_path_is_used(env, proto):
     v, u, u2 = env
     seen = Counter()
-    with v.conn("r9.example.test") as c:
+    with connect(v, proto, "r9.example.test") as c:
         for i in range(4):
             r = c.get(f"/p{i}")
             assert r.status == 200, r
@@ -162,9 +169,10 @@ def test_weighted_round_robin(vallum, upstream):
     assert abs(got["a"] - 60) <= 6 and got["a"] + got["b"] == 80, got
 
 
-def test_large_response_headers_delivered_intact(env):
+def test_large_response_headers_delivered_intact(env, proto):
     """BR-25 (4): 30 response headers of 512 bytes reach the client unchanged, in order."""
     v, u, _ = env
-    r = v.get("/bigresp", "fwd.example.test")
+    r = get(v, proto, "/bigresp", "fwd.example.test")
     assert r.status == 200 and r.body == b"big", r
-    assert [(k, val) for k, val in r.headers if k.startswith("X-Resp-")] == BIG_RESP_HEADERS
+    # HTTP/2 carries field names lower case (RFC 9113 §8.2.1)
+    assert [(k, val) for k, val in r.headers if k.lower().startswith("x-resp-")] == h2_names(proto, BIG_RESP_HEADERS)

@@ -101,3 +101,33 @@ def test_pki_and_tls_client(tmp_path):
         assert c.get("/").body == b"ok"
     th.join(5)
     ls.close()
+
+
+def test_h2_client_keepalive_body_and_flow_control():
+    """lib/client.py's H2Conn (cleartext prior knowledge) against the real h2 origin: several
+    requests on one connection, a body bigger than the default 64 KiB stream window (so it has
+    to wait for WINDOW_UPDATEs), names sent lower case, a response body bigger than the window."""
+    from lib.client import H2Conn
+    from lib.h2upstream import Download as H2Download, EchoBody as H2EchoBody, H2Upstream
+
+    u = H2Upstream("selftest")
+    u.on("/echo", H2EchoBody()).on("/dl", H2Download(300_000, seed=3))
+    try:
+        with H2Conn(u.port, tls=False, default_host="h.example.test") as c:
+            r = c.request("GET", "/json?x=1", headers=[("X-MiXed", "v"), ("X-Dup", "1"), ("x-dup", "2")])
+            assert (r.status, r.complete, r.reset_code) == (200, True, None), r
+            d = r.json()
+            assert d["pseudo"] == [[":method", "GET"], [":scheme", "http"], [":authority", "h.example.test"],
+                                   [":path", "/json?x=1"]]
+            assert d["headers"] == [["x-mixed", "v"], ["x-dup", "1"], ["x-dup", "2"]]
+            data = payload(200_000, 5)
+            r = c.request("POST", "/echo", body=data)
+            assert (r.status, r.complete, r.body == data) == (200, True, True), r
+            r = c.get("/dl", store_body=False)
+            assert (r.body_len, r.body_sha256) == (300_000, sha256(payload(300_000, 3))), r
+            assert c.ping()
+        conns = u.connections()
+        assert len(conns) == 1 and conns[0].protocol == "h2" and conns[0].streams == 3, conns
+        assert u.errors == []
+    finally:
+        u.close()

@@ -1,9 +1,11 @@
 """/ping and /healthz answer on every host ahead of user routes (GET 200 `OK\\n`, HEAD 200,
 other methods 405); /.pomerium… and /.well-known/pomerium… are reserved: 404, never forwarded
-(issue 2 item 10; spec pomerium-routes.md §3.2)."""
+(issue 2 item 10; spec pomerium-routes.md §3.2). Over HTTP/1.1 and HTTP/2 alike (the `proto`
+fixture, lib/client.py)."""
 
 import pytest
 
+from lib.client import connect, get
 from lib.helpers import route
 
 
@@ -20,9 +22,9 @@ HOSTS = ["app.example.test", "x.wild.example.test", "no-route.example.test"]
 
 @pytest.mark.parametrize("host", HOSTS)
 @pytest.mark.parametrize("path", ["/ping", "/healthz", "/ping?probe=1"])
-def test_health_get_head_other(env, host, path):
+def test_health_get_head_other(env, proto, host, path):
     v, u = env
-    with v.conn(host) as c:
+    with connect(v, proto, host) as c:
         r = c.get(path)
         assert (r.status, r.body) == (200, b"OK\n"), r
         r = c.request("HEAD", path)
@@ -30,11 +32,11 @@ def test_health_get_head_other(env, host, path):
         r = c.request("DELETE", path)
         assert r.status == 405, r
         assert c.get(path).status == 200  # still usable
-    with v.conn(host) as c:
+    with connect(v, proto, host) as c:
         # (the proxy may close instead of reading an unwanted body: a new connection per method)
         r = c.request("POST", path, body=b"x")
         assert r.status == 405, r
-    with v.conn(host) as c:
+    with connect(v, proto, host) as c:
         r = c.request("PUT", path, body=b"")
         assert r.status == 405, r
     assert [x.request_line for x in u.requests() if x.path in ("/ping", "/healthz")] == []
@@ -46,16 +48,16 @@ def test_health_get_head_other(env, host, path):
     "/foo/../.pomerium/jwt",                 # normalized before the reserved-path check
 ])
 @pytest.mark.parametrize("host", ["app.example.test", "x.wild.example.test"])
-def test_reserved_paths_404_never_forwarded(env, host, path):
+def test_reserved_paths_404_never_forwarded(env, proto, host, path):
     v, u = env
-    r = v.get(path, host)
+    r = get(v, proto, path, host)
     assert r.status == 404, r
     leaked = [x.request_line for x in u.requests() if "pomerium" in x.target]
     assert leaked == [], f"reserved path forwarded to the user route: {leaked}"
 
 
 @pytest.mark.parametrize("path", ["/pingx", "/ping/", "/healthz/x", "/.pomeriumx", "/x/.pomerium/jwt"])
-def test_lookalike_paths_go_to_user_route(env, path):
+def test_lookalike_paths_go_to_user_route(env, proto, path):
     v, u = env
-    r = v.get(path, "app.example.test")
+    r = get(v, proto, path, "app.example.test")
     assert r.status == 200 and r.json()["target"] == path, r

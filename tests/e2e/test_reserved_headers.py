@@ -1,10 +1,12 @@
 """Client-supplied identity and internal headers never reach an upstream (security review,
 item 5): Pomerium's namespace (the identity assertion, `X-Pomerium-Claim-*`, internal hop
 headers), Envoy's (`X-Envoy-Internal`, `X-Envoy-Original-Path`, retry and timeout overrides),
-with or without `jwt_claims_headers` configured. What the upstream received is checked."""
+with or without `jwt_claims_headers` configured. What the upstream received is checked, over
+HTTP/1.1 and HTTP/2 alike (the `proto` fixture, lib/client.py)."""
 
 import pytest
 
+from lib.client import get
 from lib.helpers import route
 
 HOST = "hdr.example.test"
@@ -34,9 +36,9 @@ def env(request, module_vallum, module_upstream):
     return v, u
 
 
-def test_forged_identity_and_envoy_headers_are_stripped(env):
+def test_forged_identity_and_envoy_headers_are_stripped(env, proto):
     v, u = env
-    r = v.get("/who", HOST, headers=FORGED + KEPT)
+    r = get(v, proto, "/who", HOST, headers=FORGED + KEPT)
     assert r.status == 200, r
     rec = u.requests()[-1]
     names = {k.lower() for k, _ in rec.headers}
@@ -48,6 +50,7 @@ def test_forged_identity_and_envoy_headers_are_stripped(env):
     assert rec.header("x-envoyish") == "kept" and rec.header("x-pomeriumish") == "kept"
 
 
+# HTTP/1-only: name case variants exist only there (HTTP/2 names are lower case, RFC 9113 §8.2.1).
 def test_stripped_whatever_the_case_and_position(env):
     v, u = env
     with v.conn(HOST) as c:

@@ -1,9 +1,15 @@
 """Host, wildcard, port, path / prefix / regex routing in config order, path normalization,
 escaped slashes and underscore headers (spec pomerium-routes.md §2.4, §3.1, §3.2, §6;
-dataplane-semantics.md §7.4; cases BR-17)."""
+dataplane-semantics.md §7.4; cases BR-17).
+
+Every table runs over HTTP/1.1 and HTTP/2 (the `proto` fixture, lib/client.py) with the same
+expected values: on HTTP/2 the route is chosen by `:authority`. Absolute-form targets are an
+HTTP/1.1 thing (HTTP/2 carries the authority in its own pseudo-header): that test is h1-only,
+with the HTTP/2 answer to an absolute `:path` next to it."""
 
 import pytest
 
+from lib.client import connect, get
 from lib.helpers import route
 from lib.pages import ACCEPT_JSON, assert_html_page, assert_json_page
 
@@ -47,8 +53,8 @@ def env(module_vallum, module_upstream):
     return v, u
 
 
-def hit(v, host, target, headers=None, host_header="default"):
-    r = v.get(target, host, headers=headers, host_header=host_header)
+def hit(v, proto, host, target, headers=None, host_header="default"):
+    r = get(v, proto, target, host, headers=headers, host_header=host_header)
     if r.status == 200 and (r.header("content-type") or "").startswith("application/json"):
         d = r.json()
         return r.status, d["server"], d["target"]
@@ -81,9 +87,9 @@ def seen_anywhere(u, target):
     ("legacy.example.test", "/l", ("u1", "/l")),                         # policy entries before routes
     ("mixed.example.test", "/m", ("u2", "/m")),
 ])
-def test_routes_to_expected_upstream(env, host, target, expected):
+def test_routes_to_expected_upstream(env, proto, host, target, expected):
     v, u = env
-    assert hit(v, host, target) == (200,) + expected
+    assert hit(v, proto, host, target) == (200,) + expected
 
 
 @pytest.mark.parametrize("host,target", [
@@ -100,22 +106,23 @@ def test_routes_to_expected_upstream(env, host, target, expected):
     ("nosuchhost.example.test", "/unknown-host"),
     ("example.test", "/parent-domain"),
 ])
-def test_no_route_is_404_and_not_forwarded(env, host, target):
+def test_no_route_is_404_and_not_forwarded(env, proto, host, target):
     v, u = env
-    r = v.get(target, host)
+    r = get(v, proto, target, host)
     assert_html_page(r, 404)
     assert seen_anywhere(u, target) == []
 
 
-def test_no_route_json_404(env):
+def test_no_route_json_404(env, proto):
     v, u = env
-    r = v.get("/nothing-here", "nosuchhost.example.test", headers=ACCEPT_JSON)
+    r = get(v, proto, "/nothing-here", "nosuchhost.example.test", headers=ACCEPT_JSON)
     assert_json_page(r, 404)
 
 
 def test_absolute_form_target_routes_by_its_authority(env):
     """RFC 9112 §3.2.2: with an absolute-form target the target's authority is used and Host
-    ignored; the upstream gets origin-form."""
+    ignored; the upstream gets origin-form. HTTP/1-only (absolute-form is HTTP/1 syntax); the
+    HTTP/2 answer is in test_h2_absolute_path_is_a_stream_error."""
     v, u = env
     with v.conn("paths.example.test") as c:
         r = c.get(f"https://{v.authority('paths.example.test')}/radarr/abs?abs=1",
@@ -125,21 +132,75 @@ def test_absolute_form_target_routes_by_its_authority(env):
     assert (d["server"], d["request_line"]) == ("u2", "GET /radarr/abs?abs=1 HTTP/1.1"), d
 
 
-def test_from_with_port_matches_only_that_port(env):
+def test_h2_absolute_path_is_a_stream_error(env):
+    """HTTP/2: `:path` must be origin-form (or `*` for OPTIONS; RFC 9113 §8.3.1): an absolute
+    URI there makes the request malformed, a stream error of type PROTOCOL_ERROR (§8.1.1), not
+    forwarded; the connection goes on serving."""
+    v, u = env
+    with connect(v, "h2", "paths.example.test") as c:
+        r = c.get(f"https://{v.authority('paths.example.test')}/radarr/h2abs")
+        assert (r.status, r.reset_code, r.goaway_code) == (0, 1, None), r
+        assert c.get("/radarr/next-request").status == 200
+    assert [x.target for s in u.values() for x in s.requests() if "h2abs" in x.target] == []
+
+
+def test_h2_misdirected_request_421(env):
+    """HTTP/2 only (HTTP/1.1 has no connection reuse across hosts): a client may reuse a
+    connection for another host its certificate covers (RFC 9113 §9.1.1); a request for a host
+    the certificate (*.example.test) does not cover, on a connection opened for another name,
+    is misdirected: 421 (RFC 9110 §15.5.20), not forwarded, and the connection goes on serving.
+    A connection opened (SNI) for that very host is not a reused one: it is routed as over
+    HTTP/1.1 (test_routes_to_expected_upstream[h2-a.wild.example.test...])."""
+    v, u = env
+    with connect(v, "h2", "paths.example.test") as c:
+        r = c.get("/misdirected", host=v.authority("x.wild.example.test"))
+        assert r.status == 421, r
+        r = c.get("/r/covered", host=v.authority("rx.example.test"))  # covered: served on this connection
+        assert r.status == 200 and r.json()["server"] == "u1", r
+    with connect(v, "h2", "x.wild.example.test") as c:
+        r = c.get("/not-misdirected")
+        assert r.status == 200 and r.json()["server"] == "u3", r
+    assert seen_anywhere(u, "/misdirected") == []
+
+
+def test_h2_host_field_and_authority(env):
+    """HTTP/2 only: a request may carry `host` instead of `:authority` (RFC 9113 §8.3.1: then
+    it names the target) and is routed by it as HTTP/1.1 routes by Host; both present and
+    different is malformed (400, not forwarded); both equal is one authority; neither is a
+    stream PROTOCOL_ERROR (HTTP/1.1 answers a missing Host with 400)."""
+    v, u = env
+    auth = v.authority("rx.example.test")
+    with connect(v, "h2", "rx.example.test") as c:
+        r = c.get("/r/host-only", host=None, headers=[("host", auth)])
+        assert r.status == 200 and r.json()["server"] == "u1", r
+        r = c.get("/r/both-equal", headers=[("host", auth)])
+        assert r.status == 200 and r.json()["server"] == "u1", r
+        assert_html_page(c.get("/r/both-differ", headers=[("host", v.authority("order.example.test"))]), 400)
+        r = c.get("/r/neither", host=None)  # no authority at all: malformed, nghttp2 resets the stream
+        assert (r.status, r.reset_code) == (0, 1), r
+    assert seen_anywhere(u, "/r/both-differ") == [] and seen_anywhere(u, "/r/neither") == []
+    # One Host (the upstream's authority, as for any request) and the client's in X-Forwarded-Host.
+    seen = {x.target: (x.headers_all("host"), x.headers_all("x-forwarded-host")) for s in u.values()
+            for x in s.requests() if x.target in ("/r/host-only", "/r/both-equal")}
+    want = ([f"127.0.0.1:{u['u1'].port}"], [auth])
+    assert seen == {"/r/host-only": want, "/r/both-equal": want}, seen
+
+
+def test_from_with_port_matches_only_that_port(env, proto):
     v, u = env
     # Host carries the port the route names: matched, whatever port the listener has.
-    assert hit(v, "port.example.test", "/p1", host_header="port.example.test:1234") == (200, "u5", "/p1")
+    assert hit(v, proto, "port.example.test", "/p1", host_header="port.example.test:1234") == (200, "u5", "/p1")
     # The real listener port, or no port at all (= the scheme's default), is another port: 404.
-    assert hit(v, "port.example.test", "/p2")[0] == 404
-    assert hit(v, "port.example.test", "/p3", host_header="port.example.test")[0] == 404
+    assert hit(v, proto, "port.example.test", "/p2")[0] == 404
+    assert hit(v, proto, "port.example.test", "/p3", host_header="port.example.test")[0] == 404
     assert seen_anywhere(u, "/p2") == [] and seen_anywhere(u, "/p3") == []
 
 
-def test_from_without_port_matches_any_port(env):
+def test_from_without_port_matches_any_port(env, proto):
     v, u = env
-    assert hit(v, "anyport.example.test", "/a1", host_header="anyport.example.test")[:2] == (200, "u6")
-    assert hit(v, "anyport.example.test", "/a2", host_header="anyport.example.test:9999")[:2] == (200, "u6")
-    assert hit(v, "anyport.example.test", "/a3")[:2] == (200, "u6")
+    assert hit(v, proto, "anyport.example.test", "/a1", host_header="anyport.example.test")[:2] == (200, "u6")
+    assert hit(v, proto, "anyport.example.test", "/a2", host_header="anyport.example.test:9999")[:2] == (200, "u6")
+    assert hit(v, proto, "anyport.example.test", "/a3")[:2] == (200, "u6")
 
 
 @pytest.mark.parametrize("target,expected", [
@@ -150,39 +211,39 @@ def test_from_without_port_matches_any_port(env):
     ("/pub//double//slash", ("u4", "/pub//double//slash")),    # merge_slashes is off by default
     ("/pub/a?x=%2F", ("u4", "/pub/a?x=%2F")),           # escaped slash in the query is fine
 ])
-def test_path_normalization_default(env, target, expected):
+def test_path_normalization_default(env, proto, target, expected):
     v, u = env
-    assert hit(v, "paths.example.test", target) == (200,) + expected
+    assert hit(v, proto, "paths.example.test", target) == (200,) + expected
 
 
 @pytest.mark.parametrize("target", ["/pub/%2e%2e/secret", "/pub/%2E%2E/secret", "/pub/.%2e/secret"])
-def test_encoded_dot_segments_are_not_a_bypass(env, target):
+def test_encoded_dot_segments_are_not_a_bypass(env, proto, target):
     """`%2e%2e` is a dot segment to any upstream that decodes it: either the proxy resolves it
     (and routes /secret to its own route) or rejects it; forwarding it under the /pub/ route
     would let a prefix route reach a path it does not cover."""
     v, u = env
-    got = hit(v, "paths.example.test", target)
+    got = hit(v, proto, "paths.example.test", target)
     assert got in ((200, "u5", "/secret"), (400, None, None)), got
 
 
 @pytest.mark.parametrize("target", ["/pub/a%2Fb", "/pub/a%2fb", "/pub/a%5Cb", "/pub/a%5cb", "/pub%2F..%2Fsecret"])
-def test_escaped_slash_rejected_by_default(env, target):
+def test_escaped_slash_rejected_by_default(env, proto, target):
     v, u = env
-    r = v.get(target, "paths.example.test")
+    r = get(v, proto, target, "paths.example.test")
     assert_html_page(r, 400)
     assert seen_anywhere(u, target) == []
 
 
-def test_underscore_header_rejected_by_default(env):
+def test_underscore_header_rejected_by_default(env, proto):
     v, u = env
-    r = v.get("/pub/underscore", "paths.example.test", headers=[("X_Custom", "1")])
+    r = get(v, proto, "/pub/underscore", "paths.example.test", headers=[("X_Custom", "1")])
     assert r.status == 400, r
     assert seen_anywhere(u, "/pub/underscore") == []
     # Hyphens are fine.
-    assert hit(v, "paths.example.test", "/pub/hyphen", headers=[("X-Custom", "1")])[0] == 200
+    assert hit(v, proto, "paths.example.test", "/pub/hyphen", headers=[("X-Custom", "1")])[0] == 200
 
 
-def test_keep_unchanged_escaped_slashes_and_allow_underscores(vallum, upstream):
+def test_keep_unchanged_escaped_slashes_and_allow_underscores(vallum, upstream, proto):
     """BR-11 (e): path_with_escaped_slashes_action: KEEP_UNCHANGED forwards the escape as
     written (hex case kept); `%2F` is not a separator for matching; headers_with_underscores_action:
     ALLOW forwards the header."""
@@ -192,7 +253,7 @@ def test_keep_unchanged_escaped_slashes_and_allow_underscores(vallum, upstream):
                               route("https://enc.example.test", rest.url)],
                              path_with_escaped_slashes_action="KEEP_UNCHANGED",
                              headers_with_underscores_action="ALLOW"))
-    with v.conn("enc.example.test") as c:
+    with connect(v, proto, "enc.example.test") as c:
         r = c.request("PUT", "/mq/api/permissions/%2F/guest", body=b"{}")
         assert r.status == 200 and r.json()["request_line"] == "PUT /mq/api/permissions/%2F/guest HTTP/1.1", r
         r = c.get("/mq/api/queues/%2f/q1?x=%2F")
@@ -204,13 +265,15 @@ def test_keep_unchanged_escaped_slashes_and_allow_underscores(vallum, upstream):
         r = c.get("/x//y")
         assert (r.json()["server"], r.json()["target"]) == ("rest", "/x//y"), r
         r = c.get("/u", headers=[("X_Under_Score", "yes")])
-        assert r.status == 200 and ["X_Under_Score", "yes"] in r.json()["headers"], r
+        # HTTP/2 field names are lower case on the wire (RFC 9113 §8.2.1): the upstream sees that.
+        name = "X_Under_Score" if proto == "h1" else "x_under_score"
+        assert r.status == 200 and [name, "yes"] in r.json()["headers"], r
 
 
-def test_merge_slashes_true(vallum, upstream):
+def test_merge_slashes_true(vallum, upstream, proto):
     u = upstream("merge")
     v = vallum(vallum.config([route("https://app.example.test", u.url, prefix="/a/")], merge_slashes=True))
-    with v.conn() as c:
+    with connect(v, proto) as c:
         r = c.get("/a//b///c")
         assert r.status == 200 and r.json()["target"] == "/a/b/c", r
         r = c.get("//a//x?q=//")  # the query is not touched

@@ -21,10 +21,18 @@ One Vallum per configuration "env" serves every case of that env:
 
 Placeholders, substituted at run time: @A@ / @B@ / @Z@ (upstream base URL), @Ap@ (upstream A's
 port), @R@ (a loopback URL nothing listens on), @port@ (the env's Vallum port), @host@ (the
-case's host), @authority@ (the Host header the client sent). Every request carries `X-Case-Id: <id>` so the upstream record can be found.
+case's host), @authority@ (the Host header the client sent). Every request carries
+`X-Case-Id: <id>/<h1|h2>` so the upstream record can be found.
 
-Not covered here (not built yet): HTTP/2 (`:authority`), and identity templates
-(`${pomerium.jwt}`, `${pomerium.id_token}`, ...) which need sign-in.
+Every case runs over HTTP/1.1 and HTTP/2 (`test_shaping[h1-<id>]`, `[h2-<id>]`; lib/client.py)
+with the same expected values: on HTTP/2 the client's authority is `:authority` (the upstream
+must see it as Host / X-Forwarded-Host exactly as an HTTP/1.1 Host), and the request field
+names are lower case on the wire (RFC 9113 §8.2.1), so expected name order/case (`up_order`)
+is compared with lower-cased names; every value is the same. A case marked `h1_only` (an
+absolute-form target: HTTP/1 syntax) runs over HTTP/1.1 only.
+
+Not covered here (not built yet): identity templates (`${pomerium.jwt}`,
+`${pomerium.id_token}`, ...) which need sign-in.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import pytest
 
+from lib.client import PROTOS, connect, h2_names
 from lib.helpers import base_config
 from lib.upstream import Fixed, refused_port
 
@@ -76,6 +85,7 @@ class Case:
     resp_headers: Dict[str, Union[None, str, List[str]]] = field(default_factory=dict)
     up_check: Optional[Callable] = None  # extra predicate on the upstream record: returns an error or None
     timeout: float = 10.0
+    h1_only: str = ""  # why the case has no HTTP/2 form (it then runs over HTTP/1.1 only)
 
     @property
     def fqdn(self) -> str:
@@ -128,7 +138,7 @@ redirect("redir-scheme-80-over-https-kept", "rd-scheme", R_SCHEME, "/a", "http:/
 
 # Absolute-form target: its authority is the request's authority (RFC 9112 §3.2.2), Host ignored.
 redirect("redir-scheme-absolute-form", "rd-scheme", R_SCHEME, "https://rd-scheme.example.test:443/a?b=1",
-         "http://rd-scheme.example.test/a?b=1")
+         "http://rd-scheme.example.test/a?b=1", h1_only="absolute-form is HTTP/1 syntax")
 
 # https_redirect > scheme_redirect: only https_redirect is used (no scheme change here, so :443
 # stays; had scheme_redirect won it would be http://rd-both.example.test/a).
@@ -649,7 +659,7 @@ def _check_headers(kind: str, headers, expected: dict, m: dict, where: str):
             assert ", ".join(got) == _sub(want, m), f"{where}: {kind} header {name}: want {_sub(want, m)!r}, got {got}"
 
 
-def run_case(env: Env, c: Case):
+def run_case(env: Env, c: Case, proto: str = "h1"):
     v = env.vallums[c.env]
     authority = f"{c.fqdn}:{v.port}" if c.host_header is None else None
     m0 = env.subst(c.env, c.fqdn, "")
@@ -657,19 +667,20 @@ def run_case(env: Env, c: Case):
         authority = _sub(c.host_header, m0)
     m = env.subst(c.env, c.fqdn, authority)
     z_before = env.ups["Z"].connections
-    headers = [(k, _sub(val, m)) for k, val in c.headers] + [(CASE_HEADER, c.id)]
-    where = f"[{c.id}] {c.method} {c.target} Host: {authority}"
+    case_id = f"{c.id}/{proto}"  # each protocol's run finds its own upstream record
+    headers = [(k, _sub(val, m)) for k, val in c.headers] + [(CASE_HEADER, case_id)]
+    where = f"[{c.id}/{proto}] {c.method} {c.target} Host: {authority}"
     conn_kw = {"verify": False} if c.env == "selfsigned" else {}
-    with v.conn(c.fqdn, host_header=authority, timeout=c.timeout, **conn_kw) as conn:
+    with connect(v, proto, c.fqdn, host_header=authority, timeout=c.timeout, **conn_kw) as conn:
         try:
             r = conn.request(c.method, _sub(c.target, m), headers=headers, body=c.body)
         except TimeoutError as e:
             seen = [(n, rec.raw_head.decode("latin-1")) for n, u in env.ups.items() for rec in u.requests()
-                    if rec.header(CASE_HEADER) == c.id]
+                    if rec.header(CASE_HEADER) == case_id]
             raise AssertionError(f"{where}: {e}; upstream received: {seen}") from None
     assert r.status == c.status, f"{where}: status {r.status}, want {c.status}: {r!r}"
     assert r.complete, f"{where}: incomplete response {r!r}"
-    recs = [(n, rec) for n, u in env.ups.items() for rec in u.requests() if rec.header(CASE_HEADER) == c.id]
+    recs = [(n, rec) for n, u in env.ups.items() for rec in u.requests() if rec.header(CASE_HEADER) == case_id]
     if c.upstream is None:
         assert recs == [], f"{where}: must not be forwarded, but {[(n, x.request_line) for n, x in recs]}"
     else:
@@ -686,7 +697,7 @@ def run_case(env: Env, c: Case):
                 f"{where}: upstream Host {rec.headers_all('host')}, want [{_sub(c.up_host, m)!r}]; all: {rec.headers}"
         _check_headers("upstream", rec.headers, c.up_headers, m, where)
         if c.up_order is not None:
-            want = [tuple(x) for x in _sub(c.up_order, m)]
+            want = h2_names(proto, [tuple(x) for x in _sub(c.up_order, m)])
             names = {k for k, _ in want}
             got = [(k, val) for k, val in rec.headers if k in names]
             assert got == want, f"{where}: upstream header order {got}, want {want}; all: {rec.headers}"
@@ -717,9 +728,10 @@ def test_cases_are_well_formed():
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
-@pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
-def test_shaping(shaping, c):
-    run_case(shaping, c)
+@pytest.mark.parametrize("proto,c", [pytest.param(p, c, id=f"{p}-{c.id}") for c in CASES for p in PROTOS
+                                     if not (c.h1_only and p == "h2")])
+def test_shaping(shaping, proto, c):
+    run_case(shaping, c, proto)
 
 
 def test_shaping_redirect_routes_never_contacted_an_upstream(shaping):
@@ -727,11 +739,11 @@ def test_shaping_redirect_routes_never_contacted_an_upstream(shaping):
     assert shaping.ups["Z"].connections == 0
 
 
-def test_redirect_and_direct_response_keep_the_connection(shaping):
+def test_redirect_and_direct_response_keep_the_connection(shaping, proto):
     """A redirect or a direct response is a complete exchange: the client's keep-alive
     connection serves the next request (here a redirect, a direct response, then a proxied one)."""
     v = shaping.vallums["main"]
-    with v.conn("rd-host.example.test") as conn:
+    with connect(v, proto, "rd-host.example.test") as conn:
         r = conn.get("/k1")
         assert (r.status, r.header("location")) == (301, "https://docs.example.net/k1"), r
         r = conn.get("/k2", host=f"dr-ok.example.test:{v.port}")
@@ -742,10 +754,20 @@ def test_redirect_and_direct_response_keep_the_connection(shaping):
 
 
 @pytest.mark.parametrize("host,status", [("dr-204", 204), ("dr-304", 304)])
-def test_direct_response_204_304_do_not_desync(shaping, host, status):
+def test_direct_response_204_304_do_not_desync(shaping, host, status, proto):
     """Two requests on one connection to a `response` route whose status has no content: if the
-    configured body went out after the head, the client would read it as the next response."""
+    configured body went out after the head, the client would read it as the next response.
+    (HTTP/1.1: pipelined raw bytes. HTTP/2: two streams open at once; neither may carry DATA,
+    RFC 9113 §8.1.1.)"""
     v = shaping.vallums["main"]
+    if proto == "h2":
+        with connect(v, proto, f"{host}.example.test") as conn:
+            sids = [conn.start("GET", f"/{i}") for i in (1, 2)]
+            for sid in sids:
+                r = conn.finish(sid)
+                assert (r.status, r.complete, r.body, r.reset_code) == (status, True, b"", None), r
+            assert conn.get("/3").status == status
+        return
     with v.conn(f"{host}.example.test") as conn:
         conn.send(b"".join(
             f"GET /{i} HTTP/1.1\r\nHost: {host}.example.test:{v.port}\r\n\r\n".encode() for i in (1, 2)))

@@ -1,11 +1,18 @@
 """Bodies stream both ways byte-exact (content-length and chunked), with backpressure;
-keep-alive reuse downstream and upstream; Expect: 100-continue (issue 2 item 8)."""
+keep-alive reuse downstream and upstream; Expect: 100-continue (issue 2 item 8).
+
+The tests taking `proto` run over HTTP/1.1 and HTTP/2 (lib/client.py) with the same expected
+bytes; HTTP/2 has no chunked coding, so its form of a chunked upload is a body without
+content-length, and its response framing is DATA frames (a content-length only when the
+upstream gave one). Pipelining, HTTP/1.0, Connection: close and the duplex echo are HTTP/1
+exchanges and run over h1 only."""
 
 import socket
 import time
 
 import pytest
 
+from lib.client import connect, get
 from lib.helpers import route
 from lib.http1 import ResponseParser, build_head
 from lib.upstream import CloseAfterIdle, Download, EchoBody, Fixed, Raw, SlowBody, Stream, payload, sha256
@@ -31,8 +38,8 @@ def env(module_vallum, module_upstream):
     return v, u
 
 
-def conn(v, **kw):
-    return v.conn("stream.example.test", **kw)
+def conn(v, proto="h1", **kw):
+    return connect(v, proto, "stream.example.test", **kw)
 
 
 def last_record(u, path):
@@ -41,10 +48,10 @@ def last_record(u, path):
     return recs[-1]
 
 
-def test_upload_8mib_content_length(env):
+def test_upload_8mib_content_length(env, proto):
     v, u = env
     data = payload(SIZE, 31)
-    with conn(v) as c:
+    with conn(v, proto) as c:
         r = c.request("POST", "/upload-cl", body=data, headers=[("Content-Type", "application/octet-stream")])
     assert r.status == 200, r
     d = r.json()
@@ -55,7 +62,7 @@ def test_upload_8mib_content_length(env):
     assert not u.errors, u.errors
 
 
-def test_upload_8mib_chunked(env):
+def test_upload_8mib_chunked(env, proto):
     v, u = env
     data = payload(SIZE, 32)
     sizes = [1, 7, 65536, 3, 1 << 18, 100_000]
@@ -65,8 +72,11 @@ def test_upload_8mib_chunked(env):
         pieces.append(data[i:i + n])
         i += n
         k += 1
-    with conn(v) as c:
-        r = c.request("PUT", "/upload-chunked", body=pieces, chunked=True)
+    with conn(v, proto) as c:
+        if proto == "h1":
+            r = c.request("PUT", "/upload-chunked", body=pieces, chunked=True)
+        else:  # no content-length: the length is known at END_STREAM only (DATA frames as they come)
+            r = c.request("PUT", "/upload-chunked", body=data, content_length=False)
     assert r.status == 200, r
     rec = last_record(u, "/upload-chunked")
     assert rec.complete and rec.body_len == SIZE and rec.body_sha256 == sha256(data)
@@ -75,16 +85,18 @@ def test_upload_8mib_chunked(env):
 
 
 @pytest.mark.parametrize("path,framing", [("/down-cl", "content-length"), ("/down-chunked", "chunked")])
-def test_download_8mib(env, path, framing):
+def test_download_8mib(env, proto, path, framing):
     v, u = env
     seed = 21 if framing == "content-length" else 22
     want = sha256(payload(SIZE, seed))
-    with conn(v) as c:
+    with conn(v, proto) as c:
         r = c.get(path, store_body=False)
         assert r.status == 200 and r.complete, r
         assert (r.body_len, r.body_sha256) == (SIZE, want)
         assert r.header("x-body-sha256") == want
-        if framing == "content-length":
+        if proto == "h2":
+            assert r.headers_all("content-length") == ([str(SIZE)] if framing == "content-length" else []), r
+        elif framing == "content-length":
             assert r.framing == "content-length" and r.header("content-length") == str(SIZE), r
         else:
             assert r.framing == "chunked", r
@@ -168,10 +180,10 @@ def test_backpressure_bounds_buffering(vallum, upstream):
     assert r.body_sha256 == Stream.expected_sha256(total)
 
 
-def test_keepalive_downstream_and_upstream_reuse(env):
+def test_keepalive_downstream_and_upstream_reuse(env, proto):
     v, u = env
     u.clear()
-    with conn(v) as c:
+    with conn(v, proto) as c:
         for i in range(50):
             r = c.get(f"/ka/{i}")
             assert r.status == 200, (i, r)
@@ -183,11 +195,11 @@ def test_keepalive_downstream_and_upstream_reuse(env):
     assert len(conns) == 1, f"50 sequential requests on one downstream connection used {len(conns)} upstream connections"
 
 
-def test_upstream_pool_reused_across_downstream_connections(env):
+def test_upstream_pool_reused_across_downstream_connections(env, proto):
     v, u = env
     u.clear()
     for i in range(20):
-        r = v.get(f"/newconn/{i}", "stream.example.test")
+        r = get(v, proto, f"/newconn/{i}", "stream.example.test")
         assert r.status == 200
     recs = [r for r in u.requests() if r.path.startswith("/newconn/")]
     conns = {r.conn_id for r in recs}
@@ -209,9 +221,29 @@ def test_expect_100_continue_answered_by_proxy(env):
         assert c.get("/after-expect").status == 200
 
 
-def test_head_and_no_body_statuses_keep_framing(env):
+def test_h2_expect_100_continue_answered_by_proxy(env):
+    """HTTP/2 form of the test above: the 100 is an interim HEADERS frame (RFC 9113 §8.1) sent
+    before the body; the expect field is not forwarded."""
     v, u = env
-    with conn(v) as c:
+    data = payload(300_000, 36)
+    with conn(v, "h2") as c:
+        sid = c.start("PUT", "/expect-h2", headers=[("expect", "100-continue"), ("content-length", str(len(data)))],
+                      end_stream=False)
+        head = c.wait_head(sid, timeout=10)
+        assert [x.status for x in head.informational] == [100] and head.status == 0, head
+        c.send_body(sid, data)
+        r = c.finish(sid)
+        assert r.status == 200 and r.complete, r
+        d = r.json()
+        assert d["body_sha256"] == sha256(data)
+        names = [k.lower() for k, _ in d["headers"]]
+        assert "expect" not in names, d["headers"]
+        assert c.get("/after-expect").status == 200
+
+
+def test_head_and_no_body_statuses_keep_framing(env, proto):
+    v, u = env
+    with conn(v, proto) as c:
         r = c.request("HEAD", "/down-cl")
         assert r.status == 200 and r.header("content-length") == str(SIZE) and r.body == b"", r
         r = c.get("/after-head")
@@ -255,9 +287,9 @@ def test_client_connection_close_is_honoured(env):
         assert c.peer_closed(3.0)
 
 
-def test_upstream_connection_close_is_not_reused(env):
+def test_upstream_connection_close_is_not_reused(env, proto):
     v, u = env
-    with conn(v) as c:
+    with conn(v, proto) as c:
         for i in range(5):
             r = c.get("/upclose")
             assert (r.status, r.body) == (200, b"bye"), (i, r)
@@ -265,29 +297,31 @@ def test_upstream_connection_close_is_not_reused(env):
             assert r.status == 200 and r.json()["target"] == f"/after-upclose/{i}", (i, r)
 
 
-def test_upstream_idle_close_between_requests(env):
+def test_upstream_idle_close_between_requests(env, proto):
     """The upstream closes idle keep-alive connections after 0.2 s (a short server keep-alive
     timeout). A pooled connection the upstream already closed must not fail the next request."""
     v, u = env
-    with conn(v) as c:
+    with conn(v, proto) as c:
         for i in range(5):
             r = c.get(f"/idleclose/{i}")
             assert r.status == 200 and r.json()["target"] == f"/idleclose/{i}", (i, r)
             time.sleep(0.6)
 
 
-def test_close_delimited_upstream_response(env):
+def test_close_delimited_upstream_response(env, proto):
     v, u = env
-    with conn(v) as c:
+    with conn(v, proto) as c:
         r = c.get("/close-delimited")
         assert r.status == 200 and r.complete and r.body == CLOSE_DELIMITED, r
-        if not (c.closed_by_peer or r.framing == "close"):
+        if proto == "h2":  # the end of the upstream's bytes is END_STREAM; the connection serves on
+            assert r.reset_code is None and c.get("/after-close-delimited").status == 200, r
+        elif not (c.closed_by_peer or r.framing == "close"):
             assert c.get("/after-close-delimited").status == 200
 
 
-def test_204_and_304_have_no_body(env):
+def test_204_and_304_have_no_body(env, proto):
     v, u = env
-    with conn(v) as c:
+    with conn(v, proto) as c:
         r = c.get("/no-content")
         assert r.status == 204 and r.body == b"", r
         r = c.get("/not-modified", headers=[("If-None-Match", '"v1"')])

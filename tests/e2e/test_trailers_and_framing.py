@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from lib.client import connect
 from lib.h2upstream import h2upstream  # noqa: F401  (fixture)
 from lib.helpers import route
 from lib.http1 import parse_responses
@@ -92,6 +93,41 @@ def test_response_trailers_stay_trailers(env):
     assert r.header("content-type") is None
     assert r.body == b"abc"
     assert r.trailers == [("X-Checksum", "abc123")], r.trailers
+
+
+def test_h2_request_trailers_stay_trailers(env):
+    """HTTP/2 form of test_request_trailers_stay_trailers: a trailing HEADERS frame (the body
+    without content-length, so the HTTP/1.1 upstream gets it chunked and can carry trailers);
+    the same fields are dropped and relayed (RFC 9113 §8.1: names lower case)."""
+    v, u = env
+    path = "/req-trailers/h2"
+    with connect(v, "h2", HOST) as c:
+        sid = c.start("POST", path, headers=[("x-real", "1")], body=b"hello", end_stream=False, content_length=False)
+        # (a trailer content-length other than the body's is a stream PROTOCOL_ERROR in nghttp2)
+        c.send_trailers(sid, [("x-forwarded-for", "6.6.6.6"), ("x-target-host", "evil.test"), ("host", "evil.test"),
+                              ("content-length", "5"), ("x-checksum", "abc123"),
+                              ("x-pomerium-claim-email", "admin@example.com")])
+        r = c.finish(sid, timeout=10)
+        assert r.status == 200, r
+        assert c.get("/after-trailers").status == 200
+    rec = [x for x in u.requests() if x.path == path][0]
+    assert rec.header("host") == v.authority(HOST)
+    assert rec.headers_all("x-forwarded-for") == ["127.0.0.1"]
+    assert not rec.has_header("x-checksum") and not rec.has_header("x-pomerium-claim-email")
+    assert rec.header("x-real") == "1"
+    assert rec.body_len == 5 and rec.complete
+    assert rec.trailers == [("x-target-host", "evil.test"), ("x-checksum", "abc123")], rec.trailers
+
+
+def test_h2_response_trailers_stay_trailers(env):
+    v, u = env
+    with connect(v, "h2", HOST) as c:
+        r = c.get("/resp-trailers")
+    assert r.status == 200 and r.complete, r
+    assert not r.has_header("set-cookie") and r.header("x-head") == "1"
+    assert r.header("content-type") is None
+    assert r.body == b"abc"
+    assert r.trailers == [("x-checksum", "abc123")], r.trailers
 
 
 def test_response_trailers_are_dropped_for_an_http10_client(env):

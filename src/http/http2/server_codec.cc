@@ -35,7 +35,8 @@ struct ServerCodec::Stream {
   StreamId id = 0;
   RequestHeaders request;
   std::string cookies;  ///< `cookie` fields joined with "; " (RFC 9113 §8.2.3)
-  size_t header_bytes = 0;
+  size_t header_bytes = 0;  ///< counted as HTTP/1.1 counts them (see onHeader)
+  size_t field_lines = 0;   ///< of the section being received (head, then trailers)
   bool too_large = false;
   bool head_delivered = false;
   bool request_ended = false;
@@ -57,7 +58,7 @@ struct ServerCodec::Stream {
     request.version_major = 2;
     request.version_minor = 0;
     cookies.clear();
-    header_bytes = 0;
+    header_bytes = field_lines = 0;
     too_large = head_delivered = request_ended = false;
     body.clear();
     body_off = 0;
@@ -102,12 +103,20 @@ struct ServerCodec::Callbacks {
     }
     const std::string_view n = asView(name, name_len);
     const std::string_view v = asView(value, value_len);
-    // The head and the trailer section each count against the request limits; beyond them
-    // nothing more is stored (HPACK decoding goes on, so the connection stays in sync).
-    stream->header_bytes += name_len + value_len;
+    // The limits count what HTTP/1.1 counts (http1/parser.cc), so one request gets one answer
+    // over either protocol: field lines and their name + value lengths, `:authority` as the
+    // Host field it stands for; the other pseudo-header fields are the request line, which is
+    // not counted (`:path` has its own limit). The head and the trailer section each count
+    // against the field-line limit; beyond the limits nothing more is stored (HPACK decoding
+    // goes on, so the connection stays in sync).
+    const bool pseudo = !n.empty() && n[0] == ':';
+    if (!pseudo || n == ":authority") {
+      stream->header_bytes += (pseudo ? std::string_view("host").size() : name_len) + value_len;
+      ++stream->field_lines;
+    }
     HeaderMap& fields = stream->head_delivered ? stream->request.trailers : stream->request.headers;
     if (stream->header_bytes > s.settings_.limits.max_header_bytes ||
-        fields.fieldCount() >= s.settings_.limits.max_header_count) {
+        stream->field_lines > s.settings_.limits.max_header_count) {
       stream->too_large = true;
       return 0;
     }
@@ -191,6 +200,7 @@ struct ServerCodec::Callbacks {
       request.headers.add("cookie", stream->cookies);
     }
     stream->head_delivered = true;
+    stream->field_lines = 0;  // the trailer section counts its own
     stream->request_ended = end_stream;
     if (stream->too_large) {
       s.callbacks_.onRequestError(stream->id, 431, "request header fields too large");

@@ -83,10 +83,7 @@ class ConnectionCatcher:
     def close(self) -> None:
         self._closed = True
         for s in self._socks:
-            try:
-                s.close()
-            except OSError:
-                pass
+            close_listener(s)
 
     def __enter__(self):
         return self
@@ -95,10 +92,24 @@ class ConnectionCatcher:
         self.close()
 
 
+def close_listener(s: socket.socket) -> None:
+    """Closes a listening socket another thread is blocked in accept() on. A bare close() does
+    not wake that accept(), which keeps the port listening until it returns (so the next bind
+    of the port fails); shutdown() wakes it first."""
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        s.close()
+    except OSError:
+        pass
+
+
 def listen_also(upstream, port: int, addr: str = "127.0.0.1") -> socket.socket:
     """Makes `upstream` (an EchoUpstream) accept connections on addr:port too, served exactly
-    like its own port (same records, behaviours and connection counter). Close the returned
-    socket to stop; upstream.close() also ends the accepted connections."""
+    like its own port (same records, behaviours and connection counter). Stop it with
+    close_listener(returned socket); upstream.close() also ends the accepted connections."""
     lsock = bind_listener(port, addr)
 
     def loop():
