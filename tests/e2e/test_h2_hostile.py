@@ -377,6 +377,49 @@ def test_malformed_requests_are_stream_errors(env):
     env.check_after("malformed requests")
 
 
+def malformed_batches(c, n, batch=50, pad=0):
+    """n malformed requests (a connection-specific field), `batch` at a time (each batch waits
+    for its resets, so the client never has more than `batch` streams open)."""
+    extra = [(f"x-pad-{i}", "p" * 10_000) for i in range(pad // 10_000)] + [("connection", "keep-alive")]
+    for start in range(0, n, batch):
+        sids = [c.new_sid() for _ in range(min(batch, n - start))]
+        if not c.send(b"".join(c.headers_frames(sid, c.head_block("/bad", extra=extra)) for sid in sids)):
+            return
+        c.wait_for(lambda: sids[-1] in c.rsts or c.goaway or c.eof, 10, "the batch's resets")
+        if c.goaway or c.eof:
+            return
+
+
+def test_refused_malformed_requests_leave_nothing_behind(env):
+    """900 malformed requests of ~100 KB of header fields each on one connection, each refused
+    with RST_STREAM PROTOCOL_ERROR: nothing of them stays behind (they used to stay in the
+    connection's stream list until it closed: +90 MB here)."""
+    with env.raw() as c:
+        rss0 = rss_kib(env.v.pid)
+        malformed_batches(c, 900, pad=100_000)
+        assert len(c.rsts) == 900 and set(c.rsts.values()) == {hc.PROTOCOL_ERROR}, (len(c.rsts), c.goaway)
+        grown = rss_kib(env.v.pid) - rss0
+        assert grown < 32 * 1024, f"RSS grew {grown} KiB over 900 refused requests"
+        ok = c.request("/after-malformed")
+        assert c.wait_response(ok) == 200 and c.goaway is None
+    assert upstream_paths(env, "/bad") == []
+    env.check_after("900 refused requests")
+
+
+def test_made_you_reset(env):
+    """CVE-2025-8671: resets the client makes the server send (here: malformed requests) come out
+    of the same budget as RST_STREAMs it sends: GOAWAY ENHANCE_YOUR_CALM after about 1000."""
+    with env.raw() as c:
+        with Prober(env):
+            malformed_batches(c, 3000)
+            last, code, _ = c.wait_goaway(5)
+            c.wait_eof(5)
+    assert code == hc.ENHANCE_YOUR_CALM, (last, code)
+    assert 900 <= len(c.rsts) <= 1100, len(c.rsts)
+    assert upstream_paths(env, "/bad") == []
+    env.check_after("MadeYouReset")
+
+
 @pytest.mark.parametrize("sent", [10, 200], ids=["shorter", "longer"])
 def test_content_length_mismatch(env, sent):
     """RFC 9113 §8.1.1: DATA that disagrees with content-length makes the request malformed: a

@@ -232,7 +232,9 @@ struct ServerCodec::Callbacks {
     }
     stream->closed = true;
     nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
-    if (stream->done) {
+    if (stream->done || !stream->head_delivered) {
+      // Done, or reset before its head was complete (a malformed request nghttp2 refused):
+      // nobody else will ever call streamDone() for it.
       s.erase(stream_id);
       return 0;
     }
@@ -240,6 +242,30 @@ struct ServerCodec::Callbacks {
       s.callbacks_.onStreamReset(stream_id, error_code == NGHTTP2_PROTOCOL_ERROR
                                                 ? StreamResetReason::ProtocolError
                                                 : StreamResetReason::RemoteReset);
+    }
+    return 0;
+  }
+
+  static int onFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    ServerCodec& s = self(user_data);
+    if (frame->hd.type != NGHTTP2_RST_STREAM) {
+      return 0;
+    }
+    // A reset the client caused (a malformed request, content-length that lies, a stream
+    // window overflow…) costs the same as one it sent: both come out of the reset budget
+    // ("MadeYouReset", CVE-2025-8671). Our own resets (upstream failures) do not count.
+    switch (frame->rst_stream.error_code) {
+      case NGHTTP2_PROTOCOL_ERROR:
+      case NGHTTP2_FLOW_CONTROL_ERROR:
+      case NGHTTP2_STREAM_CLOSED:
+      case NGHTTP2_FRAME_SIZE_ERROR:
+      case NGHTTP2_REFUSED_STREAM:
+        if (!s.takeResetToken()) {
+          nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        break;
+      default:
+        break;
     }
     return 0;
   }
@@ -308,6 +334,7 @@ ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const ServerSettings& 
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::onFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::onDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::onStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Callbacks::onFrameSend);
 
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) {

@@ -28,10 +28,12 @@ struct ServerSettings {
   /// Request header list limits (name + value bytes, fields): over them the stream is answered
   /// 431 and its request is not read.
   RequestLimits limits;
-  /// RST_STREAM frames a client may send: a token bucket of `reset_burst` refilled at
-  /// `reset_rate_per_second`; beyond, the connection ends with GOAWAY ENHANCE_YOUR_CALM (rapid
-  /// reset, CVE-2023-44487). nghttp2's own limiter (which would answer INTERNAL_ERROR) stays
-  /// behind it as a backstop at twice the burst.
+  /// Stream resets a client may cause: the RST_STREAMs it sends and those its errors draw
+  /// from us (a malformed request, a lying content-length, a stream window overflow), from a
+  /// token bucket of `reset_burst` refilled at `reset_rate_per_second`; beyond, the connection
+  /// ends with GOAWAY ENHANCE_YOUR_CALM (rapid reset CVE-2023-44487, MadeYouReset
+  /// CVE-2025-8671). nghttp2's own limiter (which would answer INTERNAL_ERROR) stays behind it
+  /// as a backstop at twice the burst.
   uint32_t reset_burst = 1000;
   uint32_t reset_rate_per_second = 33;
   /// CONTINUATION frames accepted after one HEADERS; beyond, GOAWAY ENHANCE_YOUR_CALM

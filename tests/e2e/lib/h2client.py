@@ -447,6 +447,14 @@ class RawH2:
     def headers_frame(self, sid: int, hblock: bytes, end_stream: bool = True, end_headers: bool = True) -> bytes:
         return frame(HEADERS, (END_STREAM if end_stream else 0) | (END_HEADERS if end_headers else 0), sid, hblock)
 
+    def headers_frames(self, sid: int, hblock: bytes, end_stream: bool = True, max_frame: int = 16384) -> bytes:
+        """A header block as HEADERS plus as many CONTINUATIONs as the frame size needs."""
+        pieces = [hblock[i:i + max_frame] for i in range(0, len(hblock), max_frame)] or [b""]
+        out = self.headers_frame(sid, pieces[0], end_stream, end_headers=len(pieces) == 1)
+        for i, p in enumerate(pieces[1:], 1):
+            out += frame(CONTINUATION, END_HEADERS if i == len(pieces) - 1 else 0, sid, p)
+        return out
+
     def request(self, path: str = "/", *, method: str = "GET", extra: Optional[Headers] = None,
                 end_stream: bool = True, sid: Optional[int] = None) -> int:
         sid = sid if sid is not None else self.new_sid()
