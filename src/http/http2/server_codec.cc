@@ -104,6 +104,9 @@ struct ServerCodec::Callbacks {
     // The head and the trailer section each count against the request limits; beyond them
     // nothing more is stored (HPACK decoding goes on, so the connection stays in sync).
     stream->header_bytes += name_len + value_len;
+    if (stream->header_bytes > s.settings_.max_decoded_header_bytes) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // an HPACK bomb: see ServerSettings
+    }
     HeaderMap& fields = stream->head_delivered ? stream->request.trailers : stream->request.headers;
     if (stream->header_bytes > s.settings_.limits.max_header_bytes ||
         fields.fieldCount() >= s.settings_.limits.max_header_count) {

@@ -28,6 +28,12 @@ struct ServerSettings {
   /// Request header list limits (name + value bytes, fields): over them the stream is answered
   /// 431 and its request is not read.
   RequestLimits limits;
+  /// Decoded header bytes after which a header block is no longer read field by field: the
+  /// stream is reset (nghttp2: RST_STREAM INTERNAL_ERROR) and the rest of the block only keeps
+  /// the HPACK state. Above `limits` and below this, the answer is 431. Bounds what an HPACK
+  /// bomb (one table entry referenced a hundred thousand times) costs: nghttp2 checks every
+  /// decoded byte of every field it hands out.
+  uint32_t max_decoded_header_bytes = 512 * 1024;
   /// Stream resets a client may cause: the RST_STREAMs it sends and those its errors draw
   /// from us (a malformed request, a lying content-length, a stream window overflow), from a
   /// token bucket of `reset_burst` refilled at `reset_rate_per_second`; beyond, the connection

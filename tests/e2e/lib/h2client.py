@@ -15,6 +15,7 @@ bad stream ids, malformed header blocks). A reader thread records every frame Va
 from __future__ import annotations
 
 import hashlib
+import os
 import select
 import socket
 import ssl
@@ -62,6 +63,13 @@ def rss_kib(pid: int) -> int:
             if ln.startswith("VmRSS:"):
                 return int(ln.split()[1])
     raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------- python3-h2 client
@@ -568,7 +576,7 @@ class RawH2:
         return self.wait_for(lambda: self.goaway, timeout, "GOAWAY")
 
     def wait_rst(self, sid: int, timeout: float = 5.0) -> int:
-        self.wait_for(lambda: sid in self.rsts or self.eof, timeout, f"RST_STREAM on {sid}")
+        self.wait_for(lambda: sid in self.rsts or sid in self.ended or self.eof, timeout, f"RST_STREAM on {sid}")
         assert sid in self.rsts, f"no RST_STREAM on stream {sid} (status={self.status.get(sid)}, eof={self.eof}, goaway={self.goaway})"
         return self.rsts[sid]
 
