@@ -310,6 +310,21 @@ def test_window_update_overflow_connection(env):
     env.check_after("connection WINDOW_UPDATE overflow")
 
 
+def test_stream_limit_exceeded(env):
+    """SETTINGS_MAX_CONCURRENT_STREAMS is 100; a 101st stream while 100 are open is a stream error
+    RFC 9113 §5.1.2 lets a server treat as a connection error (§5.4.1), which nghttp2 does:
+    GOAWAY PROTOCOL_ERROR naming the last stream it took, and the connection ends."""
+    with env.raw() as c:
+        sids = [c.request(f"/slow/{i}") for i in range(100)]
+        env.u.wait_for(lambda rs: len([r for r in rs if r.path.startswith("/slow/")]) >= 100, 5, "100 streams")
+        extra = c.request("/slow/extra")
+        last, code, _ = c.wait_goaway()
+        c.wait_eof()
+    assert code == hc.PROTOCOL_ERROR and last == sids[-1] < extra, (last, code)
+    assert upstream_paths(env, "/slow/extra") == []
+    env.check_after("stream limit exceeded")
+
+
 def test_even_stream_id(env):
     """RFC 9113 §5.1.1: a client stream id must be odd; else connection error PROTOCOL_ERROR."""
     with env.raw() as c:

@@ -17,8 +17,10 @@ namespace vallum::http::http2 {
 
 /// Limits of a downstream HTTP/2 connection: Envoy's edge defaults where Pomerium sets none.
 struct ServerSettings {
-  /// SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may open at once; more are refused
-  /// (RST_STREAM REFUSED_STREAM, RFC 9113 §5.1.2).
+  /// SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may open at once. One more ends the
+  /// connection (nghttp2: GOAWAY PROTOCOL_ERROR; a stream error RFC 9113 §5.1.2 lets a server
+  /// treat as a connection error); until the client acknowledges our SETTINGS, the extra stream
+  /// alone is refused (RST_STREAM REFUSED_STREAM).
   uint32_t max_concurrent_streams = 100;
   /// Receive windows (bytes): per stream, reopened only as the proxy passes the body on
   /// (consumeRequestData); for the connection, reopened on arrival so one stalled stream never
