@@ -301,7 +301,7 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
   }
   setPhaseDeadline(kNoDeadline);
   // Our GOAWAY ended it (not the client, not a failed write): linger below.
-  const bool linger = codec_->wantsClose() && !write_failed_;
+  bool linger = codec_->wantsClose() && !write_failed_;
   // The connection is over: streams still running hear it, then the writer ends.
   for (auto& stream : streams_) {
     stream->onReset(http::StreamResetReason::ConnectionLost);
@@ -311,13 +311,25 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
   }
   closed_ = true;
   write_signal_.cancel();
-  while (writing_) {
-    co_await asio::post(worker_.io(), asio::use_awaitable);
+  if (!linger) {
+    co_return;  // run() closes the transport, which ends a write still pending
   }
   // Closing with the client's bytes unread would answer them with a TCP reset, which can
   // destroy the GOAWAY before the client reads it (a client still sending when a connection
-  // error ends the connection): half-close and read for a moment first, as HTTP/1 does.
-  co_await closeConnection(linger);
+  // error ends the connection): half-close and read for a moment first, as HTTP/1 does. The
+  // GOAWAY may still be on its way out: the writer gets the linger time to finish (a client
+  // that reads nothing gets its transport cancelled then, and no lingering).
+  phase_expired_ = false;
+  setPhaseDeadline(SteadyClock::now() + kLingerTimeout);
+  while (writing_) {
+    write_signal_.expires_after(std::chrono::milliseconds(5));
+    auto [ec] = co_await write_signal_.async_wait(kUse);
+    (void)ec;
+  }
+  if (!write_failed_ && !phase_expired_) {
+    co_await closeConnection(true);
+  }
+  setPhaseDeadline(kNoDeadline);
 }
 
 void ConnectionManager::wakeWriter() { write_signal_.cancel(); }

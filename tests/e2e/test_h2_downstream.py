@@ -65,8 +65,9 @@ def test_100_concurrent_streams_on_one_connection_h2load(vallum, upstream):
     assert {r.header("host") for r in recs} == {u.addr}  # Host rewritten to the upstream (Pomerium)
 
 
-def test_streams_over_the_limit_wait_or_are_refused(vallum, upstream, ca):
-    """Vallum advertises SETTINGS_MAX_CONCURRENT_STREAMS 100."""
+def test_server_settings(vallum, upstream, ca):
+    """Vallum advertises SETTINGS_MAX_CONCURRENT_STREAMS 100 and a 64 KiB stream window (a client
+    over the stream limit: test_h2_hostile.py::test_stream_limit_exceeded)."""
     u = upstream("lim")
     v = vallum(vallum.config([route(f"https://{HOST}", u.url)]))
     with h2(v, ca) as c:

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from lib import h2client as hc
-from lib.h2client import RawH2, rss_kib
+from lib.h2client import RawH2, cpu_seconds, rss_kib
 from lib.helpers import base_config, route
 from lib.http1 import Conn
 from lib.upstream import Delay, Fixed, Hold
@@ -209,13 +209,19 @@ def test_continuation_flood(env):
 
 
 def test_hpack_bomb(env):
-    """A 4000-byte header enters the HPACK dynamic table, then header blocks reference it ~128k
-    times each (one byte per reference, ~500 MB decoded per request): each such request gets 431,
-    the origin sees none of them, the connection goes on serving."""
+    """A 4000-byte field enters the HPACK dynamic table, then header blocks reference it 128k
+    times each (one byte per reference: 128 KB on the wire, 500 MB decoded). Past 512 KiB
+    decoded, a block is no longer read field by field: the stream is reset (nghttp2 names it
+    INTERNAL_ERROR) and ten bombs cost Vallum well under 0.5 s of CPU (1.5 s before: nghttp2
+    checks every decoded byte it hands out). A block just over the 128 KiB limit gets 431. None
+    reaches the origin; the connection goes on serving."""
     with env.raw() as c:
         sid0 = c.new_sid()
         c.send(c.headers_frame(sid0, c.head_block("/seed") + hc.lit_indexed_insert("x-bomb", "B" * 4000)))
         assert c.wait_response(sid0) == 200
+        big = c.new_sid()  # 40 x 4 KB = 160 KB decoded: over the limit, under the bomb cap
+        c.send(c.headers_frame(big, c.head_block("/big-head") + hc.indexed(62) * 40))
+        assert c.wait_response(big) == 431
         bombs = []
         blob = bytearray()
         refs = hc.indexed(62) * 16000
@@ -225,14 +231,18 @@ def test_hpack_bomb(env):
             blob += c.headers_frame(sid, c.head_block(f"/bomb/{i}") + refs, end_stream=True, end_headers=False)
             for k in range(7):
                 blob += hc.frame(hc.CONTINUATION, hc.END_HEADERS if k == 6 else 0, sid, refs)
+        cpu0 = cpu_seconds(env.v.pid)
         with Prober(env):
             c.send(bytes(blob))
             for sid in bombs:
-                assert c.wait_response(sid, 10) == 431, (sid, c.rsts.get(sid), c.goaway)
+                assert c.wait_rst(sid, 10) == hc.INTERNAL_ERROR, (sid, c.status.get(sid), c.goaway)
+        used = cpu_seconds(env.v.pid) - cpu0
+        assert used < 0.5, f"ten HPACK bombs cost {used:.2f} s of CPU"
+        assert not any(sid in c.status for sid in bombs)
         after = c.request("/after-bomb")
         assert c.wait_response(after) == 200
         assert c.goaway is None
-    assert upstream_paths(env, "/bomb") == []
+    assert upstream_paths(env, "/bomb") == [] and upstream_paths(env, "/big-head") == []
     assert [r.header("x-bomb") for r in upstream_paths(env, "/seed")] == ["B" * 4000]
     env.check_after("HPACK bomb")
 
@@ -298,6 +308,21 @@ def test_window_update_overflow_connection(env):
         c.wait_eof()
     assert code == hc.FLOW_CONTROL_ERROR, code
     env.check_after("connection WINDOW_UPDATE overflow")
+
+
+def test_stream_limit_exceeded(env):
+    """SETTINGS_MAX_CONCURRENT_STREAMS is 100; a 101st stream while 100 are open is a stream error
+    RFC 9113 §5.1.2 lets a server treat as a connection error (§5.4.1), which nghttp2 does:
+    GOAWAY PROTOCOL_ERROR naming the last stream it took, and the connection ends."""
+    with env.raw() as c:
+        sids = [c.request(f"/slow/{i}") for i in range(100)]
+        env.u.wait_for(lambda rs: len([r for r in rs if r.path.startswith("/slow/")]) >= 100, 5, "100 streams")
+        extra = c.request("/slow/extra")
+        last, code, _ = c.wait_goaway()
+        c.wait_eof()
+    assert code == hc.PROTOCOL_ERROR and last == sids[-1] < extra, (last, code)
+    assert upstream_paths(env, "/slow/extra") == []
+    env.check_after("stream limit exceeded")
 
 
 def test_even_stream_id(env):
@@ -375,6 +400,49 @@ def test_malformed_requests_are_stream_errors(env):
         assert c.goaway is None
     assert [r.path for r in env.u.requests() if r.path != "/health"] == ["/warm", "/te-trailers"]
     env.check_after("malformed requests")
+
+
+def malformed_batches(c, n, batch=50, pad=0):
+    """n malformed requests (a connection-specific field), `batch` at a time (each batch waits
+    for its resets, so the client never has more than `batch` streams open)."""
+    extra = [(f"x-pad-{i}", "p" * 10_000) for i in range(pad // 10_000)] + [("connection", "keep-alive")]
+    for start in range(0, n, batch):
+        sids = [c.new_sid() for _ in range(min(batch, n - start))]
+        if not c.send(b"".join(c.headers_frames(sid, c.head_block("/bad", extra=extra)) for sid in sids)):
+            return
+        c.wait_for(lambda: sids[-1] in c.rsts or c.goaway or c.eof, 10, "the batch's resets")
+        if c.goaway or c.eof:
+            return
+
+
+def test_refused_malformed_requests_leave_nothing_behind(env):
+    """900 malformed requests of ~100 KB of header fields each on one connection, each refused
+    with RST_STREAM PROTOCOL_ERROR: nothing of them stays behind (they used to stay in the
+    connection's stream list until it closed: +90 MB here)."""
+    with env.raw() as c:
+        rss0 = rss_kib(env.v.pid)
+        malformed_batches(c, 900, pad=100_000)
+        assert len(c.rsts) == 900 and set(c.rsts.values()) == {hc.PROTOCOL_ERROR}, (len(c.rsts), c.goaway)
+        grown = rss_kib(env.v.pid) - rss0
+        assert grown < 32 * 1024, f"RSS grew {grown} KiB over 900 refused requests"
+        ok = c.request("/after-malformed")
+        assert c.wait_response(ok) == 200 and c.goaway is None
+    assert upstream_paths(env, "/bad") == []
+    env.check_after("900 refused requests")
+
+
+def test_made_you_reset(env):
+    """CVE-2025-8671: resets the client makes the server send (here: malformed requests) come out
+    of the same budget as RST_STREAMs it sends: GOAWAY ENHANCE_YOUR_CALM after about 1000."""
+    with env.raw() as c:
+        with Prober(env):
+            malformed_batches(c, 3000)
+            last, code, _ = c.wait_goaway(5)
+            c.wait_eof(5)
+    assert code == hc.ENHANCE_YOUR_CALM, (last, code)
+    assert 900 <= len(c.rsts) <= 1100, len(c.rsts)
+    assert upstream_paths(env, "/bad") == []
+    env.check_after("MadeYouReset")
 
 
 @pytest.mark.parametrize("sent", [10, 200], ids=["shorter", "longer"])

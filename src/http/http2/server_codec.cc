@@ -37,6 +37,7 @@ struct ServerCodec::Stream {
   std::string cookies;  ///< `cookie` fields joined with "; " (RFC 9113 §8.2.3)
   size_t header_bytes = 0;  ///< counted as HTTP/1.1 counts them (see onHeader)
   size_t field_lines = 0;   ///< of the section being received (head, then trailers)
+  size_t decoded_bytes = 0;  ///< every field HPACK decoded for this stream (bomb bound)
   bool too_large = false;
   bool head_delivered = false;
   bool request_ended = false;
@@ -58,7 +59,7 @@ struct ServerCodec::Stream {
     request.version_major = 2;
     request.version_minor = 0;
     cookies.clear();
-    header_bytes = field_lines = 0;
+    header_bytes = field_lines = decoded_bytes = 0;
     too_large = head_delivered = request_ended = false;
     body.clear();
     body_off = 0;
@@ -103,6 +104,12 @@ struct ServerCodec::Callbacks {
     }
     const std::string_view n = asView(name, name_len);
     const std::string_view v = asView(value, value_len);
+    // Everything HPACK hands out, pseudo-header fields included, bounds the decoding work of
+    // an HPACK bomb (see ServerSettings::max_decoded_header_bytes).
+    stream->decoded_bytes += name_len + value_len;
+    if (stream->decoded_bytes > s.settings_.max_decoded_header_bytes) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
     // The limits count what HTTP/1.1 counts (http1/parser.cc), so one request gets one answer
     // over either protocol: field lines and their name + value lengths, `:authority` as the
     // Host field it stands for; the other pseudo-header fields are the request line, which is
@@ -247,7 +254,9 @@ struct ServerCodec::Callbacks {
     }
     stream->closed = true;
     nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
-    if (stream->done) {
+    if (stream->done || !stream->head_delivered) {
+      // Done, or reset before its head was complete (a malformed request nghttp2 refused):
+      // nobody else will ever call streamDone() for it.
       s.erase(stream_id);
       return 0;
     }
@@ -255,6 +264,30 @@ struct ServerCodec::Callbacks {
       s.callbacks_.onStreamReset(stream_id, error_code == NGHTTP2_PROTOCOL_ERROR
                                                 ? StreamResetReason::ProtocolError
                                                 : StreamResetReason::RemoteReset);
+    }
+    return 0;
+  }
+
+  static int onFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    ServerCodec& s = self(user_data);
+    if (frame->hd.type != NGHTTP2_RST_STREAM) {
+      return 0;
+    }
+    // A reset the client caused (a malformed request, content-length that lies, a stream
+    // window overflow…) costs the same as one it sent: both come out of the reset budget
+    // ("MadeYouReset", CVE-2025-8671). Our own resets (upstream failures) do not count.
+    switch (frame->rst_stream.error_code) {
+      case NGHTTP2_PROTOCOL_ERROR:
+      case NGHTTP2_FLOW_CONTROL_ERROR:
+      case NGHTTP2_STREAM_CLOSED:
+      case NGHTTP2_FRAME_SIZE_ERROR:
+      case NGHTTP2_REFUSED_STREAM:
+        if (!s.takeResetToken()) {
+          nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        break;
+      default:
+        break;
     }
     return 0;
   }
@@ -341,6 +374,7 @@ ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const ServerSettings& 
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::onFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::onDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::onStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Callbacks::onFrameSend);
 
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) {

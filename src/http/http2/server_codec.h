@@ -17,8 +17,10 @@ namespace vallum::http::http2 {
 
 /// Limits of a downstream HTTP/2 connection: Envoy's edge defaults where Pomerium sets none.
 struct ServerSettings {
-  /// SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may open at once; more are refused
-  /// (RST_STREAM REFUSED_STREAM, RFC 9113 §5.1.2).
+  /// SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may open at once. One more ends the
+  /// connection (nghttp2: GOAWAY PROTOCOL_ERROR; a stream error RFC 9113 §5.1.2 lets a server
+  /// treat as a connection error); until the client acknowledges our SETTINGS, the extra stream
+  /// alone is refused (RST_STREAM REFUSED_STREAM).
   uint32_t max_concurrent_streams = 100;
   /// Receive windows (bytes): per stream, reopened only as the proxy passes the body on
   /// (consumeRequestData); for the connection, reopened on arrival so one stalled stream never
@@ -28,10 +30,18 @@ struct ServerSettings {
   /// Request header list limits (name + value bytes, fields): over them the stream is answered
   /// 431 and its request is not read.
   RequestLimits limits;
-  /// RST_STREAM frames a client may send: a token bucket of `reset_burst` refilled at
-  /// `reset_rate_per_second`; beyond, the connection ends with GOAWAY ENHANCE_YOUR_CALM (rapid
-  /// reset, CVE-2023-44487). nghttp2's own limiter (which would answer INTERNAL_ERROR) stays
-  /// behind it as a backstop at twice the burst.
+  /// Decoded header bytes after which a header block is no longer read field by field: the
+  /// stream is reset (nghttp2: RST_STREAM INTERNAL_ERROR) and the rest of the block only keeps
+  /// the HPACK state. Above `limits` and below this, the answer is 431. Bounds what an HPACK
+  /// bomb (one table entry referenced a hundred thousand times) costs: nghttp2 checks every
+  /// decoded byte of every field it hands out.
+  uint32_t max_decoded_header_bytes = 512 * 1024;
+  /// Stream resets a client may cause: the RST_STREAMs it sends and those its errors draw
+  /// from us (a malformed request, a lying content-length, a stream window overflow), from a
+  /// token bucket of `reset_burst` refilled at `reset_rate_per_second`; beyond, the connection
+  /// ends with GOAWAY ENHANCE_YOUR_CALM (rapid reset CVE-2023-44487, MadeYouReset
+  /// CVE-2025-8671). nghttp2's own limiter (which would answer INTERNAL_ERROR) stays behind it
+  /// as a backstop at twice the burst.
   uint32_t reset_burst = 1000;
   uint32_t reset_rate_per_second = 33;
   /// CONTINUATION frames accepted after one HEADERS; beyond, GOAWAY ENHANCE_YOUR_CALM

@@ -15,6 +15,7 @@ bad stream ids, malformed header blocks). A reader thread records every frame Va
 from __future__ import annotations
 
 import hashlib
+import os
 import select
 import socket
 import ssl
@@ -62,6 +63,13 @@ def rss_kib(pid: int) -> int:
             if ln.startswith("VmRSS:"):
                 return int(ln.split()[1])
     raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------- python3-h2 client
@@ -447,6 +455,14 @@ class RawH2:
     def headers_frame(self, sid: int, hblock: bytes, end_stream: bool = True, end_headers: bool = True) -> bytes:
         return frame(HEADERS, (END_STREAM if end_stream else 0) | (END_HEADERS if end_headers else 0), sid, hblock)
 
+    def headers_frames(self, sid: int, hblock: bytes, end_stream: bool = True, max_frame: int = 16384) -> bytes:
+        """A header block as HEADERS plus as many CONTINUATIONs as the frame size needs."""
+        pieces = [hblock[i:i + max_frame] for i in range(0, len(hblock), max_frame)] or [b""]
+        out = self.headers_frame(sid, pieces[0], end_stream, end_headers=len(pieces) == 1)
+        for i, p in enumerate(pieces[1:], 1):
+            out += frame(CONTINUATION, END_HEADERS if i == len(pieces) - 1 else 0, sid, p)
+        return out
+
     def request(self, path: str = "/", *, method: str = "GET", extra: Optional[Headers] = None,
                 end_stream: bool = True, sid: Optional[int] = None) -> int:
         sid = sid if sid is not None else self.new_sid()
@@ -560,7 +576,7 @@ class RawH2:
         return self.wait_for(lambda: self.goaway, timeout, "GOAWAY")
 
     def wait_rst(self, sid: int, timeout: float = 5.0) -> int:
-        self.wait_for(lambda: sid in self.rsts or self.eof, timeout, f"RST_STREAM on {sid}")
+        self.wait_for(lambda: sid in self.rsts or sid in self.ended or self.eof, timeout, f"RST_STREAM on {sid}")
         assert sid in self.rsts, f"no RST_STREAM on stream {sid} (status={self.status.get(sid)}, eof={self.eof}, goaway={self.goaway})"
         return self.rsts[sid]
 
