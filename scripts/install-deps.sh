@@ -9,7 +9,7 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git ca-certificates openssl curl
   # libraries (ARCHITECTURE.md §7)
   libboost1.81-dev libboost-url1.81-dev node-llhttp libnghttp2-dev libssl-dev libcjose-dev
-  libre2-dev libxxhash-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libre2-dev libxxhash-dev libyaml-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   prometheus-cpp-dev libcli11-dev libsqlite3-dev libpq-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest python3-httpx python3-h2

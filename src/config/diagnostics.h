@@ -6,7 +6,7 @@
 
 namespace vallum::config {
 
-/// Where a value came from. line/column are 1-based (yaml-cpp marks + 1); 0 means unknown.
+/// Where a value came from. line/column are 1-based (the YAML parser's marks + 1); 0 means unknown.
 /// For values taken from an environment variable, file is "$NAME" (e.g. "$POLICY") and the
 /// position is inside the variable's (decoded) text.
 struct SourcePos {

@@ -6,8 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include <yaml-cpp/mark.h>
-
 namespace vallum::config::yaml {
 
 namespace {
@@ -18,10 +16,10 @@ constexpr size_t kIndexThreshold = 16;
 // How often (in events) the cancel flag is polled.
 constexpr unsigned kCancelPollEvents = 256;
 
-Mark markOf(const YAML::Mark& m) {
-  // yaml-cpp marks are 0-based; an unknown mark is -1.
-  return Mark{m.line >= 0 ? m.line + 1 : 1, m.column >= 0 ? m.column + 1 : 1};
-}
+Mark markOf(const EventMark& m) { return Mark{int(m.line) + 1, int(m.column) + 1}; }
+
+/// No anchor on a node.
+constexpr size_t kNoAnchor = static_cast<size_t>(-1);
 
 /// What the value after a map key becomes.
 enum class Slot { Entry, Merge, Drop };
@@ -29,7 +27,7 @@ enum class Slot { Entry, Merge, Drop };
 /// A sequence or map under construction.
 struct Frame {
   Node node;
-  YAML::anchor_t anchor = YAML::NullAnchor;
+  size_t anchor = kNoAnchor;
   size_t nodes_at_start = 0;  ///< node count before this node: its size is the difference
   int height = 0;             ///< of the tallest finished child (a scalar child counts 1)
   /// This node's place in its parent, for YAML paths in diagnostics.
@@ -67,14 +65,14 @@ struct TreeBuilder::State {
   Node root;
   bool stopped = false;
   size_t documents = 0;
-  int last_document_pos = -1;  ///< where the last document started (YAML::Mark::pos)
   bool extra_document_reported = false;
   size_t nodes = 0;
   unsigned events = 0;
   std::vector<Frame> stack;
   std::vector<std::optional<Anchored>> anchors;  ///< by anchor id (per document)
   std::vector<std::string> anchor_names;         ///< by anchor id, for messages
-  std::string pending_anchor_name;
+  /// Anchor name → id of its latest definition (a name may be defined again).
+  std::unordered_map<std::string, size_t> anchor_ids;
 
   SourcePos pos(Mark m) const { return SourcePos{file, m.line, m.column}; }
 
@@ -108,7 +106,7 @@ struct TreeBuilder::State {
   // Documents after the first are parsed (for syntax errors) but not built.
   bool ignoring() const { return documents > 1; }
 
-  void noteExtraDocument(const YAML::Mark& mark, bool is_null) {
+  void noteExtraDocument(const EventMark& mark, bool is_null) {
     if (!is_null && !extra_document_reported && stack.empty()) {
       extra_document_reported = true;
       diags.error(pos(markOf(mark)), "yaml",
@@ -145,35 +143,33 @@ struct TreeBuilder::State {
     }
   }
 
-  void remember(YAML::anchor_t anchor, const Node& node, size_t count, int height) {
-    if (anchor == YAML::NullAnchor) {
+  void remember(size_t anchor, const Node& node, size_t count, int height) {
+    if (anchor == kNoAnchor) {
       return;
-    }
-    if (anchors.size() <= anchor) {
-      anchors.resize(anchor + 1);
     }
     anchors[anchor] = Anchored{node, count, height};
   }
 
-  void nameAnchor(YAML::anchor_t anchor) {
-    if (anchor == YAML::NullAnchor) {
-      return;
+  /// An id for a node's anchor (kNoAnchor for ""): a new one per definition.
+  size_t defineAnchor(std::string_view name) {
+    if (name.empty()) {
+      return kNoAnchor;
     }
-    if (anchor_names.size() <= anchor) {
-      anchor_names.resize(anchor + 1);
-    }
-    anchor_names[anchor] = std::move(pending_anchor_name);
-    pending_anchor_name.clear();
+    const size_t id = anchors.size();
+    anchors.emplace_back();
+    anchor_names.emplace_back(name);
+    anchor_ids[std::string(name)] = id;
+    return id;
   }
 
-  void openCollection(const YAML::Mark& mark, YAML::anchor_t anchor, Kind kind) {
+  void openCollection(const EventMark& mark, std::string_view anchor_name, Kind kind) {
     tick();
     if (ignoring()) {
       noteExtraDocument(mark, false);
       stack.emplace_back();  // keeps Start/End balanced; nothing is attached
       return;
     }
-    nameAnchor(anchor);
+    const size_t anchor = defineAnchor(anchor_name);
     Mark m = markOf(mark);
     countNode(m, 1, 0);
     Frame frame;
@@ -201,32 +197,37 @@ struct TreeBuilder::State {
     finish(std::move(frame.node), height);
   }
 
-  void leaf(const YAML::Mark& mark, YAML::anchor_t anchor, Node node) {
+  void leaf(const EventMark& mark, std::string_view anchor_name, Node node) {
     tick();
     if (ignoring()) {
       noteExtraDocument(mark, node.isNull());
       return;
     }
-    nameAnchor(anchor);
+    const size_t anchor = defineAnchor(anchor_name);
     countNode(node.mark, 1, 0);
     remember(anchor, node, 1, 1);
     finish(std::move(node), 1);
   }
 
-  void alias(const YAML::Mark& mark, YAML::anchor_t anchor) {
+  void alias(const EventMark& mark, std::string_view name) {
     tick();
     if (ignoring()) {
       noteExtraDocument(mark, false);
       return;
     }
     Mark m = markOf(mark);
-    if (anchor >= anchors.size() || !anchors[anchor]) {
-      std::string name = anchor < anchor_names.size() ? anchor_names[anchor] : std::string();
-      stop(m, path(), "alias *" + name + " refers to a node that contains it (a recursive alias)");
+    const auto it = anchor_ids.find(std::string(name));
+    if (it == anchor_ids.end()) {
+      stop(m, path(), "alias *" + std::string(name) + " refers to an anchor not defined before it");
+    }
+    const size_t anchor = it->second;
+    if (!anchors[anchor]) {
+      stop(m, path(),
+           "alias *" + std::string(name) + " refers to a node that contains it (a recursive alias)");
     }
     const Anchored& source = *anchors[anchor];
     countNode(m, source.nodes, source.height - 1);
-    // The copy keeps the anchored node's positions, as yaml-cpp's shared node did.
+    // The copy keeps the anchored node's positions.
     finish(Node(source.node), source.height);
   }
 
@@ -364,60 +365,42 @@ Node& TreeBuilder::root() { return state_->root; }
 
 bool TreeBuilder::stopped() const { return state_->stopped; }
 
-void TreeBuilder::OnDocumentStart(const YAML::Mark& mark) {
+void TreeBuilder::documentStart(const EventMark& /*mark*/) {
   State& s = *state_;
-  // yaml-cpp 0.7 answers a token no rule takes (a stray ',' at the top level) with an empty
-  // document without consuming the token, forever (jbeder/yaml-cpp#1040). A document that
-  // starts where the previous one started is that loop: the text is not YAML.
-  if (s.documents > 0 && mark.pos == s.last_document_pos) {
-    s.stop(markOf(mark), "", "invalid YAML: unexpected character");
-  }
-  s.last_document_pos = mark.pos;
   ++s.documents;
   s.anchors.clear();
   s.anchor_names.clear();
+  s.anchor_ids.clear();
 }
 
-void TreeBuilder::OnDocumentEnd() {}
-
-void TreeBuilder::OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) {
+void TreeBuilder::scalar(const EventMark& mark, std::string_view anchor, std::string_view value,
+                         bool plain, bool null_tag) {
   Node node;
   node.mark = markOf(mark);
+  // YAML 1.2 core schema nulls (as yaml.v3 reads them); any other plain or quoted text is a
+  // scalar, typed later by the option that reads it.
+  const bool null_text =
+      value.empty() || value == "~" || value == "null" || value == "Null" || value == "NULL";
+  if (!null_tag && !(plain && null_text)) {
+    node.kind = Kind::Scalar;
+    node.scalar.assign(value);
+    node.plain = plain;
+  }
   state_->leaf(mark, anchor, std::move(node));
 }
 
-void TreeBuilder::OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) {
+void TreeBuilder::alias(const EventMark& mark, std::string_view anchor) {
   state_->alias(mark, anchor);
 }
 
-void TreeBuilder::OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                           const std::string& value) {
-  Node node;
-  node.kind = Kind::Scalar;
-  node.mark = markOf(mark);
-  node.scalar = value;
-  // "?" is the non-specific tag of plain scalars; quoted ones get "!", explicit tags their own
-  // name.
-  node.plain = tag == "?";
-  state_->leaf(mark, anchor, std::move(node));
-}
-
-void TreeBuilder::OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/,
-                                  YAML::anchor_t anchor, YAML::EmitterStyle::value /*style*/) {
+void TreeBuilder::sequenceStart(const EventMark& mark, std::string_view anchor) {
   state_->openCollection(mark, anchor, Kind::Sequence);
 }
 
-void TreeBuilder::OnSequenceEnd() { state_->closeCollection(); }
-
-void TreeBuilder::OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/,
-                             YAML::anchor_t anchor, YAML::EmitterStyle::value /*style*/) {
+void TreeBuilder::mapStart(const EventMark& mark, std::string_view anchor) {
   state_->openCollection(mark, anchor, Kind::Map);
 }
 
-void TreeBuilder::OnMapEnd() { state_->closeCollection(); }
-
-void TreeBuilder::OnAnchor(const YAML::Mark& /*mark*/, const std::string& anchor_name) {
-  state_->pending_anchor_name = anchor_name;
-}
+void TreeBuilder::collectionEnd() { state_->closeCollection(); }
 
 }  // namespace vallum::config::yaml

@@ -4,24 +4,30 @@
 #include <cstddef>
 #include <memory>
 #include <string>
-
-#include <yaml-cpp/eventhandler.h>
+#include <string_view>
 
 #include "config/diagnostics.h"
 #include "config/yaml_tree.h"
 
-/// Internal to yaml_tree.cc: builds a yaml::Node tree straight from yaml-cpp's parser events.
+/// Internal to yaml_tree.cc: builds a yaml::Node tree straight from the parser's events
+/// (libyaml's, read one at a time).
 ///
-/// yaml-cpp's own node graph (YAML::Load) costs several allocations and a shared_ptr per node and
-/// must be complete before any limit can be checked; building from events instead keeps the cost
-/// linear in the input, checks the limits while parsing (a document over the node limit stops at
-/// the limit, not after building the whole graph) and lets a load be cancelled between events.
+/// A node graph built by a YAML library first costs allocations per node and must be complete
+/// before any limit can be checked; building from events instead keeps the cost linear in the
+/// input, checks the limits while parsing (a document over the node limit stops at the limit,
+/// not after building the whole graph) and lets a load be cancelled between events.
 namespace vallum::config::yaml {
 
-/// Thrown out of the event callbacks (and so out of YAML::Parser) when the load is cancelled.
+/// Thrown out of the event calls when the load is cancelled.
 struct ParseCancelled {};
 
-class TreeBuilder final : public YAML::EventHandler {
+/// Where an event starts, 0-based (libyaml's yaml_mark_t).
+struct EventMark {
+  size_t line = 0;
+  size_t column = 0;
+};
+
+class TreeBuilder final {
  public:
   /// Limits of one document: a hostile or broken file must not exhaust the loading thread.
   /// Aliases are expanded into copies, so "a billion laughs" counts every copy.
@@ -33,7 +39,7 @@ class TreeBuilder final : public YAML::EventHandler {
   /// ParseCancelled.
   TreeBuilder(const std::string& file, const std::string& root_path, Diagnostics& diags,
               const std::atomic<bool>* cancel);
-  ~TreeBuilder() override;
+  ~TreeBuilder();
   TreeBuilder(const TreeBuilder&) = delete;
   TreeBuilder& operator=(const TreeBuilder&) = delete;
 
@@ -43,21 +49,18 @@ class TreeBuilder final : public YAML::EventHandler {
   /// True when a limit stopped the build (reported); the tree is then incomplete.
   bool stopped() const;
 
-  // YAML::EventHandler. A limit reached inside one of these reports the problem and throws a
-  // private exception that parse() in yaml_tree.cc catches: there is no point in parsing on.
-  void OnDocumentStart(const YAML::Mark& mark) override;
-  void OnDocumentEnd() override;
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override;
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override;
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                const std::string& value) override;
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value style) override;
-  void OnSequenceEnd() override;
-  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value style) override;
-  void OnMapEnd() override;
-  void OnAnchor(const YAML::Mark& mark, const std::string& anchor_name) override;
+  // The parser's events, in order. `anchor` is the node's anchor name ("" for none). A limit
+  // reached inside one of these reports the problem and throws Stopped.
+  void documentStart(const EventMark& mark);
+  /// A scalar; `plain` when unquoted and untagged (a plain `~`, `null`, `Null`, `NULL` or
+  /// nothing at all is null), `null_tag` when tagged `!!null`.
+  void scalar(const EventMark& mark, std::string_view anchor, std::string_view value, bool plain,
+              bool null_tag);
+  void alias(const EventMark& mark, std::string_view anchor);
+  void sequenceStart(const EventMark& mark, std::string_view anchor);
+  void mapStart(const EventMark& mark, std::string_view anchor);
+  /// The end of the innermost sequence or mapping.
+  void collectionEnd();
 
   /// Thrown (after the problem was reported) when a limit stops the build.
   struct Stopped {};

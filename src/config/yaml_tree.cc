@@ -1,13 +1,10 @@
 #include "config/yaml_tree.h"
 
 #include <exception>
-#include <istream>
-#include <streambuf>
+#include <string>
 #include <utility>
 
-#include <yaml-cpp/exceptions.h>
-#include <yaml-cpp/mark.h>
-#include <yaml-cpp/parser.h>
+#include <yaml.h>
 
 #include "config/yaml_builder.h"
 
@@ -15,20 +12,95 @@ namespace vallum::config::yaml {
 
 namespace {
 
-Mark markOf(const YAML::Mark& m) {
-  // yaml-cpp marks are 0-based; an unknown mark is -1.
-  return Mark{m.line >= 0 ? m.line + 1 : 1, m.column >= 0 ? m.column + 1 : 1};
+// YAML is read with libyaml's event parser (Debian's libyaml-dev). ARCHITECTURE.md §7 names
+// yaml-cpp; we depart from it because yaml-cpp's scanner cost 85% of loading a 10,000-route
+// config (about 400 ms of 465), far from the 100 ms the console needs, and yaml-cpp 0.7 loops
+// forever on a stray ',' (found by fuzz/config). libyaml is the parser Go's yaml.v3, and so
+// Pomerium, is a port of, and its marks give the same line and column.
+
+EventMark markOf(const yaml_mark_t& m) { return EventMark{m.line, m.column}; }
+
+std::string_view textOf(const yaml_char_t* text) {
+  return text == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(text));
 }
 
-/// Reads `text` in place (YAML::Parser wants a std::istream; an istringstream would copy a
-/// config of many megabytes first).
-class ViewBuffer : public std::streambuf {
- public:
-  explicit ViewBuffer(std::string_view text) {
-    char* begin = const_cast<char*>(text.data());  // only ever read: get area, no put area
-    setg(begin, begin, begin + text.size());
+/// Owns one parsed event.
+struct Event {
+  yaml_event_t event{};
+  ~Event() { yaml_event_delete(&event); }
+};
+
+/// Owns a parser reading `text` in place (no copy of a config of many megabytes).
+struct Parser {
+  yaml_parser_t parser{};
+  explicit Parser(std::string_view text) {
+    if (yaml_parser_initialize(&parser) == 0) {
+      throw std::bad_alloc();
+    }
+    yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+  }
+  ~Parser() { yaml_parser_delete(&parser); }
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  /// "while parsing a block mapping: did not find expected key", as libyaml words it.
+  std::string problem() const {
+    std::string out;
+    if (parser.context != nullptr) {
+      out += parser.context;
+      out += ": ";
+    }
+    out += parser.problem != nullptr ? parser.problem : "invalid YAML";
+    return out;
   }
 };
+
+/// Feeds every event of `text` to `builder`. False on a syntax error (`error_mark`, `error`).
+bool run(std::string_view text, TreeBuilder& builder, Mark& error_mark, std::string& error) {
+  Parser p(text);
+  for (;;) {
+    Event e;
+    if (yaml_parser_parse(&p.parser, &e.event) == 0) {
+      const yaml_mark_t& m = p.parser.problem_mark;
+      error_mark = Mark{int(m.line) + 1, int(m.column) + 1};
+      error = p.problem();
+      return false;
+    }
+    const yaml_event_t& ev = e.event;
+    switch (ev.type) {
+      case YAML_STREAM_END_EVENT:
+        return true;
+      case YAML_DOCUMENT_START_EVENT:
+        builder.documentStart(markOf(ev.start_mark));
+        break;
+      case YAML_SCALAR_EVENT: {
+        const std::string_view tag = textOf(ev.data.scalar.tag);
+        const bool plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && tag.empty();
+        builder.scalar(markOf(ev.start_mark), textOf(ev.data.scalar.anchor),
+                       std::string_view(reinterpret_cast<const char*>(ev.data.scalar.value),
+                                        ev.data.scalar.length),
+                       plain, tag == YAML_NULL_TAG || tag == "!!null");
+        break;
+      }
+      case YAML_ALIAS_EVENT:
+        builder.alias(markOf(ev.start_mark), textOf(ev.data.alias.anchor));
+        break;
+      case YAML_SEQUENCE_START_EVENT:
+        builder.sequenceStart(markOf(ev.start_mark), textOf(ev.data.sequence_start.anchor));
+        break;
+      case YAML_MAPPING_START_EVENT:
+        builder.mapStart(markOf(ev.start_mark), textOf(ev.data.mapping_start.anchor));
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        builder.collectionEnd();
+        break;
+      default:  // stream start, document end
+        break;
+    }
+  }
+}
 
 }  // namespace
 
@@ -50,16 +122,12 @@ bool parse(std::string_view text, const std::string& file, const std::string& ro
   Diagnostics found;
   TreeBuilder builder(file, root_path, found, cancel);
   try {
-    ViewBuffer buffer(text);
-    std::istream in(&buffer);
-    YAML::Parser parser(in);
-    while (parser.HandleNextDocument(builder)) {
+    Mark error_mark;
+    std::string error;
+    if (!run(text, builder, error_mark, error)) {
+      diags.error(SourcePos{file, error_mark.line, error_mark.column}, "yaml", std::move(error));
+      return false;
     }
-  } catch (const YAML::Exception& e) {
-    // e.msg is the bare message; e.what() repeats the position in yaml-cpp's own words.
-    Mark m = markOf(e.mark);
-    diags.error(SourcePos{file, m.line, m.column}, "yaml", e.msg);
-    return false;
   } catch (const TreeBuilder::Stopped&) {
     // A limit: reported by the builder; the partial tree is discarded.
     diags.append(found);

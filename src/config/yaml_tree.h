@@ -9,9 +9,9 @@
 
 /// Internal to the config component: YAML text → a plain tree with 1-based positions.
 ///
-/// yaml-cpp stays behind this boundary (it throws, it shares aliased nodes, and it keeps duplicate
-/// keys silently); the decoders above only see `yaml::Node`s, which cannot throw and carry the
-/// marks every diagnostic needs.
+/// The YAML library (libyaml's event parser) stays behind this boundary; the decoders above only
+/// see `yaml::Node`s — aliases expanded, duplicate keys reported — which cannot throw and carry
+/// the marks every diagnostic needs.
 namespace vallum::config::yaml {
 
 /// 1-based line and column inside one YAML text (the main file or one environment variable).
@@ -27,7 +27,7 @@ struct Entry;
 struct Node {
   Kind kind = Kind::Null;
   /// Where the node starts. For a null map value (`key:` with nothing after it) this is the
-  /// key's mark, since yaml-cpp would otherwise point at whatever follows.
+  /// key's mark, since the parser would otherwise point at whatever follows.
   Mark mark;
   /// Scalar text, as YAML resolved it (quotes and escapes removed).
   std::string scalar;

@@ -220,12 +220,13 @@ def test_yaml_syntax_error(tmp_path, vallum_bin):
 
 @pytest.mark.parametrize("text", [",\n", "address: 127.0.0.1:0\n---\n,\n"])
 def test_stray_comma_is_an_error_not_a_hang(tmp_path, vallum_bin, text):
-    # Found by fuzz/config: yaml-cpp looped on it forever, memory growing (see fuzz/RESULTS.md).
+    # Found by fuzz/config: yaml-cpp (the parser before libyaml) looped on it forever, memory
+    # growing (see fuzz/RESULTS.md).
     p = tmp_path / "config.yaml"
     p.write_text(text)
     res = run_check(str(p), timeout=10)
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "error: yaml: invalid YAML: unexpected character" in res.stdout, res.stdout
+    assert "error: yaml: " in res.stdout and "did not find expected" in res.stdout, res.stdout
 
 
 def test_durations_go_syntax(tmp_path, vallum_bin):

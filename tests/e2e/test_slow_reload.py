@@ -13,7 +13,7 @@ import time
 from lib.helpers import route, wait_until
 from lib.yamlgen import dump
 
-INTERVAL = 0.25  # health-check interval (s)
+INTERVAL = 0.1  # health-check interval (s)
 
 
 def bulk_routes(n: int, tag: str) -> str:
@@ -53,11 +53,11 @@ def test_health_checks_keep_running_during_a_slow_reload(vallum, upstream):
     u.wait_for(lambda rs: len([r for r in rs if r.path == "/healthz"]) >= 3, 10, "steady probing")
 
     # The health-checked route is unchanged (same id and checks): its checker keeps running.
-    v.write_config(big_config(vallum, [hc_route(u)], 40000))
+    v.write_config(big_config(vallum, [hc_route(u)], 75000))
     mark = len(v.stderr_text())
     t_hup = time.monotonic()
     v.signal(signal.SIGHUP)
-    v.wait_stderr(r"config reloaded \(generation 2, 40001 routes", 120, after=mark)
+    v.wait_stderr(r"config reloaded \(generation 2, 75001 routes", 120, after=mark)
     t_done = time.monotonic()
     time.sleep(3 * INTERVAL)  # the probe after the window
 
@@ -79,11 +79,11 @@ def test_sigterm_during_a_slow_reload_exits_within_the_drain_timeout(vallum, ups
     u = upstream("term")
     drain = 2
     v = vallum(vallum.config([route("https://t.example.test", u.url)]), args=["--drain-timeout", str(drain)])
-    v.write_config(big_config(vallum, [route("https://t.example.test", u.url)], 60000))
+    v.write_config(big_config(vallum, [route("https://t.example.test", u.url)], 75000))
     mark = len(v.stderr_text())
     v.signal(signal.SIGHUP)
     v.wait_stderr(r"SIGHUP: reloading", 10, after=mark)
-    time.sleep(0.3)  # the loader is parsing now
+    time.sleep(0.1)  # the loader is parsing now
     t0 = time.monotonic()
     v.signal(signal.SIGTERM)
     rc = v.wait_exit(drain + 10)
@@ -99,7 +99,7 @@ def test_sigterm_during_a_slow_reload_exits_within_the_drain_timeout(vallum, ups
 def test_sighup_during_a_reload_schedules_one_more(vallum, upstream):
     u = upstream("again")
     v = vallum(vallum.config([route("https://first.example.test", u.url)]))
-    v.write_config(big_config(vallum, [route("https://first.example.test", u.url)], 30000))
+    v.write_config(big_config(vallum, [route("https://first.example.test", u.url)], 75000))
     mark = len(v.stderr_text())
     v.signal(signal.SIGHUP)
     v.wait_stderr(r"SIGHUP: reloading", 10, after=mark)
@@ -109,7 +109,7 @@ def test_sighup_during_a_reload_schedules_one_more(vallum, upstream):
     v.signal(signal.SIGHUP)
     v.signal(signal.SIGHUP)
     v.wait_stderr(r"a reload is in progress; reloading again when it finishes", 10, after=mark)
-    v.wait_stderr(r"config reloaded \(generation 2, 30001 routes", 120, after=mark)
+    v.wait_stderr(r"config reloaded \(generation 2, 75001 routes", 120, after=mark)
     v.wait_stderr(r"config reloaded \(generation 3, 2 routes", 30, after=mark)
     wait_until(lambda: v.get("/", "second.example.test").status == 200, 10, 0.1, "the second reload")
     log = v.stderr_text()[mark:]

@@ -40,7 +40,7 @@ TEST(LoaderTest, SyntaxErrorIsKeyYamlWithPosition) {
   ASSERT_EQ(r.diagnostics.errorCount(), 1u) << r.diagnostics.formatAll();
   EXPECT_EQ(r.diagnostics.items()[0].key, "yaml");
   EXPECT_GT(r.diagnostics.items()[0].pos.line, 0);
-  EXPECT_TRUE(hasDiag(load("a: b: c\n"), {E::Error, 1, 5, "yaml", "illegal map value"}));
+  EXPECT_TRUE(hasDiag(load("a: b: c\n"), {E::Error, 1, 5, "yaml", "mapping values are not allowed in this context"}));
 }
 
 TEST(LoaderTest, DuplicateTopLevelKey) {

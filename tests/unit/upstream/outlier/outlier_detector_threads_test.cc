@@ -166,7 +166,7 @@ TEST(OutlierThreadsTest, ControlThreadSweepsWhileWorkersCount) {
       7);
   std::array<std::atomic<uint32_t>, kHosts> posts{};
   std::atomic<bool> done{false};
-  uint64_t sweeps = 0;
+  std::atomic<uint64_t> sweeps{0};
   std::thread control([&] {
     SteadyTime now = SteadyTime{} + 1h;
     while (!done.load(std::memory_order_acquire)) {
@@ -177,15 +177,20 @@ TEST(OutlierThreadsTest, ControlThreadSweepsWhileWorkersCount) {
       }
       now += 500us;
       detector.onInterval(now);
-      ++sweeps;
+      sweeps.fetch_add(1, std::memory_order_release);
       std::this_thread::yield();
     }
   });
+  // The workers start once the control thread runs (on a loaded machine it may not be
+  // scheduled before a short hammer ends, and then nothing was concurrent).
+  while (sweeps.load(std::memory_order_acquire) == 0) {
+    std::this_thread::yield();
+  }
   hammer(*cluster, cfg, &posts);
   done.store(true, std::memory_order_release);
   control.join();
 
-  EXPECT_GT(sweeps, 0u);
+  EXPECT_GT(sweeps.load(), 0u);
   EXPECT_EQ(cluster->epoch.load(), changes.size());
   std::array<bool, kHosts> last{};
   for (const auto& [host, ejected] : changes) {
