@@ -24,3 +24,29 @@ function(vallum_add_test)
   gtest_discover_tests(${target} PROPERTIES LABELS "${ARG_LABELS}"
                        DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# vallum_add_fuzzer(NAME http1_request DEPS vallum::http)
+#   fuzz/<NAME>_fuzz.cc defines LLVMFuzzerTestOneInput; fuzz/corpus/<NAME>/ is its corpus.
+#   VALLUM_FUZZ (fuzz preset, clang): executable <NAME>_fuzz with libFuzzer's main, built by the
+#   custom target `fuzz`. Otherwise, with tests: executable <NAME>_fuzz_replay (the same source
+#   and fuzz/replay_main.cc) that runs every corpus file once, registered in ctest as
+#   fuzz_replay.<NAME> with labels unit and fuzz.
+function(vallum_add_fuzzer)
+  cmake_parse_arguments(ARG "" "NAME" "DEPS" ${ARGN})
+  set(dir ${PROJECT_SOURCE_DIR}/fuzz)
+  if(VALLUM_FUZZ)
+    set(target ${ARG_NAME}_fuzz)
+    add_executable(${target} ${dir}/${ARG_NAME}_fuzz.cc)
+    target_link_options(${target} PRIVATE -fsanitize=fuzzer,address,undefined)
+    add_dependencies(fuzz ${target})
+  elseif(VALLUM_BUILD_TESTS)
+    set(target ${ARG_NAME}_fuzz_replay)
+    add_executable(${target} ${dir}/${ARG_NAME}_fuzz.cc ${dir}/replay_main.cc)
+    add_test(NAME fuzz_replay.${ARG_NAME} COMMAND ${target} ${dir}/corpus/${ARG_NAME})
+    set_tests_properties(fuzz_replay.${ARG_NAME} PROPERTIES LABELS "unit;fuzz")
+  else()
+    return()
+  endif()
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${target} PRIVATE vallum_warnings ${ARG_DEPS})
+endfunction()

@@ -113,10 +113,18 @@ void answer(http1::ServerCodec& codec, Client& client, uint8_t flags, std::strin
   } else {
     response.status = (flags & 0x20) != 0 ? 204 : 200;
     switch ((flags >> 1) & 3) {
-      case 0: response.framing = BodyFraming::None; break;
-      case 1: response.framing = BodyFraming::ContentLength; break;
-      case 2: response.framing = BodyFraming::Chunked; break;
-      default: response.framing = BodyFraming::CloseDelimited; break;
+      case 0:
+        response.framing = BodyFraming::None;
+        break;
+      case 1:
+        response.framing = BodyFraming::ContentLength;
+        break;
+      case 2:
+        response.framing = BodyFraming::Chunked;
+        break;
+      default:
+        response.framing = BodyFraming::CloseDelimited;
+        break;
     }
     response.content_length = kBody.size();
     response.close = !client.ended_;

@@ -30,8 +30,7 @@ void checkFields(const HeaderMap& map, size_t input_size) {
   for (size_t i = 0; i < map.fieldCount(); ++i) {
     FUZZ_CHECK(map.name(i).size() + map.value(i).size() <= input_size);
     FUZZ_CHECK(vallum::strings::isToken(map.name(i)));
-    FUZZ_CHECK(map.value(i).find_first_of(std::string_view("\r\n\0", 3)) ==
-               std::string_view::npos);
+    FUZZ_CHECK(map.value(i).find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos);
   }
 }
 
@@ -57,7 +56,8 @@ void encodeRequest(http1::ClientCodec& codec, bool head, bool chunked) {
   for (std::string_view piece : out) {
     bytes.append(piece);
   }
-  FUZZ_CHECK(bytes.rfind(head ? "HEAD /a/b?c=d HTTP/1.1\r\n" : "POST /a/b?c=d HTTP/1.1\r\n", 0) == 0);
+  FUZZ_CHECK(bytes.rfind(head ? "HEAD /a/b?c=d HTTP/1.1\r\n" : "POST /a/b?c=d HTTP/1.1\r\n", 0) ==
+             0);
   FUZZ_CHECK(bytes.find("\r\n\r\n") != std::string::npos);
 }
 
@@ -93,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     while (!failed && !done && !pending.empty()) {
       const std::vector<char> read(pending.begin(), pending.end());
       body.clear();
-      const http1::ParseEvents ev = codec.dispatch(std::string_view(read.data(), read.size()), body);
+      const http1::ParseEvents ev =
+          codec.dispatch(std::string_view(read.data(), read.size()), body);
       FUZZ_CHECK(ev.consumed <= read.size());
       if (ev.error_status != 0) {
         FUZZ_CHECK(ev.error_status == 502);
@@ -115,7 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         body_bytes = 0;
       }
       for (std::string_view piece : body) {
-        FUZZ_CHECK(piece.data() >= read.data() && piece.data() + piece.size() <= read.data() + read.size());
+        FUZZ_CHECK(piece.data() >= read.data() &&
+                   piece.data() + piece.size() <= read.data() + read.size());
         body_bytes += piece.size();
       }
       FUZZ_CHECK(body_bytes <= wire.size());

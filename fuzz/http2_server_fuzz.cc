@@ -30,13 +30,13 @@ namespace {
 using namespace vallum::http;
 
 enum Flags : uint8_t {
-  kAnswerEarly = 1,     ///< answer once the head arrived (else once the request ended)
-  kFramingShift = 1,    ///< bits 1-2: response framing None / ContentLength / Chunked / Chunked
-  kTrailers = 8,        ///< end responses with trailers
-  kResetSome = 16,      ///< resetStream() every stream whose id % 3 == 0
-  kGoAway = 32,         ///< goAway() after the first read
-  kSmallLimits = 64,    ///< small header limits, windows and concurrency
-  kHoldBody = 128,      ///< never consumeRequestData (backpressure)
+  kAnswerEarly = 1,   ///< answer once the head arrived (else once the request ended)
+  kFramingShift = 1,  ///< bits 1-2: response framing None / ContentLength / Chunked / Chunked
+  kTrailers = 8,      ///< end responses with trailers
+  kResetSome = 16,    ///< resetStream() every stream whose id % 3 == 0
+  kGoAway = 32,       ///< goAway() after the first read
+  kSmallLimits = 64,  ///< small header limits, windows and concurrency
+  kHoldBody = 128,    ///< never consumeRequestData (backpressure)
 };
 
 struct StreamState {
@@ -52,7 +52,8 @@ struct StreamState {
 
 class Proxy final : public ServerCodecCallbacks {
  public:
-  Proxy(size_t input_size, const RequestLimits& limits) : input_size_(input_size), limits_(limits) {}
+  Proxy(size_t input_size, const RequestLimits& limits)
+      : input_size_(input_size), limits_(limits) {}
 
   StreamState& open(StreamId id) {
     FUZZ_CHECK(id > 0 && id % 2 == 1);
@@ -142,12 +143,16 @@ void answer(http2::ServerCodec& codec, StreamId id, StreamState& s, uint8_t flag
     return;
   }
   switch ((flags >> kFramingShift) & 3) {
-    case 0: response.framing = BodyFraming::None; break;
+    case 0:
+      response.framing = BodyFraming::None;
+      break;
     case 1:
       response.framing = BodyFraming::ContentLength;
       response.content_length = kBody.size();
       break;
-    default: response.framing = BodyFraming::Chunked; break;
+    default:
+      response.framing = BodyFraming::Chunked;
+      break;
   }
   response.close = !s.ended;
   const bool no_body = response.framing == BodyFraming::None;

@@ -31,7 +31,8 @@ void checkUrl(std::string_view text) {
   }
   const vallum::config::UrlParts& p = *parts;
   FUZZ_CHECK(p.scheme.size() + p.authority.size() + p.path.size() + p.query.size() +
-                 p.fragment.size() <= text.size());
+                 p.fragment.size() <=
+             text.size());
   FUZZ_CHECK(p.host.size() <= p.authority.size());
   for (char c : p.scheme) {
     FUZZ_CHECK(!(c >= 'A' && c <= 'Z'));
@@ -80,7 +81,8 @@ void checkIpv6(std::string_view text) {
   }
   char buf[INET6_ADDRSTRLEN];
   FUZZ_CHECK(inet_ntop(AF_INET6, bin, buf, sizeof(buf)) != nullptr);
-  if (canonical.find('.') == std::string::npos && std::string_view(buf).find('.') == std::string_view::npos) {
+  if (canonical.find('.') == std::string::npos &&
+      std::string_view(buf).find('.') == std::string_view::npos) {
     FUZZ_CHECK(canonical == buf);
   }
   std::string twice;

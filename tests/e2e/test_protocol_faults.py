@@ -197,3 +197,45 @@ def test_accept_under_fd_exhaustion_logs_once_per_interval(vallum, upstream, tmp
     r = wait_until(lambda: (lambda r: r if r.status == 200 else None)(v.get("/after", HOST)), 15,
                    what="serving again after descriptors were freed")
     assert r.status == 200
+
+
+def _frame(ftype: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def test_h2_empty_data_flood_then_bad_frame_gets_goaway_and_the_process_lives(env):
+    """Found by fuzz/http2_server (fuzz/RESULTS.md, B): 1001 empty DATA frames, then a PRIORITY
+    frame of length 0, in one write. The codec used to end the session inside nghttp2's callback;
+    the next connection error then failed an nghttp2 assertion and abort() ended the proxy."""
+    import hpack
+
+    v, u = env
+    block = hpack.Encoder().encode([(":method", "POST"), (":scheme", "https"),
+                                    (":authority", v.authority(HOST)), (":path", "/flood")])
+    attack = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _frame(4, 0, 0) + _frame(1, 4, 1, block)
+              + _frame(0, 0, 1) * 1001 + _frame(2, 0, 1))
+    with v.conn(HOST, alpn=("h2",)) as c:
+        assert c.sock.selected_alpn_protocol() == "h2"
+        c.send(attack)
+        got = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                d = c.recv_some(timeout=2)
+            except socket.timeout:
+                break
+            if not d:
+                break
+            got += d
+    codes = []
+    pos = 0
+    while pos + 9 <= len(got):
+        n = int.from_bytes(got[pos:pos + 3], "big")
+        if got[pos + 3] == 7 and n >= 8:  # GOAWAY: last stream id, error code
+            codes.append(int.from_bytes(got[pos + 13:pos + 17], "big"))
+        pos += 9 + n
+    assert codes == [0xB], (codes, got[:200])  # ENHANCE_YOUR_CALM
+    assert v.alive()
+    r = v.get("/after-flood", HOST)
+    assert r.status == 200, r
+    assert u.requests()[-1].target == "/after-flood"

@@ -218,7 +218,8 @@ TEST(YamlTreeTest, StrayFlowIndicatorIsAnErrorNotAHang) {
   }
   Parsed two = parseText("a: 1\n---\nb: 2\n");  // a real second document: its own error
   ASSERT_EQ(two.diags.items().size(), 1u);
-  EXPECT_EQ(two.diags.items()[0].message, "more than one YAML document; a config file holds exactly one");
+  EXPECT_EQ(two.diags.items()[0].message,
+            "more than one YAML document; a config file holds exactly one");
 }
 
 TEST(YamlTreeTest, NonScalarKeysAreErrors) {

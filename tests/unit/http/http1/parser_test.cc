@@ -465,8 +465,7 @@ TEST(ResponseParserTest, InformationalResponseFramingFieldsAreIgnored) {
     EXPECT_EQ(r1.error, 0);
     EXPECT_FALSE(r1.complete);
     EXPECT_EQ(r1.body, "");
-    auto r2 = parseResponse(p,
-                            "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nsmuggled!");
+    auto r2 = parseResponse(p, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nsmuggled!");
     EXPECT_EQ(r2.error, 0);
     EXPECT_TRUE(r2.complete);
     EXPECT_EQ(p.head().status, 200);

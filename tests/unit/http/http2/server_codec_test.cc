@@ -36,7 +36,10 @@ constexpr uint32_t kEnhanceYourCalm = 0xb;
 /// indexed :method POST, :scheme http, :path /, literal :authority "a").
 std::string openPost() {
   return std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + frame(kSettings, 0, 0, "") +
-         frame(kHeaders, kEndHeaders, 1, std::string("\x83\x86\x84\x41\x01" "a", 6));
+         frame(kHeaders, kEndHeaders, 1,
+               std::string("\x83\x86\x84\x41\x01"
+                           "a",
+                           6));
 }
 
 std::string emptyData(int count) {
@@ -97,15 +100,18 @@ TEST(Http2ServerCodec, EmptyDataFloodThenBadFrameEndsTheConnectionWithoutAbortin
   const ServerSettings settings = defaults();
   Recorder rec;
   ServerCodec codec(rec, settings);
-  const std::string input = openPost() + emptyData(int(settings.max_empty_frames) + 1) +
-                            frame(kPriority, 0, 1, "");
+  const std::string input =
+      openPost() + emptyData(int(settings.max_empty_frames) + 1) + frame(kPriority, 0, 1, "");
   EXPECT_EQ(codec.dispatch(input), input.size());
   EXPECT_EQ(rec.heads, 1);
   const std::string out = drain(codec);
   EXPECT_EQ(goawayCode(out), kEnhanceYourCalm);
   EXPECT_TRUE(codec.wantsClose());
   // Later bytes are ignored, not parsed.
-  const std::string more = frame(kHeaders, kEndHeaders, 3, std::string("\x82\x86\x84\x41\x01" "a", 6));
+  const std::string more = frame(kHeaders, kEndHeaders, 3,
+                                 std::string("\x82\x86\x84\x41\x01"
+                                             "a",
+                                             6));
   EXPECT_EQ(codec.dispatch(more), more.size());
   EXPECT_EQ(rec.heads, 1);
 }
@@ -171,8 +177,11 @@ class HeadRecorder final : public ServerCodecCallbacks {
 /// One HEADERS frame (END_STREAM, END_HEADERS) whose block adds a 4000-byte field to the HPACK
 /// dynamic table, then names it `repeats` more times with one byte each.
 std::string amplifiedHeaders(uint32_t stream, int repeats) {
-  std::string block("\x82\x86\x84\x41\x01" "a", 6);  // GET http / authority "a"
-  block += '\x40';                                 // literal, incremental indexing, new name
+  std::string block(
+      "\x82\x86\x84\x41\x01"
+      "a",
+      6);           // GET http / authority "a"
+  block += '\x40';  // literal, incremental indexing, new name
   block += hpackInt(0, 7, 5) + "x-big";
   block += hpackInt(0, 7, 3995) + std::string(3995, 'v');
   for (int i = 0; i < repeats; ++i) {
