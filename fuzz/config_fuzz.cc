@@ -21,10 +21,13 @@ namespace {
 
 constexpr std::string_view kLabel = "fuzz.yaml";
 
+// Lines as YAML counts them (YAML 1.2 §5.4): CR, LF and CRLF each end a line.
 int lineCount(std::string_view text) {
   int lines = 1;
-  for (char c : text) {
-    lines += c == '\n' ? 1 : 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) {
+      ++lines;
+    }
   }
   return lines;
 }

@@ -34,14 +34,15 @@ import hpack
 
 Headers = List[Tuple[str, str]]
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
-END_STREAM, ACK, END_HEADERS, PADDED, PRIO_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
-S_HEADER_TABLE_SIZE, S_ENABLE_PUSH, S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE, S_MAX_FRAME_SIZE, \
-    S_MAX_HEADER_LIST_SIZE = 1, 2, 3, 4, 5, 6
-NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT, STREAM_CLOSED, \
-    FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR, CONNECT_ERROR, ENHANCE_YOUR_CALM = range(12)
-
+from .h2frames import (ACK, CONNECT_ERROR, CONTINUATION, DATA, END_HEADERS, END_STREAM,  # noqa: F401
+                       ENHANCE_YOUR_CALM, GOAWAY, HEADERS, PING, PREFACE, PRIORITY, PUSH_PROMISE,
+                       RST_STREAM, SETTINGS, WINDOW_UPDATE, PADDED, PRIO_FLAG, S_ENABLE_PUSH,
+                       S_HEADER_TABLE_SIZE, S_INITIAL_WINDOW_SIZE, S_MAX_CONCURRENT_STREAMS,
+                       S_MAX_FRAME_SIZE, S_MAX_HEADER_LIST_SIZE, NO_ERROR, PROTOCOL_ERROR,
+                       INTERNAL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT, STREAM_CLOSED,
+                       FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR, block, frame,
+                       hpack_int, hpack_str, indexed, lit, lit_indexed_insert, ping_frame, rst_frame,
+                       settings_frame, window_update)
 
 def connect(port: int, *, tls: bool, sni: Optional[str], ca_file: Optional[str], alpn: Sequence[str] = ("h2",),
             timeout: float = 10.0) -> socket.socket:
@@ -329,64 +330,6 @@ class H2Client:
 
 
 # ----------------------------------------------------------------------------- raw frames
-
-
-def frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
-    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", sid & 0x7FFFFFFF) + payload
-
-
-def settings_frame(pairs: Sequence[Tuple[int, int]] = (), ack: bool = False) -> bytes:
-    return frame(SETTINGS, ACK if ack else 0, 0, b"".join(struct.pack(">HI", k, v) for k, v in pairs))
-
-
-def rst_frame(sid: int, code: int) -> bytes:
-    return frame(RST_STREAM, 0, sid, struct.pack(">I", code))
-
-
-def window_update(sid: int, increment: int) -> bytes:
-    return frame(WINDOW_UPDATE, 0, sid, struct.pack(">I", increment))
-
-
-def ping_frame(data: bytes = b"12345678", ack: bool = False) -> bytes:
-    return frame(PING, ACK if ack else 0, 0, data)
-
-
-def hpack_int(value: int, prefix_bits: int, first: int = 0) -> bytes:
-    limit = (1 << prefix_bits) - 1
-    if value < limit:
-        return bytes([first | value])
-    out = bytearray([first | limit])
-    value -= limit
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _s(x) -> bytes:
-    return x if isinstance(x, (bytes, bytearray)) else str(x).encode("latin-1")
-
-
-def lit(name, value) -> bytes:
-    """HPACK literal without indexing, new name, no Huffman (RFC 7541 §6.2.2)."""
-    n, v = _s(name), _s(value)
-    return b"\x00" + hpack_int(len(n), 7) + n + hpack_int(len(v), 7) + v
-
-
-def lit_indexed_insert(name, value) -> bytes:
-    """HPACK literal with incremental indexing, new name (§6.2.1): enters the dynamic table."""
-    n, v = _s(name), _s(value)
-    return b"\x40" + hpack_int(len(n), 7) + n + hpack_int(len(v), 7) + v
-
-
-def indexed(index: int) -> bytes:
-    """HPACK indexed field (§6.1); 62 = the newest dynamic table entry."""
-    return hpack_int(index, 7, 0x80)
-
-
-def block(headers: Headers) -> bytes:
-    return b"".join(lit(k, v) for k, v in headers)
 
 
 class RawH2:

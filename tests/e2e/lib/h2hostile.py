@@ -26,63 +26,13 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import hpack
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
-END_STREAM, ACK, END_HEADERS, PADDED, PRIO_FLAG = 0x1, 0x1, 0x4, 0x8, 0x20
-
-S_HEADER_TABLE_SIZE, S_ENABLE_PUSH, S_MAX_CONCURRENT_STREAMS, S_INITIAL_WINDOW_SIZE, S_MAX_FRAME_SIZE, \
-    S_MAX_HEADER_LIST_SIZE = 1, 2, 3, 4, 5, 6
-
-NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT, STREAM_CLOSED, \
-    FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR = range(10)
-
-Headers = List[Tuple[str, str]]
-
-
-# ----------------------------------------------------------------------------- HPACK by hand
-
-
-def hpack_int(value: int, prefix_bits: int, first: int = 0) -> bytes:
-    """RFC 7541 §5.1 integer with an N-bit prefix; `first` carries the pattern bits."""
-    limit = (1 << prefix_bits) - 1
-    if value < limit:
-        return bytes([first | value])
-    out = bytearray([first | limit])
-    value -= limit
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def hpack_str(s: bytes) -> bytes:
-    return hpack_int(len(s), 7) + s  # no Huffman
-
-
-def _b(x) -> bytes:
-    return x if isinstance(x, (bytes, bytearray)) else str(x).encode("latin-1")
-
-
-def lit(name, value) -> bytes:
-    """Literal header field without indexing, new name (RFC 7541 §6.2.2)."""
-    return b"\x00" + hpack_str(_b(name)) + hpack_str(_b(value))
-
-
-def lit_indexed_insert(name, value) -> bytes:
-    """Literal header field with incremental indexing, new name (§6.2.1): enters the dynamic table."""
-    return b"\x40" + hpack_str(_b(name)) + hpack_str(_b(value))
-
-
-def indexed(index: int) -> bytes:
-    """Indexed header field (§6.1); 62 = the newest dynamic table entry."""
-    return hpack_int(index, 7, 0x80)
-
-
-def block(headers: Headers) -> bytes:
-    return b"".join(lit(k, v) for k, v in headers)
-
+from .h2frames import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PING,  # noqa: F401
+                       PREFACE, PRIORITY, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE, Headers,
+                       block, hpack_int, hpack_str, indexed, lit, lit_indexed_insert, PADDED, PRIO_FLAG,
+                       S_ENABLE_PUSH, S_HEADER_TABLE_SIZE, S_INITIAL_WINDOW_SIZE, S_MAX_CONCURRENT_STREAMS,
+                       S_MAX_FRAME_SIZE, S_MAX_HEADER_LIST_SIZE, NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR,
+                       FLOW_CONTROL_ERROR, SETTINGS_TIMEOUT, STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM,
+                       CANCEL, COMPRESSION_ERROR)
 
 # ----------------------------------------------------------------------------- records
 
