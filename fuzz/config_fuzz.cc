@@ -21,11 +21,21 @@ namespace {
 
 constexpr std::string_view kLabel = "fuzz.yaml";
 
-// Lines as YAML counts them (YAML 1.2 §5.4): CR, LF and CRLF each end a line.
+// An upper bound of the lines libyaml can report for `text`: a UTF-16 text (BOM) has at most one
+// line per code unit; otherwise lines end as YAML 1.1 ends them (libyaml, and so yaml.v3): CR,
+// LF, CRLF, and NEL, LS, PS (U+0085, U+2028, U+2029) in UTF-8.
 int lineCount(std::string_view text) {
+  if (text.size() >= 2 && ((text[0] == '\xff' && text[1] == '\xfe') ||
+                           (text[0] == '\xfe' && text[1] == '\xff'))) {
+    return static_cast<int>(text.size() / 2) + 1;
+  }
   int lines = 1;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) {
+    const char c = text[i];
+    const std::string_view rest = text.substr(i);
+    if (c == '\n' || (c == '\r' && (i + 1 == text.size() || text[i + 1] != '\n')) ||
+        rest.starts_with("\xc2\x85") || rest.starts_with("\xe2\x80\xa8") ||
+        rest.starts_with("\xe2\x80\xa9")) {
       ++lines;
     }
   }
