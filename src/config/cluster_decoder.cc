@@ -424,9 +424,9 @@ struct ClusterDecoder::State {
         } else if (strings::iequals(*s, "MURMUR_HASH_2")) {
           ring_hash.hash_function = RingHashLbConfig::HashFunction::MurmurHash2;
         } else {
-          r.error(v.mark, f.key,
-                  "unknown hash function " + quoted(*s) +
-                      " (expected one of: XX_HASH, MURMUR_HASH_2)");
+          r.error(
+              v.mark, f.key,
+              "unknown hash function " + quoted(*s) + " (expected one of: XX_HASH, MURMUR_HASH_2)");
         }
       }
     }

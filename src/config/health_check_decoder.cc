@@ -271,8 +271,7 @@ class HealthCheckDecoder {
             known = known || strings::iequals(*method, m);
           }
           if (known) {
-            r_.error(n.mark, f.key,
-                     "method " + quoted(*method) + " not supported yet (GET is)");
+            r_.error(n.mark, f.key, "method " + quoted(*method) + " not supported yet (GET is)");
           } else {
             r_.error(n.mark, f.key,
                      "unknown method " + quoted(*method) +
@@ -426,8 +425,8 @@ class HealthCheckDecoder {
       if (hi < 0 || lo < 0) {
         char bad = hi < 0 ? (*text)[i] : (*text)[i + 1];
         r_.error(f.value().mark, f.key,
-                 "invalid hex payload " + quoted(*text) + ": " +
-                     quoted(std::string_view(&bad, 1)) + " is not a hex digit");
+                 "invalid hex payload " + quoted(*text) + ": " + quoted(std::string_view(&bad, 1)) +
+                     " is not a hex digit");
         return std::nullopt;
       }
       bytes += char((hi << 4) | lo);

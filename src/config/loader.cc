@@ -1,4 +1,3 @@
-#include "config/diagnostics.h"
 #include "config/loader.h"
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "config/diagnostics.h"
 #include "config/file_reader.h"
 #include "config/key_tables.h"
 #include "config/route_decoder.h"

@@ -1,4 +1,3 @@
-#include "config/diagnostics.h"
 #include "config/route_action_decoder.h"
 
 #include <algorithm>
@@ -6,6 +5,7 @@
 #include <utility>
 
 #include "common/strings.h"
+#include "config/diagnostics.h"
 #include "config/unknown_key.h"
 
 namespace vallum::config {

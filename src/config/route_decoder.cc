@@ -1,4 +1,3 @@
-#include "config/diagnostics.h"
 #include "config/route_decoder.h"
 
 #include <unordered_set>
@@ -9,6 +8,7 @@
 
 #include "common/strings.h"
 #include "config/cluster_decoder.h"
+#include "config/diagnostics.h"
 #include "config/key_tables.h"
 #include "config/route_action_decoder.h"
 #include "config/unknown_key.h"
@@ -520,8 +520,9 @@ class RouteDecoder {
       if (isProtectedRequestHeader(h.name)) {
         r_.diagnostics().warning(
             h.pos, h.key,
-            quoted(h.name) + " cannot be set with set_request_headers and is not applied; use "
-                             "host_rewrite (or host_rewrite_header) to change the upstream Host");
+            quoted(h.name) +
+                " cannot be set with set_request_headers and is not applied; use "
+                "host_rewrite (or host_rewrite_header) to change the upstream Host");
         continue;
       }
       if (isFramingHeader(h.name)) {
@@ -604,11 +605,11 @@ class RouteDecoder {
                "only prefix_rewrite or regex_rewrite_pattern can be specified, but not both");
     }
     checkRewriteString(route_.regex_rewrite_pattern, route_.regex_rewrite_substitution,
-                       facts_.regex_substitution_mark, childKey(key_, "regex_rewrite_substitution"));
-    checkRewriteString(route_.host_path_regex_rewrite_pattern,
-                       route_.host_path_regex_rewrite_substitution,
-                       facts_.host_path_substitution_mark,
-                       childKey(key_, "host_path_regex_rewrite_substitution"));
+                       facts_.regex_substitution_mark,
+                       childKey(key_, "regex_rewrite_substitution"));
+    checkRewriteString(
+        route_.host_path_regex_rewrite_pattern, route_.host_path_regex_rewrite_substitution,
+        facts_.host_path_substitution_mark, childKey(key_, "host_path_regex_rewrite_substitution"));
     if (facts_.regex_substitution_mark && route_.regex_rewrite_pattern.empty()) {
       r_.warning(*facts_.regex_substitution_mark, childKey(key_, "regex_rewrite_substitution"),
                  "ignored without regex_rewrite_pattern");
@@ -687,7 +688,8 @@ class RouteDecoder {
         match_prefix.back() != '/') {
       r_.warning(*facts_.prefix_rewrite_mark, childKey(key_, "prefix_rewrite"),
                  "prefix_rewrite \"/\" after prefix " + quoted(match_prefix) + " keeps the slash " +
-                     "that follows the prefix: " + match_prefix + "/x reaches the upstream as //x; " +
+                     "that follows the prefix: " + match_prefix +
+                     "/x reaches the upstream as //x; " +
                      "use prefix: " + quoted(match_prefix + "/"));
     }
     (void)node;

@@ -222,8 +222,9 @@ struct TreeBuilder::State {
     }
     const size_t anchor = it->second;
     if (!anchors[anchor]) {
-      stop(m, path(),
-           "alias *" + std::string(name) + " refers to a node that contains it (a recursive alias)");
+      stop(
+          m, path(),
+          "alias *" + std::string(name) + " refers to a node that contains it (a recursive alias)");
     }
     const Anchored& source = *anchors[anchor];
     countNode(m, source.nodes, source.height - 1);

@@ -21,7 +21,8 @@ namespace {
 EventMark markOf(const yaml_mark_t& m) { return EventMark{m.line, m.column}; }
 
 std::string_view textOf(const yaml_char_t* text) {
-  return text == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(text));
+  return text == nullptr ? std::string_view()
+                         : std::string_view(reinterpret_cast<const char*>(text));
 }
 
 /// Owns one parsed event.

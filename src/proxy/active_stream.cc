@@ -236,8 +236,7 @@ void ActiveStream::sendContinue() { manager_.codec().encodeContinue(id_); }
 
 asio::awaitable<bool> ActiveStream::waitOutputRoom() {
   manager_.wakeWriter();
-  while (!reset_ && expired_ == Expiry::None &&
-         manager_.pendingOutput(id_) > kResponseWatermark) {
+  while (!reset_ && expired_ == Expiry::None && manager_.pendingOutput(id_) > kResponseWatermark) {
     signal_.expires_at(SteadyTime::max());
     auto [ec] = co_await signal_.async_wait(kUse);
     (void)ec;
@@ -305,8 +304,8 @@ void ActiveStream::finish() {
     if (forwarder_.upstreamStart() != SteadyTime{} && facts_.response_started) {
       latency = SteadyClock::now() - forwarder_.upstreamStart();
     }
-    ctx_.route->metrics[worker_.index()]->record(facts_.status, facts_.bytes_in,
-                                                  facts_.bytes_out, latency);
+    ctx_.route->metrics[worker_.index()]->record(facts_.status, facts_.bytes_in, facts_.bytes_out,
+                                                 latency);
   }
   forwarder_.release(0);
   worker_.registry().requestTick();
@@ -317,9 +316,9 @@ void ActiveStream::finish() {
 
 size_t ActiveStream::releaseMemory(size_t keep) {
   size_t freed = forwarder_.release(keep);
-  for (std::string* s : {&ctx_.host, &ctx_.path_scratch, &ctx_.merged_path,
-                         &ctx_.upstream_host_scratch, &ctx_.reply_text, &ctx_.upstream.path,
-                         &request_id_, &reply_body_, &details_, &body_}) {
+  for (std::string* s :
+       {&ctx_.host, &ctx_.path_scratch, &ctx_.merged_path, &ctx_.upstream_host_scratch,
+        &ctx_.reply_text, &ctx_.upstream.path, &request_id_, &reply_body_, &details_, &body_}) {
     if (s->capacity() > keep) {
       freed += s->capacity();
       std::string().swap(*s);
@@ -338,8 +337,7 @@ void ActiveStream::noteDeadline(SteadyTime t) { manager_.noteDeadline(t); }
 
 void ActiveStream::startRouteTimer() {
   route_timeout_ = ctx_.route != nullptr ? ctx_.route->timeout : config::Duration{};
-  route_deadline_ =
-      route_timeout_.count() > 0 ? SteadyClock::now() + route_timeout_ : kNoDeadline;
+  route_deadline_ = route_timeout_.count() > 0 ? SteadyClock::now() + route_timeout_ : kNoDeadline;
   request_deadline_ = kNoDeadline;
   noteDeadline(route_deadline_);
 }

@@ -21,8 +21,6 @@ using upstream::pool::UpstreamConnection;
 using upstream::pool::UpstreamConnectionPtr;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 
-/// Envoy's local-reply details for failures before the response head (dataplane §4.3).
-
 /// TLS writes up to this size are coalesced into one buffer (one record, one syscall).
 constexpr size_t kCoalesceLimit = 64 * 1024;
 
@@ -188,7 +186,8 @@ asio::awaitable<Step> Forwarder::runHttp1() {
           co_return co_await runHttp2();
         }
         if (h2) {  // it flipped back within one exchange: give up on this request
-          resetBeforeHeadersDetails() += "connection failure, transport failure reason: ALPN changed";
+          resetBeforeHeadersDetails() +=
+              "connection failure, transport failure reason: ALPN changed";
           stream_.setReply(503, details_, false);
           step = Step::Reply;
           break;

@@ -57,8 +57,9 @@ HeaderList defaultResponseHeaders(const config::Options& options) {
 }
 
 bool hasDisable(const std::vector<config::HeaderSetting>& headers) {
-  return std::any_of(headers.begin(), headers.end(),
-                     [](const config::HeaderSetting& h) { return strings::iequals(h.name, "disable"); });
+  return std::any_of(headers.begin(), headers.end(), [](const config::HeaderSetting& h) {
+    return strings::iequals(h.name, "disable");
+  });
 }
 
 void sortHeaders(HeaderList& headers) {
@@ -87,9 +88,9 @@ HeaderList routeResponseHeaders(const HeaderList& global, const config::Route& r
   }
   HeaderList out;
   for (const auto& [name, value] : global) {
-    bool overridden = std::any_of(
-        route.set_response_headers.begin(), route.set_response_headers.end(),
-        [&](const config::HeaderSetting& h) { return strings::iequals(h.name, name); });
+    bool overridden =
+        std::any_of(route.set_response_headers.begin(), route.set_response_headers.end(),
+                    [&](const config::HeaderSetting& h) { return strings::iequals(h.name, name); });
     if (!overridden) {
       out.emplace_back(name, value);
     }
@@ -129,10 +130,10 @@ void applyBalancing(const config::Route& route, upstream::Cluster& cluster,
   }
   lb.minimum_ring_size = route.ring_hash_lb_config.minimum_ring_size;
   lb.maximum_ring_size = route.ring_hash_lb_config.maximum_ring_size;
-  lb.hash_function = route.ring_hash_lb_config.hash_function ==
-                             config::RingHashLbConfig::HashFunction::MurmurHash2
-                         ? upstream::lb::PolicyConfig::HashFunction::MurmurHash2
-                         : upstream::lb::PolicyConfig::HashFunction::XxHash;
+  lb.hash_function =
+      route.ring_hash_lb_config.hash_function == config::RingHashLbConfig::HashFunction::MurmurHash2
+          ? upstream::lb::PolicyConfig::HashFunction::MurmurHash2
+          : upstream::lb::PolicyConfig::HashFunction::XxHash;
   lb.table_size = route.maglev_lb_config.table_size;
   cluster.panic_threshold = route.healthy_panic_threshold;
   // The loader validates these with positions; this is the balancer's own check.
@@ -265,8 +266,9 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
   // report a bad one once per route).
   bool global_ca_ok = true;
   if (!opts.certificate_authority.empty()) {
-    global_ca_ok = tls::ClientContext::build(config::UpstreamTls{}, opts.certificate_authority,
-                                             opts.certificate_authority_pos, diagnostics) != nullptr;
+    global_ca_ok =
+        tls::ClientContext::build(config::UpstreamTls{}, opts.certificate_authority,
+                                  opts.certificate_authority_pos, diagnostics) != nullptr;
     ok = ok && global_ca_ok;
   }
   snapshot->routes.reserve(opts.routes.size());

@@ -1,15 +1,15 @@
 #include "tls/certificate.h"
 
+#include <sys/stat.h>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
-#include <openssl/rand.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "common/strings.h"
@@ -31,8 +31,8 @@ Error tlsError(std::string what) {
 bool looksLikePem(std::string_view s) { return s.find("-----BEGIN ") != std::string_view::npos; }
 
 void collectNames(X509* cert, std::vector<std::string>& names) {
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr,
-                                                            nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
@@ -148,8 +148,8 @@ Result<CertificateKeyPair> generateSelfSigned(const std::vector<std::string>& ex
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("Vallum"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("Vallum self-signed"), -1,
-                             -1, 0);
+                             reinterpret_cast<const unsigned char*>("Vallum self-signed"), -1, -1,
+                             0);
   X509_set_issuer_name(x, name);
   std::string san = "DNS:localhost,IP:127.0.0.1,IP:::1";
   for (const std::string& dns : extra_dns_names) {
@@ -174,7 +174,8 @@ Result<CertificateKeyPair> generateSelfSigned(const std::vector<std::string>& ex
 bool certificateNameMatches(std::string_view pattern, std::string_view name) {
   if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
     std::string_view suffix = pattern.substr(1);  // ".example.com"
-    if (name.size() <= suffix.size() || !strings::iequals(name.substr(name.size() - suffix.size()), suffix)) {
+    if (name.size() <= suffix.size() ||
+        !strings::iequals(name.substr(name.size() - suffix.size()), suffix)) {
       return false;
     }
     std::string_view label = name.substr(0, name.size() - suffix.size());

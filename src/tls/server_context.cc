@@ -2,9 +2,9 @@
 
 #include <mutex>
 
-#include <boost/asio/ssl/context.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <boost/asio/ssl/context.hpp>
 
 #include "common/strings.h"
 #include "tls/certificate.h"
@@ -79,8 +79,8 @@ bool configureContext(ssl::context& context, const CertificateKeyPair& pair,
   SSL_CTX* ctx = context.native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, const_cast<AlpnList*>(alpnFor(codec_type)));
@@ -219,7 +219,8 @@ bool ServerContext::covers(const void* ssl_handle, std::string_view host) const 
       continue;
     }
     for (const std::string& name : entry->names) {
-      if (name == host || (name.size() > 2 && name[0] == '*' && certificateNameMatches(name, host))) {
+      if (name == host ||
+          (name.size() > 2 && name[0] == '*' && certificateNameMatches(name, host))) {
         return true;
       }
     }

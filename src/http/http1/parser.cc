@@ -46,8 +46,7 @@ bool computeKeepAlive(uint8_t major, uint8_t minor, const HeaderMap& headers) {
 /// obs-fold (RFC 9112 §5.2): a value piece that starts right after a line break is a
 /// continuation line. llhttp 8 accepts folding, so we detect it: a genuine value piece starts
 /// after ':'/OWS or, when split across reads, right after another value byte.
-bool startsAfterLineBreak(const char* at, size_t n, const char* exec_begin,
-                          char prev_last_byte) {
+bool startsAfterLineBreak(const char* at, size_t n, const char* exec_begin, char prev_last_byte) {
   if (n == 0) {
     return false;  // llhttp reports an empty value as a 0-byte piece after its CRLF
   }
@@ -109,7 +108,9 @@ bool checkChunkTerminator(int& pending, const char*& pos, const char* end) {
 namespace detail {
 
 ParseState::ParseState(uint32_t max_count, uint32_t max_bytes)
-    : llhttp(std::make_unique<llhttp_t>()), max_field_count(max_count), max_field_bytes(max_bytes) {}
+    : llhttp(std::make_unique<llhttp_t>()),
+      max_field_count(max_count),
+      max_field_bytes(max_bytes) {}
 
 /// How a parser words and answers the faults the shared callbacks find.
 struct Faults {
@@ -127,17 +128,24 @@ template <typename Parser>
 inline constexpr Faults kFaults{};
 
 template <>
-inline constexpr Faults kFaults<RequestParser>{
-    431, 400, "too many header fields", "header block too large",
-    "obsolete line folding in header value", "invalid header field name",
-    "invalid chunk terminator", "malformed request"};
+inline constexpr Faults kFaults<RequestParser>{431,
+                                               400,
+                                               "too many header fields",
+                                               "header block too large",
+                                               "obsolete line folding in header value",
+                                               "invalid header field name",
+                                               "invalid chunk terminator",
+                                               "malformed request"};
 
 template <>
-inline constexpr Faults kFaults<ResponseParser>{
-    502, 502, "upstream response head too large", "upstream response head too large",
-    "obsolete line folding in upstream response",
-    "invalid header field name in upstream response",
-    "invalid chunk terminator in upstream response", "malformed upstream response"};
+inline constexpr Faults kFaults<ResponseParser>{502,
+                                                502,
+                                                "upstream response head too large",
+                                                "upstream response head too large",
+                                                "obsolete line folding in upstream response",
+                                                "invalid header field name in upstream response",
+                                                "invalid chunk terminator in upstream response",
+                                                "malformed upstream response"};
 ParseState::~ParseState() = default;
 
 void ParseState::reset(void* owner) {
@@ -272,8 +280,7 @@ struct FieldCallbacks {
       ev.consumed = size_t(llhttp_get_error_pos(p) - data.data());
     } else {
       ev.consumed = data.size();
-      ev.error_status =
-          st.error_status != 0 ? st.error_status : kFaults<Parser>.malformed_status;
+      ev.error_status = st.error_status != 0 ? st.error_status : kFaults<Parser>.malformed_status;
       ev.error_reason = st.error_status != 0 ? st.error_reason : llhttp_get_error_reason(p);
       if (ev.error_reason == nullptr) {
         ev.error_reason = kFaults<Parser>.malformed;
@@ -405,9 +412,7 @@ ParseEvents RequestParser::execute(std::string_view data, std::vector<std::strin
 // ----------------------------------------------------------------------------- responses
 
 struct ResponseCallbacks : detail::FieldCallbacks<ResponseParser> {
-  static int fail(llhttp_t* p, const char* reason) {
-    return FieldCallbacks::fail(p, 502, reason);
-  }
+  static int fail(llhttp_t* p, const char* reason) { return FieldCallbacks::fail(p, 502, reason); }
 
   static int onMessageBegin(llhttp_t* p) {
     ResponseParser& s = self(p);
@@ -455,8 +460,7 @@ struct ResponseCallbacks : detail::FieldCallbacks<ResponseParser> {
       head.framing = BodyFraming::Chunked;
     } else if (p->flags & F_CONTENT_LENGTH) {
       head.content_length = p->content_length;
-      head.framing =
-          head.content_length > 0 ? BodyFraming::ContentLength : BodyFraming::None;
+      head.framing = head.content_length > 0 ? BodyFraming::ContentLength : BodyFraming::None;
     } else {
       head.framing = BodyFraming::CloseDelimited;
     }

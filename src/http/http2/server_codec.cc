@@ -34,9 +34,9 @@ bool isConnectionSpecific(std::string_view lower_name) {
 struct ServerCodec::Stream {
   StreamId id = 0;
   RequestHeaders request;
-  std::string cookies;  ///< `cookie` fields joined with "; " (RFC 9113 §8.2.3)
-  size_t header_bytes = 0;  ///< counted as HTTP/1.1 counts them (see onHeader)
-  size_t field_lines = 0;   ///< of the section being received (head, then trailers)
+  std::string cookies;       ///< `cookie` fields joined with "; " (RFC 9113 §8.2.3)
+  size_t header_bytes = 0;   ///< counted as HTTP/1.1 counts them (see onHeader)
+  size_t field_lines = 0;    ///< of the section being received (head, then trailers)
   size_t decoded_bytes = 0;  ///< every field HPACK decoded for this stream (bomb bound)
   bool too_large = false;
   bool head_delivered = false;
@@ -74,8 +74,7 @@ struct ServerCodec::Stream {
 struct ServerCodec::Callbacks {
   static ServerCodec& self(void* user_data) { return *static_cast<ServerCodec*>(user_data); }
 
-  static int onBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame,
-                            void* user_data) {
+  static int onBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     ServerCodec& s = self(user_data);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
       return 0;  // trailers go to the stream that exists
@@ -97,8 +96,8 @@ struct ServerCodec::Callbacks {
                       size_t name_len, const uint8_t* value, size_t value_len, uint8_t,
                       void* user_data) {
     ServerCodec& s = self(user_data);
-    auto* stream = static_cast<Stream*>(
-        nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    auto* stream =
+        static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
     if (stream == nullptr || frame->hd.type != NGHTTP2_HEADERS) {
       return 0;
     }
@@ -167,14 +166,15 @@ struct ServerCodec::Callbacks {
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
       return 0;
     }
-    auto* stream = static_cast<Stream*>(
-        nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    auto* stream =
+        static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
     if (stream == nullptr) {
       return 0;
     }
     const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_DATA) {
-      if (frame->hd.length == 0 && !end_stream && ++s.empty_frames_ > s.settings_.max_empty_frames) {
+      if (frame->hd.length == 0 && !end_stream &&
+          ++s.empty_frames_ > s.settings_.max_empty_frames) {
         // A flood of frames that cost work and carry nothing (CVE-2019-9518): stop reading
         // now; dispatch() ends the session with GOAWAY ENHANCE_YOUR_CALM once nghttp2 has
         // returned. Never terminate from inside a callback: nghttp2 resets its inbound state
@@ -229,8 +229,8 @@ struct ServerCodec::Callbacks {
     return 0;
   }
 
-  static int onDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
-                         const uint8_t* data, size_t len, void* user_data) {
+  static int onDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* user_data) {
     ServerCodec& s = self(user_data);
     // The connection window reopens on arrival: a stream whose upstream is slow holds at most
     // its own window, never the other streams' share (the stream window waits for
@@ -292,9 +292,8 @@ struct ServerCodec::Callbacks {
     return 0;
   }
 
-  static ssize_t readBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
-                          size_t length, uint32_t* data_flags, nghttp2_data_source*,
-                          void* user_data) {
+  static ssize_t readBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                          uint32_t* data_flags, nghttp2_data_source*, void* user_data) {
     ServerCodec& s = self(user_data);
     auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
     if (stream == nullptr) {
@@ -346,8 +345,8 @@ class ServerCodec::FieldList {
   std::vector<nghttp2_nv>& build() {
     nva_.clear();
     for (const Field& f : fields_) {
-      nva_.push_back({reinterpret_cast<uint8_t*>(names_.data() + f.offset),
-                      asBytes(f.value), f.length, f.value.size(), NGHTTP2_NV_FLAG_NONE});
+      nva_.push_back({reinterpret_cast<uint8_t*>(names_.data() + f.offset), asBytes(f.value),
+                      f.length, f.value.size(), NGHTTP2_NV_FLAG_NONE});
     }
     return nva_;
   }

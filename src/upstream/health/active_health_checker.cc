@@ -19,8 +19,8 @@
 
 #include "common/logging.h"
 #include "config/duration.h"
-#include "http/http2/client_codec.h"
 #include "http/http1/parser.h"
+#include "http/http2/client_codec.h"
 #include "upstream/health/check_schedule.h"
 #include "upstream/health/tcp_receive_matcher.h"
 #include "upstream/pool/connector.h"
@@ -347,8 +347,7 @@ awaitable<std::optional<Verdict>> Session::connect(bool& reused) {
     error_code available_ec;
     // (HTTP/2 origins send frames between requests — PING, SETTINGS, GOAWAY — that the session
     // reads with the next check, so the test does not apply to them.)
-    const bool stale =
-        !tls_ && !h2_ && (socket_.available(available_ec) > 0 || available_ec);
+    const bool stale = !tls_ && !h2_ && (socket_.available(available_ec) > 0 || available_ec);
     if (!stale) {
       reused = true;
       co_return std::nullopt;
@@ -468,7 +467,8 @@ awaitable<std::optional<Verdict>> Session::httpAttempt(bool reused) {
     }
     got_bytes = true;
     body_.clear();
-    const http::http1::ParseEvents events = parser_.execute(std::string_view(buffer_.data(), n), body_);
+    const http::http1::ParseEvents events =
+        parser_.execute(std::string_view(buffer_.data(), n), body_);
     if (events.error_status != 0) {
       closeConnection();
       co_return Verdict{CheckResult::NetworkFailure,
@@ -580,9 +580,9 @@ awaitable<std::optional<Verdict>> Session::http2Attempt(bool reused) {
   if (probe.status == 0) {
     closeConnection();
     co_return Verdict{CheckResult::NetworkFailure,
-                      probe.protocol_error ? std::string("invalid http2 response")
-                                           : "http2 stream reset (code " +
-                                                 std::to_string(probe.close_code) + ")"};
+                      probe.protocol_error
+                          ? std::string("invalid http2 response")
+                          : "http2 stream reset (code " + std::to_string(probe.close_code) + ")"};
   }
   if (!check_.reuse_connection || h2_ == nullptr || !h2_->canOpenStream()) {
     closeConnection();
@@ -665,8 +665,7 @@ bool Core::trafficSeen() {
   }
   constexpr auto kRelaxed = std::memory_order_relaxed;
   for (const HostHealthSharedPtr& h : cluster->hosts) {
-    if (h &&
-        (h->carried_traffic.load(kRelaxed) || h->active_requests.load(kRelaxed) != 0)) {
+    if (h && (h->carried_traffic.load(kRelaxed) || h->active_requests.load(kRelaxed) != 0)) {
       traffic_seen = true;
       break;
     }

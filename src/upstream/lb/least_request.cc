@@ -72,9 +72,7 @@ uint32_t LeastRequestLoadBalancer::pickChoices(FastRandom& random) const {
   return best->index;
 }
 
-void LeastRequestLoadBalancer::requeueTop() {
-  replaceTop(heap_, heap_[0], before);
-}
+void LeastRequestLoadBalancer::requeueTop() { replaceTop(heap_, heap_[0], before); }
 
 uint32_t LeastRequestLoadBalancer::pickWeighted() {
   // Pop the earliest deadline, advance the clock to it and re-queue the same host with its

@@ -1,8 +1,8 @@
 #include "upstream/pool/connection_pool.h"
 
+#include <sys/socket.h>
 #include <algorithm>
 #include <cerrno>
-#include <sys/socket.h>
 
 namespace vallum::upstream::pool {
 

@@ -64,8 +64,7 @@ class EndpointPool {
 /// reload keeps warm connections to unchanged endpoints.
 class ConnectionPools {
  public:
-  explicit ConnectionPools(size_t max_idle_per_endpoint = 256)
-      : max_idle_(max_idle_per_endpoint) {}
+  explicit ConnectionPools(size_t max_idle_per_endpoint = 256) : max_idle_(max_idle_per_endpoint) {}
 
   /// The pool for a key, created on first use. The reference stays valid for the life of this
   /// object.

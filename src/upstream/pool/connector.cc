@@ -1,8 +1,8 @@
 #include "upstream/pool/connector.h"
 
+#include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <openssl/ssl.h>
 
 namespace vallum::upstream::pool {
 

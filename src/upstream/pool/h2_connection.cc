@@ -71,9 +71,7 @@ void H2Connection::ready() {
   settle();
 }
 
-void H2Connection::fail() {
-  close();
-}
+void H2Connection::fail() { close(); }
 
 void H2Connection::removeWaiter(H2Waiter* waiter) {
   waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter), waiters_.end());
@@ -150,9 +148,11 @@ asio::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> /*ke
     if (!out_.empty()) {
       boost::system::error_code ec;
       if (transport_->tls) {
-        std::tie(ec, std::ignore) = co_await asio::async_write(*transport_->tls, asio::buffer(out_), kUse);
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(*transport_->tls, asio::buffer(out_), kUse);
       } else {
-        std::tie(ec, std::ignore) = co_await asio::async_write(transport_->socket, asio::buffer(out_), kUse);
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(transport_->socket, asio::buffer(out_), kUse);
       }
       if (ec) {
         close();
