@@ -162,7 +162,8 @@ struct Registry::RouteSeries {
   std::unique_ptr<RouteCounters[]> shards;
 };
 
-Registry::Registry(size_t workers) : workers_(workers) {}
+Registry::Registry(size_t workers)
+    : workers_(workers), connection_gauges_(std::make_unique<ConnectionGauges[]>(workers)) {}
 
 Registry::~Registry() = default;
 
@@ -293,10 +294,32 @@ std::vector<prometheus::MetricFamily> Registry::families() const {
   addCounter(reloads, {}, read(reloads_));
   addCounter(reload_failures, {}, read(reload_failures_));
 
+  MetricFamily connections = makeFamily(
+      stats::kDownstreamConnections,
+      "Open client connections: active (with a connection manager) or parked (idle keep-alive "
+      "connections waiting without one).",
+      MetricType::Gauge);
+  MetricFamily spare =
+      makeFamily(stats::kDownstreamSpareManagers,
+                 "Connection managers kept for reuse by new or resumed connections.",
+                 MetricType::Gauge);
+  uint64_t active_total = 0;
+  uint64_t parked_total = 0;
+  uint64_t spare_total = 0;
+  for (size_t w = 0; w < workers_; ++w) {
+    active_total += read(connection_gauges_[w].active);
+    parked_total += read(connection_gauges_[w].parked);
+    spare_total += read(connection_gauges_[w].spare);
+  }
+  addGauge(connections, {label("state", "active")}, static_cast<double>(active_total));
+  addGauge(connections, {label("state", "parked")}, static_cast<double>(parked_total));
+  addGauge(spare, {}, static_cast<double>(spare_total));
+
   std::vector<MetricFamily> out;
-  out.reserve(10);
-  for (MetricFamily* family : {&responses, &request_bytes, &response_bytes, &latency, &healthy,
-                               &ejected, &active, &connect_failures, &reloads, &reload_failures}) {
+  out.reserve(12);
+  for (MetricFamily* family :
+       {&responses, &request_bytes, &response_bytes, &latency, &healthy, &ejected, &active,
+        &connect_failures, &reloads, &reload_failures, &connections, &spare}) {
     out.push_back(std::move(*family));
   }
   return out;

@@ -46,6 +46,17 @@ struct alignas(64) RouteCounters {
               std::optional<std::chrono::nanoseconds> upstream_latency);
 };
 
+/// One worker's downstream connections, published by the worker on its ticks (relaxed stores,
+/// one writer) and summed over workers by a scrape: `active` have a connection manager (a
+/// request in progress, a handshake, or idle for less than the parking delay), `parked` wait
+/// for their next request without one (network/idle_park.h), `spare` are recycled connection
+/// managers kept for new connections.
+struct alignas(64) ConnectionGauges {
+  std::atomic<uint64_t> active{0};
+  std::atomic<uint64_t> parked{0};
+  std::atomic<uint64_t> spare{0};
+};
+
 /// The live state of one endpoint, read at scrape time. The pointers stay valid while `owner`
 /// is held (the upstream component's HostHealth).
 struct EndpointView {
@@ -79,6 +90,9 @@ class Registry {
   /// `vallum_config_reloads_total` / `vallum_config_reload_failures_total`.
   void configReloaded(bool ok);
 
+  /// Worker `worker`'s connection gauges (stable address for the registry's life).
+  ConnectionGauges& connectionGauges(size_t worker) { return connection_gauges_[worker]; }
+
   /// Prometheus text exposition (format 0.0.4), families in a stable order:
   /// vallum_route_responses_total{route,code_class}, vallum_route_request_bytes_total{route},
   /// vallum_route_response_bytes_total{route},
@@ -86,7 +100,9 @@ class Registry {
   /// vallum_endpoint_healthy{route,endpoint}, vallum_endpoint_ejected{route,endpoint},
   /// vallum_endpoint_active_requests{route,endpoint},
   /// vallum_endpoint_connect_failures_total{route,endpoint},
-  /// vallum_config_reloads_total, vallum_config_reload_failures_total.
+  /// vallum_config_reloads_total, vallum_config_reload_failures_total,
+  /// vallum_downstream_connections{state="active"|"parked"},
+  /// vallum_downstream_spare_connection_managers.
   std::string render() const;
 
   size_t workers() const { return workers_; }
@@ -106,6 +122,7 @@ class Registry {
   std::vector<EndpointView> endpoints_;
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> reload_failures_{0};
+  std::unique_ptr<ConnectionGauges[]> connection_gauges_;
 };
 
 /// Serves a Registry at http://ADDRESS/metrics (plain text exposition) from its own thread.

@@ -20,6 +20,9 @@ inline constexpr std::string_view kEndpointConnectFailures =
     "vallum_endpoint_connect_failures_total";
 inline constexpr std::string_view kConfigReloads = "vallum_config_reloads_total";
 inline constexpr std::string_view kConfigReloadFailures = "vallum_config_reload_failures_total";
+inline constexpr std::string_view kDownstreamConnections = "vallum_downstream_connections";
+inline constexpr std::string_view kDownstreamSpareManagers =
+    "vallum_downstream_spare_connection_managers";
 
 /// `code_class` label values, indexed like RouteCounters::responses ("none" = the request
 /// ended before any status was sent).

@@ -11,22 +11,27 @@ constexpr auto kUse = boost::asio::as_tuple(boost::asio::use_awaitable);
 }  // namespace
 
 boost::asio::awaitable<boost::system::error_code> DownstreamConnection::handshake() {
-  auto [ec] = co_await tls_->async_handshake(boost::asio::ssl::stream_base::server, kUse);
+  auto attempt = [this] { return tls_.handshakeStep(); };
+  auto [ec, n] = co_await boost::asio::async_compose<decltype(kUse),
+                                                     void(boost::system::error_code, size_t)>(
+      TlsOperation<decltype(attempt)>(socket_, attempt), kUse, socket_);
+  (void)n;
   if (!ec) {
-    const unsigned char* data = nullptr;
-    unsigned int size = 0;
-    SSL_get0_alpn_selected(tls_->native_handle(), &data, &size);
-    alpn_.assign(reinterpret_cast<const char*>(data), size);
+    alpn_ = tls_.alpn();
   }
   co_return ec;
 }
 
 boost::asio::awaitable<void> DownstreamConnection::lingeringClose(
     boost::asio::mutable_buffer scratch, size_t max_discard) {
-  if (tls_) {
+  if (tls_.isOpen()) {
     // close_notify, then wait (bounded by the caller's deadline) for the peer's.
-    auto [ec] = co_await tls_->async_shutdown(kUse);
+    auto attempt = [this] { return tls_.shutdownStep(); };
+    auto [ec, n] = co_await boost::asio::async_compose<decltype(kUse),
+                                                       void(boost::system::error_code, size_t)>(
+        TlsOperation<decltype(attempt)>(socket_, attempt), kUse, socket_);
     (void)ec;
+    (void)n;
     co_return;
   }
   boost::system::error_code ec;

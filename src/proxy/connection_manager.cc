@@ -36,6 +36,10 @@ constexpr auto kLingerTimeout = std::chrono::seconds(1);
 constexpr size_t kKeepCapacity = 16 * 1024;
 /// TLS writes up to this size are coalesced into one buffer (one record, one syscall).
 constexpr size_t kCoalesceLimit = 64 * 1024;
+/// An HTTP/1 keep-alive connection idle this long gives its manager (buffers, codec, stream,
+/// coroutine frames) back and waits in the worker's IdlePark. Not at once: a client that sends
+/// its next request within the delay (a busy keep-alive connection) costs no park/resume.
+constexpr auto kParkAfter = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -49,13 +53,23 @@ ConnectionManager::ConnectionManager(Worker& worker)
 
 ConnectionManager::~ConnectionManager() = default;
 
-void ConnectionManager::attach(tcp::socket&& socket, const tcp::endpoint& peer,
+void ConnectionManager::attach(network::IdleConnection&& connection, bool resumed,
                                WorkerSnapshotSharedPtr hold) {
   hold_ = std::move(hold);
   const Snapshot& snapshot = *hold_->snapshot;
-  transport_.attach(std::move(socket),
-                    snapshot.tls != nullptr ? &snapshot.tls->sslContext() : nullptr);
-  peer_ip_ = network::clientAddressString(peer.address());
+  resumed_ = resumed;
+  tls_failed_ = false;
+  if (resumed) {
+    transport_.resume(std::move(connection.socket), std::move(connection.tls));
+  } else {
+    tls_failed_ = !transport_.attach(
+        std::move(connection.socket),
+        snapshot.tls != nullptr ? snapshot.tls->sslContext().native_handle() : nullptr);
+  }
+  peer_ = connection.peer;
+  peer_ip_ = network::clientAddressString(peer_.address());
+  park_wanted_ = parked_ = false;
+  idle_deadline_ = park_at_ = kNoDeadline;
   in_.clear();
   phase_deadline_ = kNoDeadline;
   setDeadline(kNoDeadline);
@@ -65,6 +79,11 @@ void ConnectionManager::attach(tcp::socket&& socket, const tcp::endpoint& peer,
   h1_codec_.reset();
   codec_ = &h1_codec_;
   http2_ = false;
+}
+
+network::IdleConnection ConnectionManager::takeIdle() {
+  auto [socket, tls] = transport_.release();
+  return network::IdleConnection{std::move(socket), std::move(tls), peer_};
 }
 
 void ConnectionManager::detach() {
@@ -94,7 +113,11 @@ asio::awaitable<void> ConnectionManager::run() {
   network::ConnectionRegistry::Registration registration(worker_.registry(), *this);
   try {
     const config::Options& options = hold_->snapshot->options;
-    if (transport_.tls()) {
+    if (resumed_) {
+      co_await serveHttp1();  // only HTTP/1.1 connections are parked
+    } else if (tls_failed_) {
+      VALLUM_LOG_ERROR("connection from {}: cannot start TLS (out of memory?)", peer_ip_);
+    } else if (transport_.tls()) {
       setPhaseDeadline(SteadyClock::now() + kHandshakeTimeout);
       const boost::system::error_code ec = co_await transport_.handshake();
       setPhaseDeadline(kNoDeadline);
@@ -143,7 +166,9 @@ asio::awaitable<void> ConnectionManager::run() {
     VALLUM_LOG_ERROR("connection from {} failed: {}", peer_ip_, e.what());
   }
   closed_ = true;
-  transport_.close();
+  if (!parked_) {
+    transport_.close();
+  }
   write_signal_.cancel();
   // Stream coroutines, the writer and a cancelled client watch still queued refer to this
   // object: they finish before it is recycled or freed.
@@ -196,11 +221,21 @@ asio::awaitable<void> ConnectionManager::serveHttp1() {
       }
       idle_ = true;
       const config::Duration idle = worker_.current()->snapshot->options.timeout_idle;
-      setPhaseDeadline(idle.count() > 0 ? SteadyClock::now() + idle : kNoDeadline);
+      const SteadyTime now = SteadyClock::now();
+      idle_deadline_ = idle.count() > 0 ? now + idle : kNoDeadline;
+      park_at_ = now + kParkAfter;
+      setPhaseDeadline(std::min(idle_deadline_, park_at_));
       char* at = in_.writePointer();
       auto [ec, n] = co_await transport_.asyncReadSome(asio::buffer(at, in_.writable()), kUse);
       idle_ = false;
       setPhaseDeadline(kNoDeadline);
+      if (park_wanted_) {
+        park_wanted_ = false;
+        if (ec == asio::error::operation_aborted && !draining_) {
+          parked_ = true;  // runConnection hands the socket to the worker's IdlePark
+          break;
+        }
+      }
       if (ec || n == 0) {
         break;  // the client closed, the idle timeout fired, or we are draining
       }
@@ -336,9 +371,8 @@ void ConnectionManager::wakeWriter() { write_signal_.cancel(); }
 
 asio::awaitable<void> ConnectionManager::writeLoop() {
   while (!closed_) {
-    out_.clear();
-    codec_->takeOutput(out_);
-    if (out_.empty()) {
+    const network::BufferSpan buffers = takeWriteBuffers();  // TLS: one record when small
+    if (buffers.empty()) {
       if (codec_->wantsClose()) {
         transport_.cancel();  // GOAWAY sent and every stream done: the reader ends
         break;
@@ -348,13 +382,7 @@ asio::awaitable<void> ConnectionManager::writeLoop() {
       (void)ec;
       continue;
     }
-    write_buffers_.clear();
-    for (std::string_view p : out_) {
-      write_buffers_.emplace_back(p.data(), p.size());
-    }
-    auto [ec, n] = co_await transport_.asyncWrite(
-        network::BufferSpan{write_buffers_.data(), write_buffers_.data() + write_buffers_.size()},
-        kUse);
+    auto [ec, n] = co_await transport_.asyncWrite(buffers, kUse);
     if (ec) {
       write_failed_ = true;
       transport_.cancel();
@@ -481,7 +509,11 @@ void ConnectionManager::onDeadline() {
   const SteadyTime now = SteadyClock::now();
   if (phase_deadline_ <= now) {
     phase_deadline_ = kNoDeadline;
-    phase_expired_ = true;
+    if (idle_ && !http2_ && park_at_ <= now && now < idle_deadline_ && !draining_) {
+      park_wanted_ = true;  // idle long enough: give the manager back (serveHttp1 parks)
+    } else {
+      phase_expired_ = true;
+    }
     transport_.cancel();  // handshake, keep-alive idle or linger time is up
   }
   SteadyTime next = phase_deadline_;
@@ -549,23 +581,41 @@ void ConnectionManager::onClientReadable(boost::system::error_code ec, uint32_t 
 
 namespace {
 
-asio::awaitable<void> runConnection(Worker& worker, asio::ip::tcp::socket socket,
-                                    asio::ip::tcp::endpoint peer) {
+/// Roughly what a connection manager holds (the object, its read buffer and what its codec and
+/// stream keep): the memory a dropped spare gives back, for the allocator trim.
+constexpr size_t kManagerFootprint = sizeof(ConnectionManager) + kDownstreamBufferSize;
+
+asio::awaitable<void> runConnection(Worker& worker, network::IdleConnection connection,
+                                    bool resumed) {
+  bool parked = false;
   {
     // The object comes from (and goes back to) this worker's spare list; with none spare, a
     // new one. Heap-held so the coroutine frame stays small enough for asio's frame recycling.
     std::unique_ptr<network::TrackedConnection> spare = worker.takeSpareConnection(0);
-    std::unique_ptr<ConnectionManager> connection(
+    std::unique_ptr<ConnectionManager> manager(
         spare ? static_cast<ConnectionManager*>(spare.release()) : new ConnectionManager(worker));
-    connection->attach(std::move(socket), peer, worker.current());
-    co_await connection->run();
-    connection->detach();
-    worker.keepSpareConnection(0, std::move(connection));
+    manager->attach(std::move(connection), resumed, worker.current());
+    co_await manager->run();
+    if (manager->parked() && !worker.draining()) {
+      parked = true;
+      const SteadyTime deadline = manager->idleDeadline();
+      worker.idlePark().park(manager->takeIdle(), deadline);
+    }
+    manager->detach();
+    if (!worker.keepSpareConnection(0, std::move(manager))) {
+      worker.noteMemoryFreed(kManagerFootprint);
+    }
   }
-  worker.connectionClosed();
+  if (!parked) {
+    worker.connectionClosed();
+  }
 }
 
 }  // namespace
+
+void resumeConnection(Worker& worker, network::IdleConnection&& connection) {
+  asio::co_spawn(worker.io(), runConnection(worker, std::move(connection), true), asio::detached);
+}
 
 void startConnection(Worker& worker, asio::ip::tcp::socket socket) {
   boost::system::error_code ec;
@@ -574,7 +624,9 @@ void startConnection(Worker& worker, asio::ip::tcp::socket socket) {
     return;  // already gone
   }
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  asio::co_spawn(worker.io(), runConnection(worker, std::move(socket), peer), asio::detached);
+  asio::co_spawn(worker.io(),
+                 runConnection(worker, network::IdleConnection{std::move(socket), {}, peer}, false),
+                 asio::detached);
 }
 
 }  // namespace vallum::proxy

@@ -34,9 +34,15 @@ class ConnectionManager final : public network::TrackedConnection,
   explicit ConnectionManager(Worker& worker);
   ~ConnectionManager() override;
 
-  /// Takes an accepted client socket; every per-connection field starts fresh. `hold` keeps
-  /// the snapshot (and its TLS context) alive for the life of the connection.
-  void attach(tcp::socket&& socket, const tcp::endpoint& peer, WorkerSnapshotSharedPtr hold);
+  /// Takes a client connection; every per-connection field starts fresh. `resumed`: a parked
+  /// keep-alive connection coming back (TLS long negotiated, HTTP/1.1) — else a new one.
+  /// `hold` keeps the snapshot (and its TLS context) alive while the manager serves it.
+  void attach(network::IdleConnection&& connection, bool resumed, WorkerSnapshotSharedPtr hold);
+  /// After run(): whether the connection went idle long enough to be parked; then
+  /// takeIdle() gives it away (to the worker's IdlePark) with the deadline it closes at.
+  bool parked() const { return parked_; }
+  network::IdleConnection takeIdle();
+  SteadyTime idleDeadline() const { return idle_deadline_; }
   /// Drops the client and what the last connection referenced, returning grown buffers.
   void detach();
   /// Serves the connection until it closes.
@@ -118,6 +124,13 @@ class ConnectionManager final : public network::TrackedConnection,
   boost::asio::steady_timer write_signal_;
   SteadyTime phase_deadline_ = kNoDeadline;
   bool idle_ = false;  ///< waiting for the first byte of a request
+  bool tls_failed_ = false;  ///< OpenSSL could not start the connection
+  bool resumed_ = false;     ///< a parked connection came back (see attach())
+  bool park_wanted_ = false;  ///< the idle read was cancelled to park the connection
+  bool parked_ = false;
+  tcp::endpoint peer_;
+  SteadyTime idle_deadline_ = kNoDeadline;  ///< keep-alive idle: when timeout_idle closes it
+  SteadyTime park_at_ = kNoDeadline;        ///< keep-alive idle: when it is parked
   bool draining_ = false;
   bool closed_ = false;
   bool phase_expired_ = false;
@@ -135,5 +148,7 @@ class ConnectionManager final : public network::TrackedConnection,
 /// owns a (recycled) ConnectionManager for the connection's life; it registers with the
 /// worker's ConnectionRegistry for deadlines and drain.
 void startConnection(Worker& worker, boost::asio::ip::tcp::socket socket);
+/// Serves a parked connection that became readable again (the worker's IdlePark calls this).
+void resumeConnection(Worker& worker, network::IdleConnection&& connection);
 
 }  // namespace vallum::proxy

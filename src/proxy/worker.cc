@@ -28,6 +28,12 @@ Worker::Worker(size_t index)
     : index_(index),
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       registry_(io_, kTick),
+      idle_park_(
+          registry_,
+          [this](network::IdleConnection&& connection) {
+            resumeConnection(*this, std::move(connection));
+          },
+          [this] { connectionClosed(); }),
       access_log_(STDOUT_FILENO) {
   registry_.setTickHook([this] { onTick(); });
 }
@@ -116,7 +122,18 @@ void Worker::drain(std::function<void()> on_idle) {
   }
 }
 
+void Worker::publishGauges() {
+  if (gauges_ == nullptr) {
+    return;
+  }
+  const size_t parked = idle_park_.size();
+  gauges_->active.store(registry_.size() - parked, std::memory_order_relaxed);
+  gauges_->parked.store(parked, std::memory_order_relaxed);
+  gauges_->spare.store(spareConnections(), std::memory_order_relaxed);
+}
+
 void Worker::connectionClosed() {
+  publishGauges();
   if (draining_ && registry_.size() == 0 && on_idle_) {
     auto cb = std::move(on_idle_);
     on_idle_ = nullptr;
@@ -126,6 +143,7 @@ void Worker::connectionClosed() {
 
 void Worker::onTick() {
   access_log_.flush();
+  publishGauges();
   if (memory_freed_ >= kTrimThreshold) {
     memory_freed_ = 0;
     ::malloc_trim(0);  // every arena, briefly locked in turn: whole free pages go back

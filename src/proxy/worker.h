@@ -12,6 +12,8 @@
 #include "common/random.h"
 #include "network/accept_backoff.h"
 #include "network/connection_registry.h"
+#include "network/idle_park.h"
+#include "metrics/registry.h"
 #include "proxy/access_log.h"
 #include "proxy/snapshot.h"
 #include "upstream/lb/load_balancer.h"
@@ -103,12 +105,25 @@ class Worker {
   /// stay in the process's RSS after its connections closed. Worker thread only.
   void noteMemoryFreed(size_t bytes) { memory_freed_ += bytes; }
 
-  void keepSpareConnection(size_t kind, std::unique_ptr<network::TrackedConnection> c) {
+  /// Keeps `c` for reuse; false when the spare list is full (or the worker drains) and `c`
+  /// was freed.
+  bool keepSpareConnection(size_t kind, std::unique_ptr<network::TrackedConnection> c) {
     auto& spares = spare_connections_[kind];
     if (spares.size() < kMaxSpareConnections && !draining_) {
       spares.push_back(std::move(c));
+      return true;
     }
+    return false;
   }
+  size_t spareConnections() const {
+    return spare_connections_[0].size() + spare_connections_[1].size();
+  }
+
+  /// Idle keep-alive connections parked without a connection manager (network/idle_park.h).
+  network::IdlePark& idlePark() { return idle_park_; }
+  /// Where this worker publishes its connection gauges (set before the worker runs; null:
+  /// nowhere).
+  void setConnectionGauges(metrics::ConnectionGauges* gauges) { gauges_ = gauges; }
 
   /// Set by the server before the worker runs: called on the worker thread when an outlier
   /// consecutive counter of `route_id`'s host `host_index` reached its threshold; the server
@@ -125,6 +140,7 @@ class Worker {
  private:
   void acceptNext();
   void onTick();
+  void publishGauges();
 
   size_t index_;
   boost::asio::io_context io_;
@@ -133,6 +149,8 @@ class Worker {
   size_t memory_freed_ = 0;  ///< since the last malloc_trim (noteMemoryFreed)
   WorkerSnapshotSharedPtr current_;
   network::ConnectionRegistry registry_;
+  network::IdlePark idle_park_;
+  metrics::ConnectionGauges* gauges_ = nullptr;
   upstream::pool::ConnectionPools pools_;
   FastRandom random_;
   AccessLog access_log_;

@@ -126,6 +126,7 @@ class Server {
     insecure_ = snapshot_->options.insecure_server;
     for (size_t i = 0; i < n; ++i) {
       workers_.push_back(std::make_unique<proxy::Worker>(i));
+      workers_.back()->setConnectionGauges(&metrics_->connectionGauges(i));
     }
     // The first bind may pick a free port (port 0); the other workers bind the same one.
     tcp::endpoint bound = *endpoint;

@@ -9,6 +9,7 @@ for many requests, and send deliberately malformed bytes. Everything here has a 
 from __future__ import annotations
 
 import hashlib
+import re
 import select
 import socket
 import ssl
@@ -24,6 +25,14 @@ DEFAULT_TIMEOUT = 15.0
 
 class HttpError(Exception):
     """The peer sent something this client cannot parse as HTTP/1.1."""
+
+
+def _body_summary(body: bytes) -> bytes:
+    """The first 300 bytes of a body; for an HTML page (Vallum's error pages), its text without
+    the style block and tags, so that an assertion message shows the reply's details."""
+    if body.lstrip()[:1] == b"<":
+        body = re.sub(rb"\s+", b" ", re.sub(rb"(?s)<style.*?</style>|<[^>]+>", b" ", body)).strip()
+    return body[:300]
 
 
 @dataclass
@@ -67,7 +76,7 @@ class Response:
         return self.body.decode("utf-8", "replace")
 
     def __repr__(self) -> str:  # short, for assertion messages
-        b = self.body[:300] if self.body is not None else f"<{self.body_len} bytes hashed>"
+        b = _body_summary(self.body) if self.body is not None else f"<{self.body_len} bytes hashed>"
         return (f"<Response {self.status} {self.reason!r} framing={self.framing} complete={self.complete} "
                 f"headers={self.headers!r} body={b!r}>")
 

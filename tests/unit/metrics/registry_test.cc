@@ -173,7 +173,9 @@ TEST(RegistryTest, StableFamilyAndSeriesOrderWithHelp) {
                   "vallum_route_response_bytes_total", "vallum_route_upstream_latency_seconds",
                   "vallum_endpoint_healthy", "vallum_endpoint_ejected",
                   "vallum_endpoint_active_requests", "vallum_endpoint_connect_failures_total",
-                  "vallum_config_reloads_total", "vallum_config_reload_failures_total"));
+                  "vallum_config_reloads_total", "vallum_config_reload_failures_total",
+                  "vallum_downstream_connections",
+                  "vallum_downstream_spare_connection_managers"));
   EXPECT_THAT(text, ::testing::HasSubstr("# TYPE vallum_route_responses_total counter\n"));
   EXPECT_THAT(text,
               ::testing::HasSubstr("# TYPE vallum_route_upstream_latency_seconds histogram\n"));
@@ -182,7 +184,7 @@ TEST(RegistryTest, StableFamilyAndSeriesOrderWithHelp) {
   for (const std::string& line : lines(text)) {
     help += line.rfind("# HELP vallum_", 0) == 0 ? 1 : 0;
   }
-  EXPECT_EQ(help, 10u);
+  EXPECT_EQ(help, 12u);
   // Routes in order of first registration; classes in index order.
   EXPECT_THAT(sampleLines(text, "vallum_route_request_bytes_total"),
               ElementsAre(R"(vallum_route_request_bytes_total{route="zeta"} 0)",
@@ -328,6 +330,24 @@ TEST(RegistryTest, ConfigReloadCounters) {
   EXPECT_THAT(
       sampleLines(registry.render(), "vallum_config_"),
       ElementsAre("vallum_config_reloads_total 3", "vallum_config_reload_failures_total 1"));
+}
+
+TEST(RegistryTest, ConnectionGaugesSumTheWorkers) {
+  Registry registry(2);
+  EXPECT_THAT(sampleLines(registry.render(), "vallum_downstream_"),
+              ElementsAre(R"(vallum_downstream_connections{state="active"} 0)",
+                          R"(vallum_downstream_connections{state="parked"} 0)",
+                          "vallum_downstream_spare_connection_managers 0"));
+  registry.connectionGauges(0).active = 3;
+  registry.connectionGauges(0).parked = 1000;
+  registry.connectionGauges(0).spare = 64;
+  registry.connectionGauges(1).active = 2;
+  registry.connectionGauges(1).parked = 24;
+  registry.connectionGauges(1).spare = 5;
+  EXPECT_THAT(sampleLines(registry.render(), "vallum_downstream_"),
+              ElementsAre(R"(vallum_downstream_connections{state="active"} 5)",
+                          R"(vallum_downstream_connections{state="parked"} 1024)",
+                          "vallum_downstream_spare_connection_managers 69"));
 }
 
 TEST(RegistryTest, WorkersWriteWhileAnotherThreadRenders) {

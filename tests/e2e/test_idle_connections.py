@@ -1,0 +1,136 @@
+"""Lean idle connections (issue 10): an HTTP/1.1 keep-alive connection idle for a second gives
+its connection manager back (read buffer, codec, stream, coroutine frames) and waits in the
+worker's IdlePark as a socket, its TLS state and the client's address. The gauges
+`vallum_downstream_connections{state=active|parked}` and
+`vallum_downstream_spare_connection_managers` show it: after 1,000 idle connections no manager
+is held by them and the spare list stays at its cap (64 per worker). Parked connections come
+back for their next request, notice hang-ups, close at `timeout_idle` and on drain."""
+
+import signal
+import socket
+import time
+
+import pytest
+
+from lib.clusters import free_port, metric, scrape
+from lib.helpers import route, wait_until
+from lib.http1 import Conn
+from lib.upstream import Fixed
+
+BODY = b"idle-body-42"
+SPARE_CAP = 64  # Worker::kMaxSpareConnections, per worker
+WORKERS = 2     # the e2e Vallum runs --concurrency 2
+
+
+def gauges(port):
+    s = scrape(port)
+    return (metric(s, "vallum_downstream_connections", state="active"),
+            metric(s, "vallum_downstream_connections", state="parked"),
+            metric(s, "vallum_downstream_spare_connection_managers"))
+
+
+def wait_gauges(port, active, parked, timeout=8.0):
+    last = [None]
+
+    def check():
+        last[0] = gauges(port)
+        return last[0][0] == active and last[0][1] == parked
+
+    try:
+        wait_until(check, timeout, 0.1)
+    except AssertionError:
+        raise AssertionError(f"(active, parked, spare) = {last[0]}, expected active={active} parked={parked}")
+    return last[0]
+
+
+def start(module_vallum, module_upstream, insecure, **globals_):
+    u = module_upstream("idle-up", default=Fixed(200, BODY))
+    mport = free_port()
+    cfg = module_vallum.config([route("https://idle.example.test", u.url, name="idle")],
+                               metrics_address=f"127.0.0.1:{mport}", **globals_)
+    if insecure:
+        cfg.pop("certificates", None)
+        cfg["insecure_server"] = True
+    v = module_vallum(cfg)
+    v.wait_stderr(r"metrics on http://127\.0\.0\.1:%d/metrics" % mport, 5)
+    return v, mport
+
+
+def open_idle(v, n):
+    conns = []
+    for _ in range(n):
+        c = v.conn("idle.example.test")
+        r = c.get("/first")
+        assert r.status == 200 and r.body == BODY, r
+        conns.append(c)
+    return conns
+
+
+@pytest.mark.parametrize("tls,n", [(False, 1000), (True, 300)], ids=["plain", "tls"])
+def test_idle_connections_park_and_come_back(module_vallum, module_upstream, tls, n):
+    """n connections, one request each, then idle: all parked, none active, the spare list at
+    most its cap; each then serves a second request (resumed) and parks again; the ones the
+    client closes leave the park."""
+    v, mport = start(module_vallum, module_upstream, insecure=not tls)
+    conns = open_idle(v, n)
+    try:
+        active, parked, spare = wait_gauges(mport, 0, n)
+        assert spare <= SPARE_CAP * WORKERS, spare
+        for i, c in enumerate(conns):
+            r = c.get(f"/second/{i}")
+            assert r.status == 200 and r.body == BODY, (i, r)
+        wait_gauges(mport, 0, n)
+        for c in conns[: n // 2]:
+            c.close()
+        conns = conns[n // 2:]
+        wait_gauges(mport, 0, n - n // 2)
+        # Pipelined requests on a parked connection: both answered, in order.
+        c = conns[0]
+        c.sock.sendall(b"GET /p1 HTTP/1.1\r\nHost: idle.example.test\r\n\r\n"
+                       b"GET /p2 HTTP/1.1\r\nHost: idle.example.test\r\n\r\n")
+        r1, r2 = c.read_response(), c.read_response()
+        assert (r1.status, r1.body, r2.status, r2.body) == (200, BODY, 200, BODY)
+    finally:
+        for c in conns:
+            c.close()
+    wait_gauges(mport, 0, 0)
+
+
+def test_parked_connections_close_at_timeout_idle(module_vallum, module_upstream):
+    """timeout_idle 2s: a connection parked after 1 s is closed by the server at ~2 s (the
+    client reads EOF), as an unparked one would be."""
+    v, mport = start(module_vallum, module_upstream, insecure=True, timeout_idle="2s")
+    conns = open_idle(v, 20)
+    try:
+        wait_gauges(mport, 0, 20, timeout=1.9)
+        t0 = time.monotonic()
+        for c in conns:
+            c.sock.settimeout(6)
+            assert c.sock.recv(1) == b""
+        assert time.monotonic() - t0 < 4
+        wait_gauges(mport, 0, 0)
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_drain_closes_parked_connections_at_once(module_vallum, module_upstream):
+    """SIGTERM with 200 parked connections: every one is closed and Vallum exits 0 promptly
+    (a parked connection has no request to finish)."""
+    v, mport = start(module_vallum, module_upstream, insecure=True)
+    conns = open_idle(v, 200)
+    try:
+        wait_gauges(mport, 0, 200)
+        t0 = time.monotonic()
+        v.signal(signal.SIGTERM)
+        assert v.wait_exit(10) == 0
+        assert time.monotonic() - t0 < 3
+        for c in conns:
+            c.sock.settimeout(3)
+            try:
+                assert c.sock.recv(1) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for c in conns:
+            c.close()
