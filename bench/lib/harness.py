@@ -35,6 +35,7 @@ REPO = BENCH.parent
 CONFIGS = BENCH / "configs"  # --configs DIR replaces it (experiments with other settings)
 sys.path.insert(0, str(LIB))
 import httpclient  # noqa: E402
+import idleclient  # noqa: E402
 
 PROXY_CORE = "0"
 LOAD_CORE = "1"
@@ -57,6 +58,7 @@ class Workload:
     resume: bool = False    # TLS: resume the previous session (else every handshake is full)
     default: bool = True    # part of the default --workloads set
     h2: bool = False        # HTTP/2 by ALPN, load from h2load (H2_CLIENTS x H2_STREAMS) instead of wrk
+    idle: str = ""          # idle-memory workload: idleclient mode (http1, tls, h2); no wrk, no callgrind
 
 
 WORKLOADS = {
@@ -71,10 +73,24 @@ WORKLOADS = {
                  0.25, resume=True, default=False),
         Workload("h2", True, "/small", False,
                  "HTTP/2 over TLS 1.3 (ALPN h2), h2load 16 connections x 16 streams, 13-byte body (p50 column: h2load's mean request time)", 1.0, h2=True),
+        # Idle memory per connection (optional: --idle, --workloads all or by name): a fresh proxy
+        # process per measurement, N connections with one request each, left open and idle.
+        Workload("idle-http1", False, "/small", False,
+                 "idle memory per HTTP/1.1 keep-alive connection (plain TCP; one GET /small each, then idle)",
+                 0.0, default=False, idle="http1"),
+        Workload("idle-tls", True, "/small", False,
+                 "idle memory per TLS 1.3 connection (HTTP/1.1; one GET /small each, then idle)",
+                 0.0, default=False, idle="tls"),
+        Workload("idle-h2", True, "/small", False,
+                 "idle memory per HTTP/2-over-TLS connection (ALPN h2; one stream each, then idle, no GOAWAY)",
+                 0.0, default=False, idle="h2"),
     ]
 }
 DEFAULT_WORKLOADS = [w.name for w in WORKLOADS.values() if w.default]
 DEFAULT_CALLGRIND = DEFAULT_WORKLOADS
+IDLE_WORKLOADS = [w.name for w in WORKLOADS.values() if w.idle]
+IDLE_CONNS = {"http1": 10000, "tls": 4000, "h2": 4000}  # --idle-conns HTTP1,TLS (tls and h2 share)
+MAX_CONNS = 8192  # nginx worker_connections, HAProxy maxconn (idle workloads: more)
 
 FIGURES = [  # key, label, lower-is-better
     ("rps", "requests/s", False),
@@ -316,12 +332,13 @@ class Proxy:
         """None if usable, else the reason it is skipped."""
         return None
 
-    def prepare(self, ctx: Ctx, kind: str, d: Path, ports: dict) -> tuple[list[str], Path, Path]:
+    def prepare(self, ctx: Ctx, kind: str, d: Path, ports: dict,
+                max_conns: int = MAX_CONNS) -> tuple[list[str], Path, Path]:
         """Writes the config; returns (argv, stdout file, stderr file)."""
         raise NotImplementedError
 
     def start(self, ctx: Ctx, kind: str, tag: str, valgrind: list[str] | None = None,
-              ready_timeout: float = 30.0) -> Instance:
+              ready_timeout: float = 30.0, max_conns: int = MAX_CONNS) -> Instance:
         d = ctx.work / f"{self.name}-{tag}"
         d.mkdir(parents=True, exist_ok=True)
         ports = {}
@@ -329,7 +346,7 @@ class Proxy:
             ports["plain"] = free_port(ctx.ports_taken)
         if kind in ("both", "tls"):
             ports["tls"] = free_port(ctx.ports_taken)
-        argv, out, err = self.prepare(ctx, kind, d, ports)
+        argv, out, err = self.prepare(ctx, kind, d, ports, max_conns)
         if valgrind:
             argv = valgrind + argv
         (d / "argv.txt").write_text(" ".join(argv) + "\n")
@@ -351,9 +368,9 @@ class Proxy:
 class Nginx(Proxy):
     name = "nginx"
 
-    def prepare(self, ctx, kind, d, ports):
+    def prepare(self, ctx, kind, d, ports, max_conns=MAX_CONNS):
         nginx_dirs(d)
-        conf = render("nginx.conf.in", d / "nginx.conf", dir=d, origin_port=ctx.origin_port,
+        conf = render("nginx.conf.in", d / "nginx.conf", dir=d, origin_port=ctx.origin_port, max_conns=max_conns,
                       plain_port=ports["plain"], tls_port=ports["tls"], cert=ctx.cert, key=ctx.key,
                       access_log=d / "access.log")
         return (["nginx", "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")],
@@ -363,8 +380,9 @@ class Nginx(Proxy):
 class HAProxy(Proxy):
     name = "haproxy"
 
-    def prepare(self, ctx, kind, d, ports):
-        cfg = render("haproxy.cfg.in", d / "haproxy.cfg", origin_port=ctx.origin_port,
+    def prepare(self, ctx, kind, d, ports, max_conns=MAX_CONNS):
+        cfg = render("haproxy.cfg.in", d / "haproxy.cfg", origin_port=ctx.origin_port, max_conns=max_conns,
+                     strict_limits="strict-limits" if max_conns <= MAX_CONNS else "no strict-limits",
                      plain_port=ports["plain"], tls_port=ports["tls"], pem=ctx.pem)
         # -db: foreground, no fork. stdout carries the access log ("log stdout").
         return ["haproxy", "-db", "-f", str(cfg)], d / "access.log", d / "stderr.log"
@@ -385,7 +403,9 @@ class Vallum(Proxy):
             return f"{ctx.vallum} is not executable; Vallum skipped"
         return None
 
-    def prepare(self, ctx, kind, d, ports):
+    def prepare(self, ctx, kind, d, ports, max_conns=MAX_CONNS):
+        # No connection limit to configure (it inherits the harness's RLIMIT_NOFILE); the
+        # downstream idle timeout (timeout_idle) defaults to 5 min, longer than any measurement.
         port = ports[kind]
         certs = ""
         if kind == "tls":
@@ -686,6 +706,124 @@ def callgrind_run(ctx: Ctx, proxy: Proxy, w: Workload, n: int, args) -> int:
     return sum(callgrind_total(f) for f in files)
 
 
+# --------------------------------------------------------------------------- idle memory
+
+def proc_tree(pid: int) -> list[int]:
+    """pid and its descendants (a proxy that forks workers: all of them)."""
+    children: dict[int, list[int]] = {}
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e}/stat") as f:
+                st = f.read()
+            ppid = int(st[st.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(e))
+    out, todo = [], [pid]
+    while todo:
+        q = todo.pop()
+        out.append(q)
+        todo += children.get(q, [])
+    return out
+
+
+def mem_status(pid: int) -> dict:
+    """VmRSS, RssAnon, RssFile, VmHWM (KB = 1024 bytes, as /proc reports them) summed over the
+    process tree, plus the number of open file descriptors."""
+    tot = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0, "VmHWM": 0, "fds": 0, "processes": 0}
+    for q in proc_tree(pid):
+        try:
+            with open(f"/proc/{q}/status") as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    if k in tot:
+                        tot[k] += int(v.split()[0])
+            tot["fds"] += len(os.listdir(f"/proc/{q}/fd"))
+            tot["processes"] += 1
+        except (OSError, ValueError, IndexError):
+            pass
+    return tot
+
+
+def idle_measure(ctx: Ctx, proxy: Proxy, w: Workload, n: int, args) -> dict:
+    """Idle memory per connection, in a fresh proxy process: RSS with n idle connections (one
+    request each, response read, connection left open) minus RSS before the first, ÷ n."""
+    # The client holds n sockets; the proxy (started after this, so it inherits the limit)
+    # holds n more plus its upstream and log descriptors.
+    soft, _ = idleclient.raise_nofile(n + 1000)
+    if soft != resource.RLIM_INFINITY and soft < n + 100:
+        raise BenchError(f"RLIMIT_NOFILE {soft} is too small for {n} connections")
+    inst = proxy.start(ctx, proxy.kind_for(w.tls), w.name, max_conns=max(MAX_CONNS, n + 1000))
+    client = None
+    r: dict = {"connections": n, "loadavg": os.getloadavg()}
+    try:
+        port = inst.ports["tls" if w.tls else "plain"]
+        # Warm-up: a few requests on one connection, then --idle-parallel connections opened at
+        # once the same way as the measured ones and closed: lazily initialised state (TLS,
+        # HTTP/2) exists and the upstream pool has grown to the concurrency the measured
+        # connections arrive with, so its idle upstream connections are in "before" too.
+        if w.idle != "h2":
+            httpclient.run(port, "/small", 20, tls=w.tls, expect_body=SMALL_BODY, timeout=10)
+        k = args.idle_parallel
+        warm = idleclient.IdleClient(port, w.idle, k, parallel=k)
+        try:
+            wr = warm.open_all(overall_timeout=60)
+        finally:
+            warm.close_all()
+        if wr["failed"]:
+            raise BenchError(f"warm-up: {wr['failed']} of {k} connections failed: {wr['failure_examples']}")
+        time.sleep(1.0)
+        if inst.popen.poll() is not None:
+            raise BenchError(f"{proxy.name} exited during warm-up (status {inst.popen.returncode})")
+        m0 = mem_status(inst.pid)
+        a0 = origin_accepts(ctx.origin_port)
+        client = idleclient.IdleClient(port, w.idle, n, parallel=args.idle_parallel)
+        c = client.open_all(overall_timeout=600)
+        time.sleep(2.0)
+        m1 = mem_status(inst.pid)
+        time.sleep(1.0)
+        m2 = mem_status(inst.pid)  # the later reading is the figure
+        a1 = origin_accepts(ctx.origin_port)
+        left = client.still_open()
+        if inst.popen.poll() is not None:
+            raise BenchError(f"{proxy.name} exited with {n} idle connections (status {inst.popen.returncode})")
+        idle = left["still_open"]
+        r.update({
+            "idle_kb_per_conn": (m2["VmRSS"] - m0["VmRSS"]) / idle if idle else None,
+            "idle_anon_kb_per_conn": (m2["RssAnon"] - m0["RssAnon"]) / idle if idle else None,
+            "rss_before_kb": m0["VmRSS"],
+            "rss_after_kb": m2["VmRSS"],
+            "rss_after_2s_kb": m1["VmRSS"],
+            "mem_before": m0, "mem_after": m2,
+            "idle_conns": idle,
+            "idle_failures": c["failed"],
+            "failures": c["failures"],
+            "failure_examples": c["failure_examples"],
+            "closed_by_proxy": left["closed_by_proxy"],
+            "unexpected_data": left["unexpected_data"],
+            "open_seconds": c["open_seconds"],
+            "proxy_fds_added": m2["fds"] - m0["fds"],
+            "upstream_conns_opened": a1 - a0 - 1,
+            "processes": m2["processes"],
+        })
+        if c["failed"] or left["closed_by_proxy"] or left["unexpected_data"]:
+            r["errors"] = {k: v for k, v in {**c["failures"], "closed_by_proxy": left["closed_by_proxy"],
+                                            "unexpected_data": left["unexpected_data"]}.items() if v}
+    finally:
+        if client is not None:
+            client.close_all()
+        rc = PROCS.stop(inst.popen)
+        if rc not in (0, None, -signal.SIGTERM):
+            r["exit_status"] = rc
+            log(f"{proxy.name} ({w.name}) exited with status {rc}")
+        if inst.access_log.exists() and not args.keep_logs:
+            r["access_log_lines"] = sum(1 for _ in open(inst.access_log, "rb"))
+            inst.access_log.unlink()
+    return r
+
+
 # --------------------------------------------------------------------------- report
 
 def fmt(key: str, v) -> str:
@@ -697,6 +835,8 @@ def fmt(key: str, v) -> str:
         return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1000:.1f}k"
     if key == "cpu_us_per_req":
         return f"{v:.1f}"
+    if key == "idle_kb_per_conn":
+        return f"{v:.2f}"
     return f"{v:,.0f}"
 
 
@@ -712,6 +852,8 @@ def markdown(summary: dict) -> str:
     lines = []
     for wname in summary["workloads"]:
         w = WORKLOADS[wname]
+        if w.idle:
+            continue  # one table for all idle-* workloads, below
         lines.append(f"#### {wname} — {w.desc}\n")
         head = "| figure | " + " | ".join(proxies)
         sep = "|---|" + "---:|" * len(proxies)
@@ -723,6 +865,38 @@ def markdown(summary: dict) -> str:
             vals = {p: res.get(p, {}).get(wname, {}).get(key) for p in proxies}
             row = f"| {label} | " + " | ".join(fmt(key, vals[p]) for p in proxies)
             row += "".join(f" | {ratio(vals['vallum'], vals[p])}" for p in ratios) + " |"
+            lines.append(row)
+        lines.append("")
+    idle_w = [w for w in summary["workloads"] if WORKLOADS[w].idle]
+    if idle_w:
+        others = [p for p in proxies if p != "nginx"]
+        lines.append("#### Idle memory per connection — KB per idle connection (1 KB = 1024 bytes): the proxy's "
+                     "RSS (VmRSS) with all connections idle minus before the first, ÷ connections; a fresh "
+                     "proxy process per cell; one GET /small per connection, response read, connection left open\n")
+        head = "| workload | connections | " + " | ".join(f"{p} idle KB/conn" for p in proxies)
+        sep = "|---|---:|" + "---:|" * len(proxies)
+        if "nginx" in proxies:
+            head += "".join(f" | {p}/nginx" for p in others)
+            sep += "---:|" * len(others)
+        head += " | failed / closed by proxy |"
+        sep += "---|"
+        lines += [head, sep]
+        for wname in idle_w:
+            cells = {p: res.get(p, {}).get(wname, {}) for p in proxies}
+            vals = {p: cells[p].get("idle_kb_per_conn") for p in proxies}
+            n = next((c["connections"] for c in cells.values() if c.get("connections")), None)
+            row = f"| {wname} | {'—' if n is None else f'{n:,}'} | " + " | ".join(
+                fmt("idle_kb_per_conn", vals[p]) for p in proxies)
+            if "nginx" in proxies:
+                row += "".join(f" | {ratio(vals[p], vals['nginx'])}" for p in others)
+            fails = []
+            for p in proxies:
+                c = cells[p]
+                if c.get("error"):
+                    fails.append(f"{p}: error")
+                elif c.get("idle_failures") is not None:
+                    fails.append(f"{p} {c['idle_failures']} / {c.get('closed_by_proxy', 0)}")
+            row += f" | {', '.join(fails)} |"
             lines.append(row)
         lines.append("")
     sys_rows = [(w, p, res[p][w]) for w in summary["workloads"] for p in proxies
@@ -739,8 +913,8 @@ def markdown(summary: dict) -> str:
     lines.append("Ratios below 1.00× mean Vallum is cheaper/faster for latency, CPU and instructions; "
                  "for requests/s above 1.00× is better.\n")
     # Compact table of everything, including diagnostics.
-    lines.append("| workload | proxy | req/s | p50 µs | p99 µs | CPU µs/req (user+sys) | Ir/req | wake-ups/req | proxy core busy | foreign load core 0 / 1 | upstream conns opened | errors |")
-    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    lines.append("| workload | proxy | req/s | p50 µs | p99 µs | CPU µs/req (user+sys) | Ir/req | idle KB/conn | wake-ups/req | proxy core busy | foreign load core 0 / 1 | upstream conns opened | errors |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for wname in summary["workloads"]:
         for p in proxies:
             r = res.get(p, {}).get(wname)
@@ -757,6 +931,7 @@ def markdown(summary: dict) -> str:
                 f"| {wname} | {p} | {fmt('rps', r.get('rps'))} | {fmt('p50_us', r.get('p50_us'))} | "
                 f"{fmt('p99_us', r.get('p99_us'))} | {fmt('cpu_us_per_req', r.get('cpu_us_per_req'))}"
                 f"{split} | {fmt('ir_per_req', r.get('ir_per_req'))} | "
+                f"{fmt('idle_kb_per_conn', r.get('idle_kb_per_conn'))} | "
                 f"{'—' if r.get('wakeups_per_req') is None else format(r['wakeups_per_req'], '.2f')} | "
                 f"{'—' if busy is None else f'{busy * 100:.0f}%'} | "
                 f"{foreign} | "
@@ -818,12 +993,18 @@ Workloads:
   tls-keepalive  TLS 1.3 keep-alive, 13-byte body (ECDSA P-256 certificate)
   tls-handshake  a full TLS handshake per request (Connection: close)
   tls-resume     (optional) a resumed TLS handshake per request (session ticket)
+  h2             HTTP/2 over TLS (ALPN h2), h2load 16 connections x 16 streams
+  idle-http1     (optional, --idle) idle memory per HTTP/1.1 keep-alive connection:
+                 10,000 connections, one request each, left open; a fresh proxy process
+  idle-tls       (optional, --idle) the same with TLS 1.3, 4,000 connections
+  idle-h2        (optional, --idle) the same with HTTP/2 over TLS (ALPN h2), 4,000 connections
 
 Figures per proxy x workload: requests/s, p50/p99 latency (wrk, closed loop at
 saturation), the proxy's CPU µs per request (utime+stime from /proc/PID/stat over
 the run / requests), and instructions per request under valgrind --tool=callgrind
 ((Ir(N2) - Ir(N1)) / (N2 - N1), sequential deterministic client). Steer by CPU
-µs/request and instructions/request: requests/s swings ±40% on this shared machine.""",
+µs/request and instructions/request: requests/s swings ±40% on this shared machine.
+The idle-* workloads report KB of proxy RSS per idle connection instead.""",
         epilog="""\
 examples:
   bench/run.sh                                  # everything (~10 min quiet; retries stretch it when busy)
@@ -831,13 +1012,24 @@ examples:
   bench/run.sh --proxies nginx,vallum --workloads keepalive,keepalive-64k
   bench/run.sh --callgrind none --repeat 3      # wrk figures only, medians of 3 rounds
   bench/run.sh --no-wrk --callgrind all         # instruction counts only
+  bench/run.sh --workloads idle-http1,idle-tls,idle-h2   # idle memory only (~3 min)
+  bench/run.sh --idle                           # the default set plus the idle-* workloads
 
 output: a table on stdout (Markdown, paste into bench/RESULTS.md), bench/out/latest.md,
 bench/out/latest.json, and per-run logs/configs under bench/out/run-<timestamp>/.""")
     ap.add_argument("--proxies", default="all", help="comma list of nginx,haproxy,vallum (default: all; "
                     "vallum is skipped with a message if its binary is missing)")
     ap.add_argument("--workloads", default="default",
-                    help=f"comma list of {','.join(WORKLOADS)}, or 'all' (default: all but tls-resume)")
+                    help=f"comma list of {','.join(WORKLOADS)}, or 'all' (default: all but tls-resume "
+                         f"and the idle-* ones)")
+    ap.add_argument("--idle", action="store_true",
+                    help="add the idle-memory workloads (idle-http1, idle-tls, idle-h2) to --workloads")
+    ap.add_argument("--idle-conns", default=None,
+                    help="idle connections per measurement: HTTP1,TLS (TLS is used by idle-tls and idle-h2; "
+                         "default 10000,4000)")
+    ap.add_argument("--idle-parallel", type=int, default=16,
+                    help="idle workloads: connections being set up at a time (default 16; also the "
+                         "warm-up's connection count; more makes the proxies grow their upstream pools)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measured wrk run (default 10)")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured wrk before each run (default 2)")
     ap.add_argument("--connections", type=int, default=32, help="wrk connections, one wrk thread (default 32)")
@@ -892,10 +1084,25 @@ bench/out/latest.json, and per-run logs/configs under bench/out/run-<timestamp>/
     a.proxy_list = parse_list(a.proxies, ALL_PROXIES, "proxy")
     a.workload_list = parse_list("," .join(DEFAULT_WORKLOADS) if a.workloads == "default" else a.workloads,
                                  list(WORKLOADS), "workload")
+    if a.idle:
+        a.workload_list = [w for w in WORKLOADS if w in a.workload_list or w in IDLE_WORKLOADS]
+    a.idle_list = [w for w in a.workload_list if WORKLOADS[w].idle]
+    a.load_list = [w for w in a.workload_list if not WORKLOADS[w].idle]  # wrk / h2load workloads
     a.callgrind_list = [w for w in parse_list(a.callgrind, list(WORKLOADS), "callgrind workload")
-                        if w in a.workload_list]
+                        if w in a.load_list]
     a.syscalls_list = [w for w in parse_list(a.syscalls, list(WORKLOADS), "syscalls workload")
-                       if w in a.workload_list]
+                       if w in a.load_list]
+    a.idle_conns_map = dict(IDLE_CONNS)
+    if a.idle_conns:
+        try:
+            h1, tl = (int(x) for x in a.idle_conns.split(","))
+        except ValueError:
+            raise SystemExit("--idle-conns takes two integers: HTTP1,TLS")
+        if h1 < 1 or tl < 1:
+            raise SystemExit("--idle-conns: need positive counts")
+        a.idle_conns_map = {"http1": h1, "tls": tl, "h2": tl}
+    if a.idle_parallel < 1:
+        raise SystemExit("--idle-parallel must be positive")
     if a.repeat < 1 or a.connections < 1 or a.duration <= 0:
         raise SystemExit("--repeat, --connections and --duration must be positive")
     return a
@@ -950,6 +1157,7 @@ def main(argv: list[str]) -> int:
         "options": {"duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections,
                     "wrk_threads": 1, "repeat": args.repeat, "callgrind_n": [args.n1, args.n2],
                     "callgrind_workloads": args.callgrind_list, "proxy_core": PROXY_CORE, "nice": args.nice,
+                    "idle_conns": {w: args.idle_conns_map[WORKLOADS[w].idle] for w in args.idle_list},
                     "retries": args.retries, "max_foreign": args.max_foreign,
                     "load_core": LOAD_CORE, "access_logs": "on, one line per request to a file, all proxies"},
         "proxies": proxies,
@@ -958,7 +1166,7 @@ def main(argv: list[str]) -> int:
         "results": {p: {} for p in proxies},
         "work_dir": str(work),
     }
-    if any(WORKLOADS[w].tls and not WORKLOADS[w].resume for w in args.workload_list) and not args.no_wrk:
+    if any(WORKLOADS[w].tls and not WORKLOADS[w].resume for w in args.load_list) and not args.no_wrk:
         SHIM = build_shim(work)
     log(f"work dir {work}; proxies: {', '.join(proxies) or 'none'}; workloads: {', '.join(args.workload_list)}")
 
@@ -973,10 +1181,10 @@ def main(argv: list[str]) -> int:
     log(f"origin nginx pid {origin.pid} on 127.0.0.1:{ctx.origin_port} (core {LOAD_CORE}, nice {applied})")
 
     # ---- phase 1: wrk, all proxies up at once (idle ones cost nothing), workload-major order
-    if not args.no_wrk and args.workload_list:
+    if not args.no_wrk and args.load_list:
         instances: dict[tuple[str, str], Instance] = {}
         failed: dict[str, str] = {}
-        need_kinds = {(p, PROXIES[p].kind_for(WORKLOADS[w].tls)) for p in proxies for w in args.workload_list}
+        need_kinds = {(p, PROXIES[p].kind_for(WORKLOADS[w].tls)) for p in proxies for w in args.load_list}
         for p, kind in sorted(need_kinds):
             if p in failed:
                 continue
@@ -984,7 +1192,7 @@ def main(argv: list[str]) -> int:
                 inst = PROXIES[p].start(ctx, kind, f"wrk-{kind}")
                 for tls in (False, True):
                     if ("tls" if tls else "plain") in inst.ports and any(
-                            WORKLOADS[w].tls == tls for w in args.workload_list):
+                            WORKLOADS[w].tls == tls for w in args.load_list):
                         info = check_listener(inst, tls)
                         if info:
                             summary["results"][p].setdefault("_info", {}).update(info)
@@ -999,7 +1207,7 @@ def main(argv: list[str]) -> int:
             if order:
                 k = rnd % len(order)
                 order = order[k:] + order[:k]
-            for wname in args.workload_list:
+            for wname in args.load_list:
                 w = WORKLOADS[wname]
                 for p in order:
                     inst = instances[(p, PROXIES[p].kind_for(w.tls))]
@@ -1031,7 +1239,7 @@ def main(argv: list[str]) -> int:
         for (p, wname), rs in runs.items():
             summary["results"][p][wname] = median_of(rs)
         for p, why in failed.items():
-            for wname in args.workload_list:
+            for wname in args.load_list:
                 summary["results"][p].setdefault(wname, {})["error"] = why
         # Optional: system calls per request (strace -c) with the sequential client.
         for wname in args.syscalls_list:
@@ -1056,6 +1264,27 @@ def main(argv: list[str]) -> int:
             inst.access_log.unlink()
             if rc not in (0, None, -signal.SIGTERM):
                 log(f"{p} ({kind}) exited with status {rc}")
+
+    # ---- idle memory per connection: a fresh proxy process per proxy x workload
+    for wname in args.idle_list:
+        w = WORKLOADS[wname]
+        n = args.idle_conns_map[w.idle]
+        for p in proxies:
+            try:
+                t0 = time.monotonic()
+                r = idle_measure(ctx, PROXIES[p], w, n, args)
+                la = r["loadavg"]
+                kb = r.get("idle_kb_per_conn")
+                log(f"{p} {wname}: {'—' if kb is None else f'{kb:.2f}'} KB per idle connection "
+                    f"(RSS {r['rss_before_kb']:,} → {r['rss_after_kb']:,} KB, {r['idle_conns']:,} of {n:,} idle"
+                    f", {r['idle_failures']} failed, {r['closed_by_proxy']} closed by the proxy"
+                    f", opened in {r['open_seconds']:.1f} s, +{r['proxy_fds_added']} proxy fds"
+                    f", load {la[0]:.2f}; {time.monotonic() - t0:.0f} s)"
+                    + (f"; errors {r['errors']} e.g. {r['failure_examples']}" if r.get("errors") else ""))
+            except (BenchError, httpclient.ProtocolError, OSError, subprocess.TimeoutExpired, TimeoutError) as e:
+                r = {"error": str(e), "connections": n}
+                log(f"{p} {wname}: ERROR {e}")
+            summary["results"][p][wname] = r
 
     # ---- phase 2: callgrind, one proxy process at a time
     for wname in args.callgrind_list:
@@ -1084,9 +1313,14 @@ def main(argv: list[str]) -> int:
     md = markdown(summary)
     header = (f"Run {summary['date']} — {summary['versions'].get('nginx')}, {summary['versions'].get('haproxy')}"
               + (f", Vallum {summary['versions'].get('vallum_git', '?')}" if use_vallum else "")
-              + f"; wrk -t1 -c{args.connections}, {args.duration:g} s runs after {args.warmup:g} s warm-up"
-              + (f", median of {args.repeat} rounds" if args.repeat > 1 else "")
-              + f"; callgrind N={args.n1},{args.n2}.\n")
+              + (f" (binary {args.vallum})" if use_vallum and Path(args.vallum).resolve() != (REPO / "build" / "vallum").resolve()
+                 else "")
+              + (f"; wrk -t1 -c{args.connections}, {args.duration:g} s runs after {args.warmup:g} s warm-up"
+                 + (f", median of {args.repeat} rounds" if args.repeat > 1 else "") if args.load_list else "")
+              + (f"; callgrind N={args.n1},{args.n2}" if args.callgrind_list else "")
+              + ("; idle connections: " + ", ".join(f"{w} {args.idle_conns_map[WORKLOADS[w].idle]:,}"
+                                                      for w in args.idle_list) if args.idle_list else "")
+              + f"; load average {summary['host']['loadavg_before'][0]:.2f} → {summary['host']['loadavg_after'][0]:.2f}.\n")
     if skipped:
         header += "".join(f"\nSkipped: {v}\n" for v in skipped.values())
     text = header + "\n" + md
