@@ -48,6 +48,16 @@ class Buffer {
 
   void clear() { begin_ = end_ = 0; }
   size_t capacity() const { return capacity_; }
+  /// Frees the storage of an empty buffer (allocated again by the next writePointer()).
+  /// Returns the bytes freed.
+  size_t release() {
+    if (!data_ || !empty()) {
+      return 0;
+    }
+    data_.reset();
+    begin_ = end_ = 0;
+    return capacity_;
+  }
 
  private:
   void ensureAllocated() {

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,7 +20,8 @@ class TrackedConnection {
  public:
   virtual ~TrackedConnection() = default;
 
-  /// Called once when `deadline()` has passed. Called on the owning worker only.
+  /// Called once when `deadline()` has passed. Called on the owning worker only. It may
+  /// unlink and free this connection, never another one.
   virtual void onDeadline() = 0;
   /// Called once when the server starts draining: finish the current request, then close;
   /// an idle connection closes now. Called on the owning worker only.
@@ -85,6 +88,7 @@ class ConnectionRegistry {
   bool ticking_ = false;
   bool tick_requested_ = false;
   std::function<void()> tick_hook_;
+  std::vector<TrackedConnection*> expired_;  ///< onTick's scratch list (kept: no allocation)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

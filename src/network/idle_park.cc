@@ -1,62 +1,159 @@
 #include "network/idle_park.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
 namespace vallum::network {
 
-/// A parked connection. Owned by the readiness wait's handler (so a worker that stops with
-/// connections parked frees them with its io_context); linked in the registry for its deadline
-/// and the drain.
+namespace {
+constexpr size_t kChunkNodes = 256;
+constexpr int kEventsPerWait = 64;
+}  // namespace
+
+/// A parked connection (fd >= 0) or a free slab slot (fd < 0, linked through next_free).
 class IdlePark::Node final : public TrackedConnection {
  public:
-  explicit Node(IdleConnection&& connection) : connection_(std::move(connection)) {}
+  void onDeadline() override { park->close(this); }
+  void onDrain() override { park->close(this); }
 
-  void onDeadline() override { close(); }
-  void onDrain() override { close(); }
-
-  IdleConnection& connection() { return connection_; }
-  bool closing() const { return closing_; }
-
- private:
-  void close() {
-    closing_ = true;
-    setDeadline(kNoDeadline);
-    boost::system::error_code ignored;
-    connection_.socket.cancel(ignored);  // the wait completes (aborted) and frees the node
-  }
-
-  IdleConnection connection_;
-  bool closing_ = false;
+  IdlePark* park = nullptr;
+  TlsSocket tls;
+  boost::asio::ip::tcp::endpoint peer;
+  int fd = -1;
+  Node* next_free = nullptr;
 };
 
-IdlePark::IdlePark(ConnectionRegistry& registry,
+IdlePark::IdlePark(boost::asio::io_context& io, ConnectionRegistry& registry,
                    std::function<void(IdleConnection&&)> on_readable,
                    std::function<void()> on_closed)
-    : registry_(registry), on_readable_(std::move(on_readable)), on_closed_(std::move(on_closed)) {}
+    : io_(io),
+      registry_(registry),
+      on_readable_(std::move(on_readable)),
+      on_closed_(std::move(on_closed)),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+      watch_(io),
+      events_(kEventsPerWait) {
+  if (epoll_fd_ < 0) {
+    throw std::system_error(errno, std::generic_category(), "epoll_create1 for the idle park");
+  }
+  watch_.assign(epoll_fd_);
+}
+
+IdlePark::~IdlePark() {
+  // The worker stopped with connections parked: free their TLS state and descriptors.
+  for (auto& chunk : chunks_) {
+    for (size_t i = 0; i < kChunkNodes; ++i) {
+      Node& node = chunk[i];
+      if (node.fd >= 0) {
+        node.tls.reset();
+        ::close(node.fd);
+        node.fd = -1;
+      }
+    }
+  }
+  boost::system::error_code ignored;
+  watch_.close(ignored);  // closes epoll_fd_
+}
+
+IdlePark::Node* IdlePark::allocate() {
+  if (free_ == nullptr) {
+    chunks_.push_back(std::make_unique<Node[]>(kChunkNodes));
+    Node* chunk = chunks_.back().get();
+    for (size_t i = kChunkNodes; i-- > 0;) {
+      chunk[i].park = this;
+      chunk[i].next_free = free_;
+      free_ = &chunk[i];
+    }
+  }
+  Node* node = free_;
+  free_ = node->next_free;
+  node->next_free = nullptr;
+  return node;
+}
+
+void IdlePark::release(Node* node) {
+  registry_.remove(*node);
+  --size_;
+  node->fd = -1;
+  node->setDeadline(kNoDeadline);
+  node->next_free = free_;
+  free_ = node;
+}
 
 void IdlePark::park(IdleConnection&& connection, SteadyTime deadline) {
-  auto node = std::make_unique<Node>(std::move(connection));
+  boost::system::error_code ec;
+  // Out of asio's reactor (its wait state goes back to the reactor's pool), into ours.
+  const int fd = connection.socket.release(ec);
+  if (ec) {
+    on_closed_();
+    return;  // the socket closes with `connection`
+  }
+  Node* node = allocate();
+  node->fd = fd;
+  node->tls = std::move(connection.tls);
+  node->peer = connection.peer;
   node->setDeadline(deadline);
   registry_.add(*node);
   ++size_;
-  Node& parked = *node;
-  parked.connection().socket.async_wait(
-      boost::asio::ip::tcp::socket::wait_read,
-      [this, node = std::move(node)](boost::system::error_code ec) mutable {
-        onReady(std::move(node), ec);
-      });
-}
-
-void IdlePark::onReady(std::unique_ptr<Node> node, boost::system::error_code ec) {
-  registry_.remove(*node);
-  --size_;
-  if (ec || node->closing()) {
-    node.reset();  // closes the socket; TLS without close_notify, as nginx closes idle ones
-    on_closed_();
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLRDHUP;
+  event.data.ptr = node;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    close(node);
     return;
   }
-  // Bytes or a hang-up: either way the connection manager reads and finds out.
-  IdleConnection connection = std::move(node->connection());
-  node.reset();
-  on_readable_(std::move(connection));
+  arm();
+}
+
+void IdlePark::close(Node* node) {
+  node->tls.reset();  // no close_notify for an idle connection, as nginx
+  ::close(node->fd);  // also leaves the epoll set
+  release(node);
+  on_closed_();
+}
+
+void IdlePark::arm() {
+  if (armed_ || size_ == 0) {
+    return;
+  }
+  armed_ = true;
+  watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                    [this](boost::system::error_code ec) {
+                      armed_ = false;
+                      if (!ec) {
+                        onReadable();
+                      }
+                    });
+}
+
+void IdlePark::onReadable() {
+  for (;;) {
+    const int n = ::epoll_wait(epoll_fd_, events_.data(), kEventsPerWait, 0);
+    for (int i = 0; i < n; ++i) {
+      Node* node = static_cast<Node*>(events_[i].data.ptr);
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, node->fd, nullptr);
+      IdleConnection connection{boost::asio::ip::tcp::socket(io_), std::move(node->tls),
+                                node->peer};
+      boost::system::error_code ec;
+      connection.socket.assign(node->peer.protocol(), node->fd, ec);
+      const int fd = node->fd;
+      release(node);
+      if (ec) {
+        connection.tls.reset();
+        ::close(fd);
+        on_closed_();
+        continue;
+      }
+      // Bytes or a hang-up: either way the connection manager reads and finds out.
+      on_readable_(std::move(connection));
+    }
+    if (n < kEventsPerWait) {
+      break;
+    }
+  }
+  arm();
 }
 
 }  // namespace vallum::network

@@ -1,20 +1,26 @@
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <vector>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "network/connection_registry.h"
 #include "network/tls_socket.h"
 
 /// Where idle keep-alive connections wait for their next request without a connection manager.
 /// An active connection holds a read buffer, a codec, a stream and coroutine frames (several
-/// KB); a parked one holds its socket, its TLS state and the client's address — a few hundred
-/// bytes, plus OpenSSL's SSL object for TLS (whose record buffers are released while idle:
-/// SSL_MODE_RELEASE_BUFFERS). nginx does the same: an idle keep-alive connection gives its
-/// request pool and buffers back (ngx_http_set_keepalive).
+/// KB); a parked one is a file descriptor in the park's own epoll set, its TLS state and the
+/// client's address — about a hundred bytes from a dense per-worker slab, plus OpenSSL's SSL
+/// object for TLS (whose record buffers are released while idle: SSL_MODE_RELEASE_BUFFERS).
+/// nginx does the same: an idle keep-alive connection gives its request pool and buffers back
+/// (ngx_http_set_keepalive).
 namespace vallum::network {
 
 /// A connection between requests: what survives parking.
@@ -24,18 +30,20 @@ struct IdleConnection {
   boost::asio::ip::tcp::endpoint peer;
 };
 
-/// One worker's parked connections. Each waits for readability (one reactor wait, no buffer);
-/// readable → it leaves the park through `on_readable`, which gives it a connection manager
-/// again. A parked connection is in the worker's ConnectionRegistry: it closes at its deadline
-/// (the keep-alive idle timeout, `timeout_idle`) and when the worker drains. Worker thread
-/// only.
+/// One worker's parked connections. Parking takes the descriptor out of asio's reactor and
+/// into the park's epoll set (registered with the reactor as one descriptor); readable (bytes
+/// or a hang-up) → the connection leaves the park through `on_readable`, which gives it a
+/// connection manager again. A parked connection is in the worker's ConnectionRegistry: it
+/// closes at its deadline (the keep-alive idle timeout, `timeout_idle`) and when the worker
+/// drains. Worker thread only.
 class IdlePark {
  public:
   /// `on_readable` takes a connection with bytes to read (or a hang-up to notice); `on_closed`
-  /// runs after a parked connection closed by deadline, drain or the client's hang-up (the
-  /// worker checks whether a drain is complete).
-  IdlePark(ConnectionRegistry& registry, std::function<void(IdleConnection&&)> on_readable,
-           std::function<void()> on_closed);
+  /// runs after a parked connection closed by deadline or drain (the worker checks whether a
+  /// drain is complete). Throws std::system_error when no epoll set can be created.
+  IdlePark(boost::asio::io_context& io, ConnectionRegistry& registry,
+           std::function<void(IdleConnection&&)> on_readable, std::function<void()> on_closed);
+  ~IdlePark();
   IdlePark(const IdlePark&) = delete;
   IdlePark& operator=(const IdlePark&) = delete;
 
@@ -47,12 +55,25 @@ class IdlePark {
 
  private:
   class Node;
-  void onReady(std::unique_ptr<Node> node, boost::system::error_code ec);
+  Node* allocate();
+  void release(Node* node);
+  void close(Node* node);
+  void arm();
+  void onReadable();
 
+  boost::asio::io_context& io_;
   ConnectionRegistry& registry_;
   std::function<void(IdleConnection&&)> on_readable_;
   std::function<void()> on_closed_;
+  int epoll_fd_ = -1;
+  boost::asio::posix::stream_descriptor watch_;  ///< epoll_fd_ as the reactor sees it
+  bool armed_ = false;
   size_t size_ = 0;
+  /// The slab: nodes in chunks (never returned while the worker lives; a free list reuses
+  /// them), so parked connections sit densely instead of pinning scattered heap pages.
+  std::vector<std::unique_ptr<Node[]>> chunks_;
+  Node* free_ = nullptr;
+  std::vector<epoll_event> events_;
 };
 
 }  // namespace vallum::network

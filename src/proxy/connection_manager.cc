@@ -75,6 +75,7 @@ void ConnectionManager::attach(network::IdleConnection&& connection, bool resume
   setDeadline(kNoDeadline);
   idle_ = draining_ = closed_ = phase_expired_ = writing_ = write_failed_ = false;
   running_streams_ = 0;
+  write_in_flight_ = false;
   client_watch_armed_ = client_watch_pending_ = false;
   h1_codec_.reset();
   codec_ = &h1_codec_;
@@ -219,12 +220,7 @@ asio::awaitable<void> ConnectionManager::serveHttp1() {
       if (draining_ || h1_codec_.wantsClose()) {
         break;
       }
-      idle_ = true;
-      const config::Duration idle = worker_.current()->snapshot->options.timeout_idle;
-      const SteadyTime now = SteadyClock::now();
-      idle_deadline_ = idle.count() > 0 ? now + idle : kNoDeadline;
-      park_at_ = now + kParkAfter;
-      setPhaseDeadline(std::min(idle_deadline_, park_at_));
+      enterIdle(worker_.current()->snapshot->options.timeout_idle);
       char* at = in_.writePointer();
       auto [ec, n] = co_await transport_.asyncReadSome(asio::buffer(at, in_.writable()), kUse);
       idle_ = false;
@@ -284,6 +280,20 @@ asio::awaitable<void> ConnectionManager::serveHttp1() {
   }
 }
 
+void ConnectionManager::releaseIdleMemory() {
+  size_t freed = in_.release();
+  for (auto& stream : spare_streams_) {
+    freed += sizeof(ActiveStream) + stream->releaseMemory(0);
+  }
+  spare_streams_.clear();
+  freed += coalesced_.capacity() + write_buffers_.capacity() * sizeof(asio::const_buffer) +
+           out_.capacity() * sizeof(std::string_view);
+  std::string().swap(coalesced_);
+  std::vector<asio::const_buffer>().swap(write_buffers_);
+  std::vector<std::string_view>().swap(out_);
+  worker_.noteMemoryFreed(freed);
+}
+
 asio::awaitable<bool> ConnectionManager::readMore() {
   const bool got = co_await readSome();
   if (!got) {
@@ -326,14 +336,37 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
     if (codec_->wantsClose() || write_failed_) {
       break;
     }
-    idle_ = streams_.empty();
-    setPhaseDeadline(idle_ && idle.count() > 0 ? SteadyClock::now() + idle : kNoDeadline);
-    const bool got = co_await readSome();
-    idle_ = false;
+    // Idle = no open stream (Envoy's idle_timeout): the clock starts when the last stream ends
+    // and frames without a stream (PING, SETTINGS, WINDOW_UPDATE) do not restart it.
+    if (!streams_.empty()) {
+      if (idle_) {
+        idle_ = false;
+        park_at_ = kNoDeadline;
+        setPhaseDeadline(kNoDeadline);
+      }
+    } else if (!idle_) {
+      enterIdle(idle);
+    } else if (park_at_ == kNoDeadline) {
+      park_at_ = SteadyClock::now() + kParkAfter;  // buffers came back with a frame
+      setPhaseDeadline(std::min(idle_deadline_, park_at_));
+    }
+    bool got = co_await readSome();
+    if (!got && park_wanted_) {
+      // Idle for kParkAfter with no stream: the session (HPACK tables, settings) stays, the
+      // buffers go back; wait for the next frame without a read buffer.
+      park_wanted_ = false;
+      releaseIdleMemory();
+      park_at_ = kNoDeadline;
+      setPhaseDeadline(idle_deadline_);
+      auto [ec] = co_await transport_.socket().async_wait(tcp::socket::wait_read, kUse);
+      got = !ec;
+    }
+    park_wanted_ = false;
     if (!got) {
       break;
     }
   }
+  idle_ = false;
   setPhaseDeadline(kNoDeadline);
   // Our GOAWAY ended it (not the client, not a failed write): linger below.
   bool linger = codec_->wantsClose() && !write_failed_;
@@ -382,7 +415,9 @@ asio::awaitable<void> ConnectionManager::writeLoop() {
       (void)ec;
       continue;
     }
+    write_in_flight_ = true;
     auto [ec, n] = co_await transport_.asyncWrite(buffers, kUse);
+    write_in_flight_ = false;
     if (ec) {
       write_failed_ = true;
       transport_.cancel();
@@ -451,6 +486,19 @@ asio::awaitable<void> ConnectionManager::runStream(ActiveStream* stream) {
   releaseStream(stream);
   --running_streams_;
   wakeWriter();
+  if (streams_.empty() && !closed_ && !idle_) {
+    // The last stream ended while the reader waits: the idle clock starts now, not at the
+    // client's next frame.
+    enterIdle(worker_.current()->snapshot->options.timeout_idle);
+  }
+}
+
+void ConnectionManager::enterIdle(config::Duration timeout_idle) {
+  idle_ = true;
+  const SteadyTime now = SteadyClock::now();
+  idle_deadline_ = timeout_idle.count() > 0 ? now + timeout_idle : kNoDeadline;
+  park_at_ = now + kParkAfter;
+  setPhaseDeadline(std::min(idle_deadline_, park_at_));
 }
 
 // ------------------------------------------------------------------------------ codec events
@@ -509,12 +557,21 @@ void ConnectionManager::onDeadline() {
   const SteadyTime now = SteadyClock::now();
   if (phase_deadline_ <= now) {
     phase_deadline_ = kNoDeadline;
-    if (idle_ && !http2_ && park_at_ <= now && now < idle_deadline_ && !draining_) {
-      park_wanted_ = true;  // idle long enough: give the manager back (serveHttp1 parks)
+    if (idle_ && park_at_ <= now && now < idle_deadline_ && !draining_) {
+      if (write_in_flight_) {
+        // HTTP/2 output still draining to a slow reader: cancelling the socket would fail the
+        // write. No parking this time; the idle timeout still holds.
+        setPhaseDeadline(idle_deadline_);
+      } else {
+        // Idle long enough: HTTP/1 gives the manager back (serveHttp1 parks the connection),
+        // HTTP/2 its buffers (serveHttp2).
+        park_wanted_ = true;
+        transport_.cancel();
+      }
     } else {
       phase_expired_ = true;
+      transport_.cancel();  // handshake, keep-alive idle or linger time is up
     }
-    transport_.cancel();  // handshake, keep-alive idle or linger time is up
   }
   SteadyTime next = phase_deadline_;
   if (http2_) {

@@ -103,6 +103,12 @@ class ConnectionManager final : public network::TrackedConnection,
   void releaseStream(ActiveStream* stream);
   void onClientReadable(boost::system::error_code ec, uint32_t generation);
   void setPhaseDeadline(SteadyTime t);
+  /// Keep-alive idle from now: the idle timeout (`timeout_idle`, 0 = none) and the time to
+  /// park (HTTP/1) or free the buffers (HTTP/2) start.
+  void enterIdle(config::Duration timeout_idle);
+  /// HTTP/2, idle with no stream: frees the read buffer, the spare streams and the write
+  /// scratch (they come back with the next frame).
+  void releaseIdleMemory();
 
   Worker& worker_;
   WorkerSnapshotSharedPtr hold_;
@@ -136,6 +142,7 @@ class ConnectionManager final : public network::TrackedConnection,
   bool phase_expired_ = false;
   bool writing_ = false;
   bool write_failed_ = false;
+  bool write_in_flight_ = false;  ///< HTTP/2: the writer waits on the socket
   size_t running_streams_ = 0;  ///< HTTP/2 stream coroutines not finished yet
   bool client_watch_armed_ = false;
   /// A watch handler is queued (it refers to this object: run() waits for it before the object

@@ -29,7 +29,7 @@ Worker::Worker(size_t index)
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       registry_(io_, kTick),
       idle_park_(
-          registry_,
+          io_, registry_,
           [this](network::IdleConnection&& connection) {
             resumeConnection(*this, std::move(connection));
           },
