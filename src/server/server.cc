@@ -145,6 +145,10 @@ class Server {
           "no certificate configured: serving a generated self-signed certificate "
           "(set `certificates` or `certificate_file`/`certificate_key_file`)");
     }
+    // Signals are caught from here on: a SIGHUP sent as soon as "listening" shows (scripts and
+    // tests do) must reload, not kill the process with the default action. asio queues a
+    // signal that arrives before waitSignal() below.
+    asio::signal_set signals(control_, SIGHUP, SIGTERM, SIGINT);
     VALLUM_LOG_INFO("listening on {} ({}), {} worker{}, {} route{}", network::formatEndpoint(bound),
                     insecure_ ? "http" : "https", n, n == 1 ? "" : "s", snapshot_->routes.size(),
                     snapshot_->routes.size() == 1 ? "" : "s");
@@ -162,7 +166,6 @@ class Server {
       threads_.emplace_back([w] { w->run(); });
     }
 
-    asio::signal_set signals(control_, SIGHUP, SIGTERM, SIGINT);
     waitSignal(signals);
     asio::steady_timer poll(control_);
     pollConfig(poll);
