@@ -126,8 +126,9 @@ class DownstreamConnection {
   tcp::socket& socket() { return socket_; }
   /// The OpenSSL handle of a TLS connection (null without TLS).
   SSL* sslHandle() { return tls_.native(); }
-  /// Decrypted bytes OpenSSL holds that a read returns without waiting for the socket.
-  bool tlsPending() const { return tls_.isOpen() && SSL_pending(tls_.native()) > 0; }
+  /// Bytes OpenSSL holds (decrypted, or read from the socket and not processed yet) that a
+  /// read may return without the socket becoming readable again.
+  bool tlsPending() const { return tls_.isOpen() && SSL_has_pending(tls_.native()) == 1; }
 
   /// Runs the server side of the TLS handshake; on success alpn() holds the negotiated
   /// protocol name ("" when the client offered none).

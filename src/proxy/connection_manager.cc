@@ -40,6 +40,8 @@ constexpr size_t kCoalesceLimit = 64 * 1024;
 /// coroutine frames) back and waits in the worker's IdlePark. Not at once: a client that sends
 /// its next request within the delay (a busy keep-alive connection) costs no park/resume.
 constexpr auto kParkAfter = std::chrono::seconds(1);
+/// ... unless the worker already holds this many idle HTTP/1 managers: then it parks at once.
+constexpr size_t kEagerParkAbove = Worker::kMaxSpareConnections;
 
 }  // namespace
 
@@ -220,9 +222,21 @@ asio::awaitable<void> ConnectionManager::serveHttp1() {
       if (draining_ || h1_codec_.wantsClose()) {
         break;
       }
+      if (resumed_ || worker_.idleHttp1Managers() < kEagerParkAbove ||
+          transport_.tlsPending()) {
+        resumed_ = false;
+      } else {
+        // Many connections sit idle on this worker: park at once rather than hold a manager
+        // for the parking delay (a burst of new connections that each make one request would
+        // otherwise allocate a manager each and leave the heap fragmented when they park).
+        parked_ = true;
+        break;
+      }
       enterIdle(worker_.current()->snapshot->options.timeout_idle);
+      worker_.noteIdleHttp1Manager(+1);
       char* at = in_.writePointer();
       auto [ec, n] = co_await transport_.asyncReadSome(asio::buffer(at, in_.writable()), kUse);
+      worker_.noteIdleHttp1Manager(-1);
       idle_ = false;
       setPhaseDeadline(kNoDeadline);
       if (park_wanted_) {

@@ -119,6 +119,10 @@ class Worker {
     return spare_connections_[0].size() + spare_connections_[1].size();
   }
 
+  /// HTTP/1 connection managers waiting for a connection's next request (not parked yet).
+  size_t idleHttp1Managers() const { return idle_http1_managers_; }
+  void noteIdleHttp1Manager(int delta) { idle_http1_managers_ += static_cast<size_t>(delta); }
+
   /// Idle keep-alive connections parked without a connection manager (network/idle_park.h).
   network::IdlePark& idlePark() { return idle_park_; }
   /// Where this worker publishes its connection gauges (set before the worker runs; null:
@@ -147,6 +151,7 @@ class Worker {
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   network::AcceptBackoff accept_backoff_;
   size_t memory_freed_ = 0;  ///< since the last malloc_trim (noteMemoryFreed)
+  size_t idle_http1_managers_ = 0;
   WorkerSnapshotSharedPtr current_;
   network::ConnectionRegistry registry_;
   network::IdlePark idle_park_;
