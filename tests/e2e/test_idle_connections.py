@@ -3,8 +3,9 @@ its connection manager back (read buffer, codec, stream, coroutine frames) and w
 worker's IdlePark as a socket, its TLS state and the client's address. The gauges
 `vallum_downstream_connections{state=active|parked}` and
 `vallum_downstream_spare_connection_managers` show it: after 1,000 idle connections no manager
-is held by them and the spare list stays at its cap (64 per worker). Parked connections come
-back for their next request, notice hang-ups, close at `timeout_idle` and on drain."""
+is held by them and the spare list stays at its cap (64 per worker); past 64 idle managers a
+worker parks a connection as soon as it goes idle. Parked connections come back for their next
+request, notice hang-ups, close at `timeout_idle` and on drain."""
 
 import signal
 import socket
@@ -56,14 +57,19 @@ def start(module_vallum, module_upstream, insecure, **globals_):
     return v, mport
 
 
-def open_idle(v, n):
+def open_idle(v, n, mport=None):
+    """n connections, one request each, left open. With `mport`, the active gauge is sampled
+    every 50 connections; returns (connections, highest active count seen)."""
     conns = []
-    for _ in range(n):
+    highest = 0
+    for i in range(n):
         c = v.conn("idle.example.test")
         r = c.get("/first")
         assert r.status == 200 and r.body == BODY, r
         conns.append(c)
-    return conns
+        if mport is not None and i % 50 == 49:
+            highest = max(highest, gauges(mport)[0])
+    return conns, highest
 
 
 @pytest.mark.parametrize("tls,n", [(False, 1000), (True, 300)], ids=["plain", "tls"])
@@ -72,7 +78,10 @@ def test_idle_connections_park_and_come_back(module_vallum, module_upstream, tls
     most its cap; each then serves a second request (resumed) and parks again; the ones the
     client closes leave the park."""
     v, mport = start(module_vallum, module_upstream, insecure=not tls)
-    conns = open_idle(v, n)
+    conns, highest = open_idle(v, n, mport)
+    # Past 64 idle managers per worker a connection parks as soon as it is idle: opening 1,000
+    # in a row never holds more managers than that (plus the one being served).
+    assert highest <= SPARE_CAP * WORKERS + 2, highest
     try:
         active, parked, spare = wait_gauges(mport, 0, n)
         assert spare <= SPARE_CAP * WORKERS, spare
@@ -100,7 +109,7 @@ def test_parked_connections_close_at_timeout_idle(module_vallum, module_upstream
     """timeout_idle 2s: a connection parked after 1 s is closed by the server at ~2 s (the
     client reads EOF), as an unparked one would be."""
     v, mport = start(module_vallum, module_upstream, insecure=True, timeout_idle="2s")
-    conns = open_idle(v, 20)
+    conns, _ = open_idle(v, 20)
     try:
         wait_gauges(mport, 0, 20, timeout=1.9)
         t0 = time.monotonic()
@@ -118,7 +127,7 @@ def test_drain_closes_parked_connections_at_once(module_vallum, module_upstream)
     """SIGTERM with 200 parked connections: every one is closed and Vallum exits 0 promptly
     (a parked connection has no request to finish)."""
     v, mport = start(module_vallum, module_upstream, insecure=True)
-    conns = open_idle(v, 200)
+    conns, _ = open_idle(v, 200)
     try:
         wait_gauges(mport, 0, 200)
         t0 = time.monotonic()
