@@ -422,7 +422,8 @@ def test_refused_malformed_requests_leave_nothing_behind(env):
     with env.raw() as c:
         rss0 = rss_kib(env.v.pid)
         malformed_batches(c, 900, pad=100_000)
-        assert len(c.rsts) == 900 and set(c.rsts.values()) == {hc.PROTOCOL_ERROR}, (len(c.rsts), c.goaway)
+        assert len(c.rsts) == 900 and set(c.rsts.values()) == {hc.PROTOCOL_ERROR}, \
+            (len(c.rsts), c.goaway, c.eof, c.send_error, c.counts)
         grown = rss_kib(env.v.pid) - rss0
         assert grown < 32 * 1024, f"RSS grew {grown} KiB over 900 refused requests"
         ok = c.request("/after-malformed")
