@@ -5,7 +5,8 @@ worker's IdlePark as a socket, its TLS state and the client's address. The gauge
 `vallum_downstream_spare_connection_managers` show it: after 1,000 idle connections no manager
 is held by them and the spare list stays at its cap (64 per worker); past 64 idle managers a
 worker parks a connection as soon as it goes idle. Parked connections come back for their next
-request, notice hang-ups, close at `timeout_idle` and on drain."""
+request, notice hang-ups, close at `timeout_idle` and on drain. HTTP/2 connections are not
+parked; their idle clock starts when the last stream ends."""
 
 import signal
 import socket
@@ -143,3 +144,30 @@ def test_drain_closes_parked_connections_at_once(module_vallum, module_upstream)
     finally:
         for c in conns:
             c.close()
+
+
+def test_http2_idle_clock_starts_when_the_last_stream_ends(module_vallum, module_upstream):
+    """HTTP/2, timeout_idle 2s (Envoy's idle_timeout: no open stream): a connection whose stream
+    ended is closed ~2 s later although the client keeps sending PINGs (frames without a stream
+    do not restart the clock); a request after 1.5 s idle — its buffers given back after 1 s —
+    is served normally and restarts the clock."""
+    from lib.h2client import RawH2
+    from lib.h2frames import ping_frame
+
+    v, mport = start(module_vallum, module_upstream, insecure=False, timeout_idle="2s")
+    c = RawH2(v.port, tls=True, sni="idle.example.test", ca_file=v.ca_file,
+              authority=v.authority("idle.example.test"))
+    try:
+        assert c.wait_response(c.request("/h2-first")) == 200
+        time.sleep(1.5)
+        sid = c.request("/h2-after-idle")
+        assert c.wait_response(sid) == 200 and bytes(c.bodies[sid]) == BODY
+        ended = time.monotonic()
+        while not (c.goaway or c.eof) and time.monotonic() - ended < 6:
+            c.send(ping_frame())
+            time.sleep(0.4)
+        closed_after = time.monotonic() - ended
+        assert c.goaway is not None or c.eof, "still open 6 s after the last stream, PINGs or not"
+        assert 1.5 < closed_after < 3.5, closed_after
+    finally:
+        c.close()
