@@ -7,6 +7,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/strings.h"
+#include "http/http2/session_memory.h"
 #include "http/trailers.h"
 
 namespace vallum::http::http2 {
@@ -386,7 +387,7 @@ ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const ServerSettings& 
   nghttp2_option_set_stream_reset_rate_limit(option, 2 * uint64_t{settings_.reset_burst},
                                              settings_.reset_rate_per_second);
   nghttp2_option_set_max_continuations(option, settings_.max_continuations);
-  const int rv = nghttp2_session_server_new2(&session_, cbs, this, option);
+  const int rv = nghttp2_session_server_new3(&session_, cbs, this, option, sessionMemory());
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(cbs);
   if (rv != 0) {
