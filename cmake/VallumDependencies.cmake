@@ -1,4 +1,4 @@
-# Debian 12 packages only (ARCHITECTURE.md §7), installed by scripts/install-deps.sh.
+# Debian 12 packages only (docs/architecture.md §7), installed by scripts/install-deps.sh.
 find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS url)
 find_package(OpenSSL 3 REQUIRED)
 find_package(spdlog REQUIRED CONFIG)
@@ -36,5 +36,5 @@ target_compile_options(llhttp PRIVATE -O2 -w)
 # malloc/free pairs (measured with callgrind). Must be the same in every translation unit.
 add_compile_definitions(BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)
 
-# Metrics (STYLE.md §7): prometheus-cpp core (TextSerializer) and pull (Exposer, civetweb).
+# Metrics (docs/architecture.md §6): prometheus-cpp core (TextSerializer) and pull (Exposer, civetweb).
 find_package(prometheus-cpp CONFIG REQUIRED)

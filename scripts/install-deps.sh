@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package Vallum needs to build, test and benchmark.
 # Idempotent: safe to run again; apt-get skips what is already installed.
-# The list follows ARCHITECTURE.md §7. Run as root (or with sudo available).
+# The list follows docs/architecture.md §7. Run as root (or with sudo available).
 set -euo pipefail
 
 packages=(
   # toolchain
   build-essential g++ cmake ninja-build pkg-config git ca-certificates openssl curl
-  # libraries (ARCHITECTURE.md §7)
+  # libraries (docs/architecture.md §7)
   libboost1.81-dev libboost-url1.81-dev node-llhttp libnghttp2-dev libssl-dev libcjose-dev
   libre2-dev libxxhash-dev libyaml-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   prometheus-cpp-dev libcli11-dev libsqlite3-dev libpq-dev

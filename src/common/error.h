@@ -27,7 +27,7 @@ enum class Errc {
   Internal,           ///< a bug or an unexpected library failure
 };
 
-/// Which side of the proxy an error comes from (STYLE.md §5).
+/// Which side of the proxy an error comes from (docs/architecture.md §5).
 enum class ErrorSource { Downstream, Upstream, Internal, Config };
 
 /// Short stable name of a code ("connect_failed").

@@ -12,7 +12,7 @@ namespace vallum::config::yaml {
 
 namespace {
 
-// YAML is read with libyaml's event parser (Debian's libyaml-dev). ARCHITECTURE.md §7 names
+// YAML is read with libyaml's event parser (Debian's libyaml-dev). docs/architecture.md §7 names
 // yaml-cpp; we depart from it because yaml-cpp's scanner cost 85% of loading a 10,000-route
 // config (about 400 ms of 465), far from the 100 ms the console needs, and yaml-cpp 0.7 loops
 // forever on a stray ',' (found by fuzz/config). libyaml is the parser Go's yaml.v3, and so

@@ -6,7 +6,7 @@
 
 #include "http/message.h"
 
-/// The server side of a protocol, without I/O (ARCHITECTURE §2.1: codecs take bytes and emit
+/// The server side of a protocol, without I/O (docs/architecture.md §2.1: codecs take bytes and emit
 /// events; they never touch a socket, so they are fuzzable on their own). One implementation per
 /// protocol: http1::ServerCodec (llhttp) and http2::ServerCodec (nghttp2). The connection
 /// manager above them is the same for both.

@@ -3,7 +3,7 @@
 #include <array>
 #include <string_view>
 
-/// Every metric the metrics Registry exposes (STYLE.md §7: names
+/// Every metric the metrics Registry exposes (docs/architecture.md §6: names
 /// `vallum_<component>_<what>_{total,seconds,bytes}`, bounded labels only). Labels: `route` =
 /// the route's `name` or "route-<id>"; `endpoint` = the configured `to` address; `code_class`
 /// = one of kCodeClasses.

@@ -42,7 +42,7 @@ class TrackedConnection {
 
 /// Per-worker intrusive list of live connections, with one coarse timer that scans their
 /// deadlines every `tick` while any connection (or tick client) exists. Lets a request arm and
-/// disarm its timeouts with plain stores instead of timer-queue operations (ARCHITECTURE.md §1:
+/// disarm its timeouts with plain stores instead of timer-queue operations (docs/architecture.md §1:
 /// the hot path stays allocation-light). Single-threaded: owned and used by one worker.
 class ConnectionRegistry {
  public:

@@ -16,7 +16,7 @@
 #include "network/tls_socket.h"
 
 /// The client side of one accepted connection: the socket, TLS and its handshake (SNI picks the
-/// certificate, ALPN the protocol), reads and writes, and the close (ARCHITECTURE §2.1). Knows
+/// certificate, ALPN the protocol), reads and writes, and the close (docs/architecture.md §2.1). Knows
 /// nothing of HTTP.
 namespace vallum::network {
 

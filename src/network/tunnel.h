@@ -10,7 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-/// The byte pump between two connections once HTTP is done with them (ARCHITECTURE §2.1): a
+/// The byte pump between two connections once HTTP is done with them (docs/architecture.md §2.1): a
 /// websocket or SPDY upgrade after `101`, a `CONNECT` tunnel after `200`. Bytes flow both ways
 /// with backpressure (one bounded buffer per direction: a side is read only once the other
 /// side has taken the previous bytes), a half-close is passed on (EOF on one side shuts down

@@ -21,7 +21,7 @@
 /// One request/response exchange on a downstream connection, whatever the protocol: it runs
 /// the stage chain, holds the request body the client has sent and the forward step has not
 /// taken yet, writes the response through the connection's codec, keeps its own deadlines, and
-/// logs the exchange (ARCHITECTURE §2.1: the connection manager's ActiveStream).
+/// logs the exchange (docs/architecture.md §2.1: the connection manager's ActiveStream).
 namespace vallum::proxy {
 
 class ConnectionManager;

@@ -17,7 +17,7 @@
 #include "proxy/active_stream.h"
 #include "proxy/worker.h"
 
-/// The connection manager (ARCHITECTURE §2.1; Envoy's HCM): one per downstream connection. It
+/// The connection manager (docs/architecture.md §2.1; Envoy's HCM): one per downstream connection. It
 /// owns the transport (network::DownstreamConnection), picks the codec (HTTP/1.1 or HTTP/2 by
 /// ALPN or the prior-knowledge preface), feeds it the client's bytes, and runs one ActiveStream
 /// per request — one at a time on HTTP/1.1, many at once on HTTP/2. Everything above the codec
@@ -28,6 +28,14 @@ class ConnectionManager final : public network::TrackedConnection,
                                 public http::ServerCodecCallbacks {
  public:
   using tcp = boost::asio::ip::tcp;
+
+  /// A keep-alive connection idle this long gives back what a busy one needs: HTTP/1.1 its
+  /// whole manager (the connection is parked in the worker's IdlePark), HTTP/2 its buffers.
+  /// Not at once: a client that sends its next request within the delay costs no park/resume.
+  static constexpr auto kParkAfter = std::chrono::seconds(1);
+  /// How long a closing connection keeps reading (and discarding) so that the client receives
+  /// our last response instead of a reset (Envoy's delayed_close_timeout is 1 s).
+  static constexpr auto kLingerTimeout = std::chrono::seconds(1);
 
   /// A manager without a client; attach() gives it one. Objects are recycled through the
   /// worker's spare list so the buffers a connection grew serve the next one.

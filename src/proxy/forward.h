@@ -15,7 +15,7 @@
 #include "upstream/host_health.h"
 #include "upstream/pool/connection_pool.h"
 
-/// The forward step (Envoy's router filter; ARCHITECTURE §2.1): pick an endpoint of the route's
+/// The forward step (Envoy's router filter; docs/architecture.md §2.1): pick an endpoint of the route's
 /// cluster, get a connection from upstream/pool, send the composed request, stream the
 /// response back with backpressure both ways, and turn upstream failures into 502/503/504 or a
 /// reset (dataplane-semantics §4.3).

@@ -99,7 +99,7 @@ struct RouteRuntime {
   std::vector<metrics::RouteCounters*> metrics;
 };
 
-/// One immutable, compiled configuration (ARCHITECTURE.md §1: "config is a value"). Built on
+/// One immutable, compiled configuration (docs/architecture.md §1: "config is a value"). Built on
 /// the control thread, published to every worker, freed when its last request ends.
 struct Snapshot {
   config::Options options;

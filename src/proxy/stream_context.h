@@ -10,7 +10,7 @@
 #include "proxy/local_reply.h"
 #include "proxy/snapshot.h"
 
-/// What the stages of one request share (ARCHITECTURE §2.1): the request as the codec parsed
+/// What the stages of one request share (docs/architecture.md §2.1): the request as the codec parsed
 /// it, what each stage decided, and the reply that ends the stream early. Protocol-free: the
 /// same for HTTP/1.1 and HTTP/2.
 namespace vallum::proxy {

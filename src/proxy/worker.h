@@ -37,7 +37,7 @@ struct WorkerSnapshot {
 };
 using WorkerSnapshotSharedPtr = std::shared_ptr<WorkerSnapshot>;
 
-/// One worker thread's world (ARCHITECTURE.md §1): its io_context (concurrency hint 1), its
+/// One worker thread's world (docs/architecture.md §1): its io_context (concurrency hint 1), its
 /// own SO_REUSEPORT acceptor, downstream connections, upstream pools, balancer state and
 /// access-log buffer. Everything here is touched by the worker thread only; the control
 /// thread talks to it by posting to io().

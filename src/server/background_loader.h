@@ -12,7 +12,7 @@ namespace vallum::server {
 
 /// Runs long control-plane work (loading and compiling a config) on a thread of its own, one
 /// piece at a time, so that the control thread keeps running health checks, outlier sweeps,
-/// signal handling and drain meanwhile (ARCHITECTURE.md §1: the control thread must never
+/// signal handling and drain meanwhile (docs/architecture.md §1: the control thread must never
 /// stall).
 ///
 /// Work runs on the loader thread and returns a continuation, which the loader posts to the

@@ -18,7 +18,7 @@ struct ServeOptions {
   std::string log_level;
 };
 
-/// Runs the proxy until SIGTERM/SIGINT (ARCHITECTURE.md §1): loads and compiles the config
+/// Runs the proxy until SIGTERM/SIGINT (docs/architecture.md §1): loads and compiles the config
 /// (exit 1 with every problem printed when it is invalid), starts the workers on their
 /// SO_REUSEPORT listeners, logs "listening on ADDRESS (https|http), N workers", reloads on
 /// SIGHUP and when the config file changes (a bad file keeps the running snapshot and logs its

@@ -41,7 +41,7 @@ struct Endpoint {
   std::string tls_server_name;
 };
 
-/// A route's upstream cluster: its `to` endpoints (spec §2.2, ARCHITECTURE.md §4) with their
+/// A route's upstream cluster: its `to` endpoints (spec §2.2, docs/architecture.md §4) with their
 /// shared health, and how to balance over them.
 struct Cluster {
   std::vector<Endpoint> endpoints;

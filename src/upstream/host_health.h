@@ -6,7 +6,7 @@
 #include <vector>
 
 /// Health and load of upstream hosts shared between the control thread and the workers
-/// (ARCHITECTURE.md §1, §4): the control thread writes health (active checks, outlier
+/// (docs/architecture.md §1, §4): the control thread writes health (active checks, outlier
 /// ejection); workers read it and count requests and results. Only atomics, relaxed ordering:
 /// a worker that reads a stale flag for one more request is harmless, and the cluster epoch
 /// tells workers to rebuild their balancers. No locks on the request path.

@@ -11,7 +11,7 @@
 struct nghttp2_session;
 
 /// The client side of an HTTP/2 connection (RFC 9113) for `h2c://` upstreams, over nghttp2:
-/// bytes in, events out, no sockets (STYLE.md §1). One session per upstream connection,
+/// bytes in, events out, no sockets (docs/architecture.md §3). One session per upstream connection,
 /// driven by one worker thread.
 namespace vallum::http::http2 {
 

@@ -5,7 +5,7 @@
 
 #include "proxy/stream_context.h"
 
-/// The contract every stage of the request chain keeps (ARCHITECTURE §2.1).
+/// The contract every stage of the request chain keeps (docs/architecture.md §2.1).
 namespace vallum::proxy {
 
 /// What a stage decided.

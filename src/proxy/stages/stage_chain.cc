@@ -18,7 +18,7 @@ namespace {
 
 using Stage = StageStatus (*)(StreamContext&);
 
-/// The order of ARCHITECTURE §2.1. Authentication joins between the upgrade check and
+/// The order of docs/architecture.md §2.1. Authentication joins between the upgrade check and
 /// authorization with sign-in.
 constexpr std::array<Stage, 9> kStages = {
     &validateRequest,       // stages/validate.cc

@@ -2,7 +2,7 @@
 
 #include "proxy/stages/stage.h"
 
-/// The request stages in their fixed order (ARCHITECTURE §2.1), listed once in
+/// The request stages in their fixed order (docs/architecture.md §2.1), listed once in
 /// stage_chain.cc: validate → normalize path → internal endpoints → Max-Forwards → route →
 /// upgrade check → (authenticate) → authorize → route action → rewrite request. The forward
 /// step follows when every stage continues.

@@ -10,7 +10,7 @@
 
 #include "common/random.h"
 
-/// Load balancers (ARCHITECTURE.md §4, STYLE.md §4, dataplane-semantics.md §1): one small class
+/// Load balancers (docs/architecture.md §4; Envoy's load balancer docs): one small class
 /// per policy behind one interface. A worker builds its own instance from the hosts a cluster
 /// currently balances over and rebuilds it when that set changes; picks never lock.
 namespace vallum::upstream::lb {

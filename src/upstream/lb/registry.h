@@ -5,7 +5,7 @@
 #include "common/error.h"
 #include "upstream/lb/load_balancer.h"
 
-/// The policy registry (STYLE.md §4): lb/registry.cc is the one place that maps policy names to
+/// The policy registry (docs/architecture.md §4): lb/registry.cc is the one place that maps policy names to
 /// factories. createLoadBalancer(), parsePolicy() and policyName() are declared with the
 /// interface in load_balancer.h; the config checks live here.
 namespace vallum::upstream::lb {

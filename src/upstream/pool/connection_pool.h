@@ -14,7 +14,7 @@
 
 namespace vallum::upstream::pool {
 
-/// Idle keep-alive connections to one endpoint, on one worker (ARCHITECTURE.md §4: pools are
+/// Idle keep-alive connections to one endpoint, on one worker (docs/architecture.md §4: pools are
 /// per worker per endpoint, so no locks). Most recently used first, which keeps the set of
 /// warm connections small under light load.
 class EndpointPool {

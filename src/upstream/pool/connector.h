@@ -11,7 +11,7 @@
 
 #include "tls/client_context.h"
 
-/// Opening a transport to an upstream endpoint (ARCHITECTURE §2.1: the pool owns connecting),
+/// Opening a transport to an upstream endpoint (docs/architecture.md §2.1: the pool owns connecting),
 /// for requests and active health checks alike.
 namespace vallum::upstream::pool {
 

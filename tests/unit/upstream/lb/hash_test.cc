@@ -15,7 +15,7 @@ TEST(HashTest, XxHash64KnownValues) {
   EXPECT_EQ(xxHash64(std::string_view("127.0.0.1:90_0x", 14)), xxHash64("127.0.0.1:90_0"));
 }
 
-// Vallum builds with libstdc++ only (ARCHITECTURE.md); std::hash<std::string> is MurmurHash2 there.
+// Vallum builds with libstdc++ only (docs/architecture.md §7); std::hash<std::string> is MurmurHash2 there.
 static_assert(__GLIBCXX__ > 0, "ring_hash compatibility assumes libstdc++");
 
 TEST(HashTest, MurmurHash2MatchesLibstdcxxStdHashForEveryTailLength) {
