@@ -13,6 +13,7 @@ Behaviours are picked per path prefix (`on("/slow", Delay(1))`) or for the whole
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import json
@@ -574,8 +575,16 @@ class EchoUpstream:
         while not self._closed:
             try:
                 s, peer = self.lsock.accept()
-            except OSError:
-                return
+            except OSError as e:
+                if self._closed or e.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM,
+                                                   errno.ECONNABORTED):
+                    return
+                # Out of descriptors for a moment (or a client gone before accept): a real server
+                # keeps accepting. Ending the loop here would leave later clients connected to a
+                # backlog nobody answers — a TLS upstream then looks like a handshake timeout.
+                self.errors.append(f"accept failed: {e}")
+                time.sleep(0.05)
+                continue
             cid = next(self._conn_ids)
             with self._cv:
                 self.connections += 1
