@@ -3,11 +3,13 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "common/random.h"
 #include "network/accept_backoff.h"
@@ -37,10 +39,11 @@ struct WorkerSnapshot {
 };
 using WorkerSnapshotSharedPtr = std::shared_ptr<WorkerSnapshot>;
 
-/// One worker thread's world (docs/architecture.md §1): its io_context (concurrency hint 1), its
-/// own SO_REUSEPORT acceptor, downstream connections, upstream pools, balancer state and
-/// access-log buffer. Everything here is touched by the worker thread only; the control
-/// thread talks to it by posting to io().
+/// One worker thread's world (docs/architecture.md §1): its io_context, its own SO_REUSEPORT
+/// acceptor, downstream connections, upstream pools, balancer state and access-log buffer.
+/// Everything here is touched by the worker thread only. The io_context runs without any
+/// locking (asio's UNSAFE concurrency hint), so other threads never touch io() once the worker
+/// runs: the control thread talks to the worker through post() alone.
 class Worker {
  public:
   explicit Worker(size_t index);
@@ -48,8 +51,16 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  /// The worker's event loop. Worker thread only once run() started (before that, the thread
+  /// that built the worker may open sockets on it).
   boost::asio::io_context& io() { return io_; }
   size_t index() const { return index_; }
+
+  /// Runs `fn` on the worker thread, in posting order. The only call any thread may make: the
+  /// function is queued under a mutex and an eventfd wakes the worker (cross-thread calls are
+  /// rare — reloads, drain, stop — so the lock never sits on the request path). Before run(),
+  /// the functions wait for it.
+  void post(std::function<void()> fn);
 
   /// Replaces the current snapshot (call on the worker thread; the server posts it). Requests
   /// in flight keep the one they started with.
@@ -74,6 +85,7 @@ class Worker {
 
   /// Runs the event loop until stopped (call on the worker thread).
   void run();
+  /// Ends run() (any thread: goes through post()).
   void stop();
 
   // Used by connections (worker thread only).
@@ -143,11 +155,16 @@ class Worker {
 
  private:
   void acceptNext();
+  /// Waits for the mailbox's eventfd and runs what post() queued.
+  void readMailbox();
   void onTick();
   void publishGauges();
 
   size_t index_;
   boost::asio::io_context io_;
+  boost::asio::posix::stream_descriptor mailbox_wake_;  ///< an eventfd
+  std::mutex mailbox_mutex_;
+  std::vector<std::function<void()>> mailbox_;  ///< guarded by mailbox_mutex_
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   network::AcceptBackoff accept_backoff_;
   size_t memory_freed_ = 0;  ///< since the last malloc_trim (noteMemoryFreed)

@@ -323,7 +323,7 @@ class Server {
     snapshot_ = next;
     for (auto& worker : workers_) {
       proxy::Worker* w = worker.get();
-      asio::post(w->io(), [w, next] { w->install(next); });
+      w->post([w, next] { w->install(next); });
     }
     // The health map and endpoint gauges it replaces are freed on the loader thread.
     loader_.retire(controls_->apply(*next, std::move(plan)));
@@ -415,7 +415,7 @@ class Server {
     remaining_ = workers_.size();
     for (auto& worker : workers_) {
       proxy::Worker* w = worker.get();
-      asio::post(w->io(), [this, w] {
+      w->post([this, w] {
         w->drain([this] {
           asio::post(control_, [this] {
             if (--remaining_ == 0) {
