@@ -1,12 +1,35 @@
 #!/usr/bin/env bash
-# Quick start: installs the Debian packages, builds the release binary (build/vallum), starts
-# the demo upstream on 127.0.0.1:8080 and serves examples/quickstart.yaml on
-# https://localhost:8443 in the foreground. Ctrl-C stops both.
+# Quick start: installs the Debian packages, builds the release binary alone (build/vallum; no
+# unit tests or benchmarks), starts the demo upstream on 127.0.0.1:8080 and serves
+# examples/quickstart.yaml on https://localhost:8443 (127.0.0.1 only: the demo upstream echoes
+# request headers) in the foreground. Ctrl-C stops both.
+# Stops at once, before installing anything, when port 8080 or 8443 is taken: the demo would
+# otherwise proxy to whatever listens there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+busy=$(/usr/bin/python3 - <<'PY'
+import socket
+for port in (8080, 8443):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a listener, not TIME_WAIT, is "taken"
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError as e:
+        print(f"{port} ({e.strerror})")
+    finally:
+        s.close()
+PY
+)
+if [ -n "$busy" ]; then
+  echo "quickstart: port(s) already in use on 127.0.0.1: $(echo $busy)" >&2
+  echo "quickstart: the demo needs 8080 (demo upstream) and 8443 (Vallum); stop what listens there" >&2
+  echo "            (ss -ltnp 'sport = :8080 or sport = :8443' shows it) and run this again." >&2
+  exit 1
+fi
+
 ./scripts/install-deps.sh
-./scripts/build.sh release
+./scripts/build.sh release vallum
 
 /usr/bin/python3 examples/demo_upstream.py --port 8080 &
 upstream_pid=$!

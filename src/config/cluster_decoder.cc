@@ -304,7 +304,7 @@ struct ClusterDecoder::State {
         Diagnostic{Severity::Error, r.pos(mark), std::move(key), std::move(message)});
   }
 
-  // ---- load balancing (spec §4.1, dataplane §1) ----
+  // ---- load balancing (Pomerium `lb_policy`; Envoy Cluster.lb_policy) ----
 
   void decodePolicy(const yaml::Entry& e, const std::string& key) {
     auto text = r.readString(e.value, key);
@@ -464,7 +464,7 @@ struct ClusterDecoder::State {
     }
   }
 
-  // hash_policy (dataplane §1.6): Envoy's RouteAction.HashPolicy list.
+  // hash_policy: Envoy's RouteAction.HashPolicy list.
   void decodeHashPolicy(const yaml::Entry& e, const std::string& key, Route& route) {
     const yaml::Node& v = e.value;
     if (!r.check(ValueType::List, v, key)) {
@@ -594,7 +594,7 @@ struct ClusterDecoder::State {
     return name;
   }
 
-  // ---- outlier_detection (spec §4.3, dataplane §3.1) ----
+  // ---- outlier_detection (Envoy cluster.v3.OutlierDetection) ----
 
   void decodeOutlier(const yaml::Entry& e, const std::string& key, Route& route) {
     if (!expectMap(r, e.value, key)) {
@@ -658,7 +658,7 @@ struct ClusterDecoder::State {
     route.outlier_detection = od;
   }
 
-  // ---- upstream TLS (spec §2.11, §4.4) ----
+  // ---- upstream TLS (Pomerium route options tls_*) ----
 
   void decodeTls(const yaml::Entry& e, const std::string& key, Route& route) {
     const std::string& name = e.key;

@@ -23,7 +23,7 @@ std::string quoted(std::string_view text);
 
 enum class Severity { Warning, Error };
 
-/// One problem found while loading or compiling a config (spec pomerium-routes.md §1.1).
+/// One problem found while loading or compiling a config (docs/architecture.md §5).
 struct Diagnostic {
   Severity severity = Severity::Error;
   SourcePos pos;

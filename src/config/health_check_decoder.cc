@@ -223,7 +223,7 @@ class HealthCheckDecoder {
     }
   }
 
-  // http_health_check (dataplane §2.2).
+  // http_health_check (Envoy HealthCheck.HttpHealthCheck).
   void decodeHttp(const yaml::Node& v, const std::string& key) {
     if (!expectMap(r_, v, key)) {
       return;
@@ -346,7 +346,7 @@ class HealthCheckDecoder {
     }
   }
 
-  // tcp_health_check (dataplane §2.3).
+  // tcp_health_check (Envoy HealthCheck.TcpHealthCheck).
   void decodeTcp(const yaml::Node& v, const std::string& key) {
     if (!expectMap(r_, v, key)) {
       return;

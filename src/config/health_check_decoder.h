@@ -11,7 +11,7 @@
 namespace vallum::config {
 
 /// Decodes and validates one entry of a route's `health_checks` list (Envoy core.v3.HealthCheck
-/// with protobuf-JSON field names; spec pomerium-routes.md §4.2, dataplane-semantics §2.1-2.3).
+/// with protobuf-JSON field names, as Pomerium's route option `health_checks`).
 /// `key` is its YAML path ("routes[0].health_checks[1]"). Every problem is reported through
 /// `r`; nullopt when any of them is an error.
 std::optional<HealthCheck> decodeHealthCheck(const yaml::Node& node, const std::string& key,

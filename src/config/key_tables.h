@@ -7,7 +7,7 @@
 #include "config/value_reader.h"
 
 /// Internal to the config component: every option name Vallum recognizes, with its type and
-/// what Vallum does with it (spec pomerium-routes.md §1, §1.1, §2, §4, §6).
+/// what Vallum does with it (Pomerium's route and global options; docs/decisions.md).
 namespace vallum::config {
 
 enum class KeyStatus {

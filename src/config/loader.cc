@@ -108,7 +108,7 @@ class Loader {
       }
       seen.insert(spec->name);
       if (Source* env = environmentSource(*spec)) {
-        // The environment wins over the file (spec §1); the file's value is not looked at.
+        // The environment wins over the file, as in Pomerium; the file's value is not looked at.
         process(Option{spec, &env->root, yaml::Mark{1, 1}, env, env->key_root});
         continue;
       }
@@ -557,8 +557,8 @@ class Loader {
     }
   }
 
-  // Global extra trust roots for upstream TLS (spec §4.4): inline/base64 PEM or a file path,
-  // resolved by the tls component.
+  // Global extra trust roots for upstream TLS (Pomerium `certificate_authority`): inline or
+  // base64 PEM or a file path, resolved by the tls component.
   void finishCertificateAuthority() {
     if (certificate_authority_ && certificate_authority_file_) {
       diags_.error(certificate_authority_file_->key_pos, certificate_authority_file_->key,
@@ -688,7 +688,7 @@ class Loader {
   }
 
   void finishRoutes() {
-    // `policy:` entries first, then `routes:` (spec §1).
+    // `policy:` entries first, then `routes:`, as Pomerium orders them.
     for (const std::optional<Option>* list : {&policy_, &routes_}) {
       if (!*list) {
         continue;

@@ -45,14 +45,14 @@ struct LoadResult {
 
 /// Loads and validates a config file (YAML; JSON is YAML too). Never throws.
 ///
-/// Rules (spec pomerium-routes.md §1, §1.1, §2, §6; issue #2 item 4):
+/// Rules (Pomerium's config loading and options; docs/decisions.md; issue #2 item 4):
 /// * Every top-level key may be overridden by the environment variable named as the key in
 ///   upper case (ADDRESS, INSECURE_SERVER, CERTIFICATE, ...). `POLICY` holds a base64-encoded
 ///   YAML list of routes that replaces the file's `policy:`. Values from the environment are
 ///   parsed as YAML scalars/flow collections; a plain string for a list-typed key is split on
 ///   commas. `${VAR}` text in any value is never expanded.
 /// * Routes = `policy:` entries then `routes:` entries, in file order.
-/// * Every route key of spec §2 and every global of §6 is recognized and type-checked.
+/// * Every Pomerium route key and global option (key_tables.h) is recognized and type-checked.
 ///   A route key that is implemented later is an error "not supported yet" unless its value
 ///   is the key's default/empty value (false, "", [], {}), which asks for nothing. A global
 ///   key not implemented yet is a warning "not supported yet; ignored". Out-of-scope features

@@ -9,7 +9,7 @@
 #include "config/diagnostics.h"
 #include "config/duration.h"
 
-/// Plain data decoded from a Pomerium-style config.yaml (spec pomerium-routes.md §1, §2, §6).
+/// Plain data decoded from a Pomerium-style config.yaml (Pomerium's route and global options).
 /// Defaults are the documented Pomerium/Vallum defaults. No behaviour lives here: each component
 /// compiles its slice into a runtime snapshot.
 namespace vallum::config {
@@ -61,7 +61,7 @@ struct CertificateSource {
   SourcePos key_pos;
 };
 
-/// The `from` URL of a route (spec §2.1). Host is lower-cased (host names compare
+/// The `from` URL of a route (Pomerium route option). Host is lower-cased (host names compare
 /// case-insensitively) and may contain '*' wildcards, each matching any run of characters
 /// including dots (`*.example.com` matches `a.b.example.com`, never `example.com`).
 struct FromUrl {
@@ -72,7 +72,7 @@ struct FromUrl {
   bool wildcard = false;         ///< host contains '*'
 };
 
-/// One `to` entry (spec §2.2): "URL" or "URL,WEIGHT" split at the first comma.
+/// One `to` entry (Pomerium route option): "URL" or "URL,WEIGHT" split at the first comma.
 struct UpstreamUrl {
   std::string raw;           ///< the URL part as written (without ",WEIGHT")
   std::string scheme;        ///< lower-case: http, https, h2c, ...
@@ -80,7 +80,8 @@ struct UpstreamUrl {
   std::optional<uint16_t> port;
   uint16_t effective_port = 80;  ///< explicit port, else 443 for TLS schemes, else 80
   /// The upstream Host header by default: the URL's host[:port] exactly as written
-  /// ("localhost:9002", "127.0.0.1:9001", "localhost", "[::1]:8080"); spec §2.8.
+  /// ("localhost:9002", "127.0.0.1:9001", "localhost", "[::1]:8080"), as Pomerium sends
+  /// since pomerium/pomerium#5018.
   std::string authority;
   std::string path;         ///< raw path, "" when absent; only the first entry's path is used
   uint32_t weight = 0;      ///< 0 when no weight was given (then every entry has none)
@@ -94,7 +95,7 @@ struct HeaderSetting {
   SourcePos pos;    ///< position of the header name
 };
 
-/// Route `redirect` (spec §2.3; Envoy RedirectAction, dataplane-semantics §5.3).
+/// Route `redirect` (Pomerium route option; Envoy route.v3.RedirectAction).
 struct RedirectAction {
   bool https_redirect = false;
   /// https_redirect was written (even as false): then it wins over scheme_redirect, as in
@@ -109,22 +110,24 @@ struct RedirectAction {
   bool strip_query = false;
 };
 
-/// Route `response` (spec §2.3): a direct response from the proxy.
+/// Route `response` (Pomerium route option; Envoy direct_response): a direct response from
+/// the proxy.
 struct DirectResponse {
   int status = 200;  ///< 200..599 (Envoy's direct_response range)
   std::string body;
 };
 
-/// One `rewrite_response_headers` entry (spec §2.9): when the response header `header` exists
-/// and its value starts with `prefix`, the prefix is replaced by `value`.
+/// One `rewrite_response_headers` entry (Pomerium route option): when the response header
+/// `header` exists and its value starts with `prefix`, the prefix is replaced by `value`.
 struct ResponseHeaderRewrite {
   std::string header;
   std::string prefix;
   std::string value;
 };
 
-/// Route `lb_policy` / `load_balancing_policy` (spec §4.1): both spellings, the five names
-/// case-insensitively (`ROUND_ROBIN`, `round_robin`, `LOAD_BALANCING_POLICY_ROUND_ROBIN`).
+/// Route `lb_policy` / `load_balancing_policy` (Pomerium; Envoy Cluster.lb_policy): both
+/// spellings, the five names case-insensitively (`ROUND_ROBIN`, `round_robin`,
+/// `LOAD_BALANCING_POLICY_ROUND_ROBIN`).
 enum class LbPolicy : uint8_t { RoundRobin, LeastRequest, Random, RingHash, Maglev };
 
 /// `least_request_lb_config` (Envoy LeastRequest).
@@ -145,8 +148,8 @@ struct MaglevLbConfig {
   uint64_t table_size = 65537;  ///< prime, <= 5000011
 };
 
-/// One route `hash_policy` entry, Envoy's RouteAction.HashPolicy shape (dataplane §1.6): the
-/// request hash for RING_HASH / MAGLEV. Without hash_policy the client IP is hashed.
+/// One route `hash_policy` entry, Envoy's RouteAction.HashPolicy shape: the request hash for
+/// RING_HASH / MAGLEV. Without hash_policy the client IP is hashed.
 struct HashPolicy {
   enum class Kind : uint8_t { Header, Cookie, QueryParameter, SourceIp } kind = Kind::Header;
   std::string name;  ///< header / cookie / query parameter name (empty for SourceIp)
@@ -161,7 +164,7 @@ struct StatusRange {
   bool operator==(const StatusRange&) const = default;
 };
 
-/// One `health_checks` entry (Envoy core.v3.HealthCheck; spec §4.2, dataplane §2). Payloads
+/// One `health_checks` entry (Pomerium route option; Envoy core.v3.HealthCheck). Payloads
 /// are decoded bytes (from `text` hex or `binary` base64).
 struct HealthCheck {
   std::string key;  ///< YAML path, e.g. "routes[0].health_checks[0]"
@@ -174,7 +177,7 @@ struct HealthCheck {
   uint32_t unhealthy_threshold = 1;  ///< required
   uint32_t healthy_threshold = 1;    ///< required
   /// Vallum: unset means `interval` (checks run every interval from start-up); explicit values
-  /// are honoured (dataplane §2.1).
+  /// are honoured (Envoy's default is 60 s; docs/decisions.md).
   std::optional<Duration> no_traffic_interval;
   std::optional<Duration> no_traffic_healthy_interval;
   std::optional<Duration> unhealthy_interval;
@@ -208,7 +211,7 @@ struct HealthCheck {
   }
 };
 
-/// Route `outlier_detection` (Envoy cluster.v3.OutlierDetection, spec §4.3, dataplane §3),
+/// Route `outlier_detection` (Pomerium route option; Envoy cluster.v3.OutlierDetection),
 /// Envoy's defaults. Present (even `{}`) = enabled.
 struct OutlierDetection {
   uint32_t consecutive_5xx = 5;
@@ -239,8 +242,8 @@ struct OutlierDetection {
   bool operator==(const OutlierDetection&) const = default;
 };
 
-/// Upstream TLS of a route (spec §2.11, §4.4). Certificate values are kept as written (file
-/// path, inline PEM or base64 PEM); the tls component resolves them.
+/// Upstream TLS of a route (Pomerium route options tls_*). Certificate values are kept as
+/// written (file path, inline PEM or base64 PEM); the tls component resolves them.
 struct UpstreamTls {
   bool skip_verify = false;                ///< tls_skip_verify
   std::string server_name;                 ///< tls_upstream_server_name, else tls_server_name
@@ -268,23 +271,26 @@ struct Route {
   FromUrl from;
   std::vector<UpstreamUrl> to;
 
-  /// Path specifiers as written; precedence regex > path > prefix > "/" (spec §2.4).
+  /// Path specifiers as written; precedence regex > path > prefix > "/" (as Pomerium builds
+  /// the Envoy route match).
   std::string prefix;
   std::string path;
   std::string regex;  ///< RE2 syntax, full match of the path without query; validated at load
   std::optional<int64_t> regex_priority_order;
 
-  /// `redirect` / `response` actions; when set they win over `to` (redirect first, spec §2.3).
+  /// `redirect` / `response` actions; when set they win over `to` (redirect first, as in
+  /// Pomerium's buildRouteForPolicyAndMatch).
   std::optional<RedirectAction> redirect;
   std::optional<DirectResponse> response;
 
-  /// Path rewrites (spec §2.5), mutually exclusive. An empty prefix_rewrite counts as unset
-  /// (as in Pomerium), so the to-path rule still applies; `vallum check` warns about it.
+  /// Path rewrites (Pomerium route options), mutually exclusive. An empty prefix_rewrite
+  /// counts as unset (as in Pomerium), so the to-path rule still applies; `vallum check` warns
+  /// about it.
   std::string prefix_rewrite;
   std::string regex_rewrite_pattern;       ///< RE2, applied to the path only (query kept)
   std::string regex_rewrite_substitution;  ///< \1-style references
 
-  /// Host header (spec §2.8); precedence host_rewrite > host_rewrite_header >
+  /// Host header (Pomerium route options); precedence host_rewrite > host_rewrite_header >
   /// host_path_regex_rewrite_pattern > preserve_host_header > the `to` authority.
   bool preserve_host_header = false;
   std::string host_rewrite;
@@ -292,15 +298,16 @@ struct Route {
   std::string host_path_regex_rewrite_pattern;
   std::string host_path_regex_rewrite_substitution;
 
-  /// Request headers (spec §2.9). Host and pseudo-headers are dropped at load (with a
+  /// Request headers (Pomerium route options). Host and pseudo-headers are dropped at load (with a
   /// warning); a name in both lists is set (set wins, with a warning).
   std::vector<HeaderSetting> set_request_headers;
   std::vector<std::string> remove_request_headers;
-  /// Response headers: merged over the global set (spec §2.9); key "disable" empties all.
+  /// Response headers: merged over the global set (Pomerium `set_response_headers`); key
+  /// "disable" empties all.
   std::vector<HeaderSetting> set_response_headers;
   std::vector<ResponseHeaderRewrite> rewrite_response_headers;
 
-  /// Upstream cluster (issue #4, spec §4).
+  /// Upstream cluster (issue #4; Pomerium's route cluster options).
   LbPolicy lb_policy = LbPolicy::RoundRobin;
   LeastRequestLbConfig least_request_lb_config;
   RingHashLbConfig ring_hash_lb_config;
@@ -312,17 +319,19 @@ struct Route {
   std::optional<OutlierDetection> outlier_detection;
   UpstreamTls tls;
 
-  /// Route `timeout`; unset → Options::default_upstream_timeout. 0 disables (spec §2.6).
+  /// Route `timeout`; unset → Options::default_upstream_timeout. 0 disables (Pomerium route
+  /// option `timeout`).
   std::optional<Duration> timeout;
   SourcePos timeout_pos;  ///< position of the `timeout` value, for later warnings
   bool allow_public_unauthenticated_access = false;
 };
 
-/// Effective upstream timeout of a route (spec §2.6): its `timeout`, else the global default.
+/// Effective upstream timeout of a route (Pomerium route option `timeout`): its `timeout`,
+/// else the global default.
 /// Zero means no timeout.
 Duration routeTimeout(const Route& route, Duration default_upstream_timeout);
 
-/// Global options (spec §6) that Vallum implements, plus the routes.
+/// Global options (Pomerium's global settings) that Vallum implements, plus the routes.
 struct Options {
   ListenAddress address;      ///< default ":443" (":80" with insecure_server and no port)
   bool insecure_server = false;
@@ -335,7 +344,7 @@ struct Options {
   Duration timeout_idle = 5min;   ///< downstream connection idle timeout; 0 = off
 
   bool normalize_path = true;
-  bool merge_slashes = false;  ///< Vallum default false (route docs' "//" tip), spec §6
+  bool merge_slashes = false;  ///< Vallum default false (route docs' "//" tip; docs/decisions.md)
   EscapedSlashesAction path_with_escaped_slashes_action = EscapedSlashesAction::RejectRequest;
   UnderscoresAction headers_with_underscores_action = UnderscoresAction::RejectRequest;
   bool skip_xff_append = false;
@@ -343,15 +352,17 @@ struct Options {
   std::string log_level = "info";
 
   /// Global `certificate_authority` / `certificate_authority_file`: extra trust roots for
-  /// every upstream (spec §4.4); a file path, inline PEM or base64 PEM. Empty = system roots.
+  /// every upstream (Pomerium global option); a file path, inline PEM or base64 PEM. Empty =
+  /// system roots.
   std::string certificate_authority;
   std::string certificate_authority_key;
   SourcePos certificate_authority_pos;
 
-  /// Global `metrics_address` (spec §6): Prometheus metrics at /metrics. Unset = disabled.
+  /// Global `metrics_address` (Pomerium global option): Prometheus metrics at /metrics. Unset =
+  /// disabled.
   std::optional<ListenAddress> metrics_address;
 
-  /// Global `set_response_headers` (spec §2.9). Unset → Pomerium's security defaults
+  /// Global `set_response_headers` (Pomerium global option). Unset → Pomerium's security defaults
   /// (X-Frame-Options, X-XSS-Protection, and Strict-Transport-Security when certificates are
   /// configured); setting the map replaces them; a key "disable" empties it.
   std::optional<std::vector<HeaderSetting>> set_response_headers;

@@ -12,7 +12,7 @@
 
 /// Internal to the config component: reading the Envoy messages a route embeds
 /// (`least_request_lb_config`, `health_checks[]`, `outlier_detection`, `hash_policy[]`, ...).
-/// Pomerium decoded them with protobuf-JSON rules (spec pomerium-routes.md §4.1-4.3), so a field
+/// Pomerium decoded them with protobuf-JSON rules (protojson), so a field
 /// may be spelled in snake_case (`choice_count`) or lowerCamelCase (`choiceCount`); numbers may be
 /// quoted; durations are strings ("5s", read with the one Go-syntax parser).
 namespace vallum::config {

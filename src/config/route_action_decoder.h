@@ -7,9 +7,9 @@
 #include "config/value_reader.h"
 #include "config/yaml_tree.h"
 
-/// Internal to the config component: the route actions other than forwarding (spec
-/// pomerium-routes.md §2.3), `redirect` (Envoy's RedirectAction) and `response` (a direct
-/// response). An unknown key in either is an error (unknown_key.h).
+/// Internal to the config component: the route actions other than forwarding (Pomerium route
+/// options), `redirect` (Envoy's RedirectAction) and `response` (a direct response). An
+/// unknown key in either is an error (unknown_key.h).
 namespace vallum::config {
 
 /// Decodes the `redirect` mapping at `node` (YAML path `key`). Every problem is reported through

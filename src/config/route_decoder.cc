@@ -54,7 +54,7 @@ struct RouteFacts {
 };
 
 /// True for a header name that set_request_headers may not change: Host and pseudo-headers
-/// (spec §2.9; Envoy rejects such mutations).
+/// (Pomerium set_request_headers; Envoy rejects such mutations).
 bool isProtectedRequestHeader(std::string_view name) {
   return strings::iequals(name, "host") || (!name.empty() && name.front() == ':');
 }
@@ -620,7 +620,8 @@ class RouteDecoder {
                  "ignored without host_path_regex_rewrite_pattern");
     }
 
-    // Several path specifiers: precedence regex > path > prefix (spec §2.4).
+    // Several path specifiers: precedence regex > path > prefix (as Pomerium builds the Envoy
+    // route match).
     if (facts_.path_specifiers.size() > 1) {
       const char* used = !route_.regex.empty() ? "regex" : !route_.path.empty() ? "path" : "prefix";
       for (const auto& [name, mark] : facts_.path_specifiers) {
@@ -632,7 +633,7 @@ class RouteDecoder {
       }
     }
     // Several host rewrites: precedence host_rewrite > host_rewrite_header >
-    // host_path_regex_rewrite_pattern > preserve_host_header (spec §2.8).
+    // host_path_regex_rewrite_pattern > preserve_host_header (Pomerium's host rewrite options).
     if (facts_.host_rewrites.size() > 1) {
       static constexpr std::string_view kOrder[] = {"host_rewrite", "host_rewrite_header",
                                                     "host_path_regex_rewrite_pattern",
@@ -654,7 +655,7 @@ class RouteDecoder {
         }
       }
     }
-    // A header both set and removed is set (set wins; spec/README.md decision). Names are
+    // A header both set and removed is set (set wins; docs/decisions.md). Names are
     // compared through a hash set: either list may be long.
     if (!facts_.removed_headers.empty() && !route_.set_request_headers.empty()) {
       std::unordered_multiset<std::string> set_names;
@@ -671,7 +672,7 @@ class RouteDecoder {
       }
     }
 
-    // The trailing-slash pitfalls of prefix rewriting (spec §2.2, BR-01).
+    // The trailing-slash pitfalls of prefix rewriting (Pomerium `to` paths; Envoy prefix_rewrite).
     const bool prefix_route = route_.regex.empty() && route_.path.empty();
     const std::string match_prefix = route_.prefix.empty() ? "/" : route_.prefix;
     if (prefix_route && !route_.redirect && !route_.response && !has_prefix_rewrite &&
@@ -691,6 +692,14 @@ class RouteDecoder {
                      "that follows the prefix: " + match_prefix +
                      "/x reaches the upstream as //x; " +
                      "use prefix: " + quoted(match_prefix + "/"));
+    }
+    // Envoy's prefix_rewrite replaces the matched prefix; without `prefix` (or path/regex)
+    // that is the leading "/" alone, which is rarely what was meant.
+    if (prefix_route && has_prefix_rewrite && route_.prefix.empty()) {
+      r_.warning(*facts_.prefix_rewrite_mark, childKey(key_, "prefix_rewrite"),
+                 "prefix_rewrite without prefix replaces only the leading \"/\": /foo reaches "
+                 "the upstream as " + route_.prefix_rewrite + "foo; set the prefix it is meant "
+                 "to replace");
     }
     (void)node;
   }
@@ -715,13 +724,13 @@ class RouteDecoder {
     int actions = int(facts_.has_to) + int(facts_.has_redirect) + int(facts_.has_response);
     if (actions == 0) {
       r_.error(node.mark, key_,
-               "policy should have either `to` or `redirect` or `response` defined");
+               "route has none of `to`, `redirect` and `response`: it needs one of them");
     } else if (actions > 1) {
       r_.warning(node.mark, key_,
                  "more than one of to, redirect and response: redirect wins over response, "
                  "which wins over to");
     }
-    // tcp:// upstreams belong to tcp+https:// routes and nowhere else (spec §5).
+    // tcp:// upstreams belong to tcp+https:// routes and nowhere else (Pomerium TCP routes).
     bool from_tcp = facts_.from_scheme.rfind("tcp+", 0) == 0;
     bool any_tcp = false;
     for (const std::string& s : facts_.to_schemes) {
@@ -738,6 +747,7 @@ class RouteDecoder {
     }
     checkShaping(node);
     cluster_.finish(route_);
+
     // Legacy allow-list contradictions (§2.11), worded as Pomerium words them.
     if (facts_.public_access_mark &&
         (facts_.any_user_mark || facts_.has_allowed_users_or_domains)) {

@@ -6,7 +6,7 @@
 #include "config/value_reader.h"
 #include "config/yaml_tree.h"
 
-/// Internal to the config component: one route mapping → Route (spec pomerium-routes.md §2).
+/// Internal to the config component: one route mapping → Route (Pomerium's route options).
 namespace vallum::config {
 
 /// Decodes and validates the route at `node` whose YAML path is `key` ("routes[3]",

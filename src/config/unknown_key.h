@@ -10,7 +10,7 @@
 
 /// Internal to the config component: unknown keys inside a route.
 ///
-/// Vallum is stricter than Pomerium here (spec pomerium-routes.md §1.1, docs/decisions.md): an
+/// Vallum is stricter than Pomerium here (docs/decisions.md, "A typo never widens access"): an
 /// unknown key inside a route, or inside an object a route holds, is an error, never a warning.
 /// A misspelled matcher (`prefx: /public`) or a key cut in half by a truncated write may be the
 /// very option that limits the route; serving the route without it could widen access.

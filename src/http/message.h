@@ -118,11 +118,13 @@ struct OutgoingResponse {
 };
 
 /// Upstream response head limits (name + value bytes summed, and fields), for HTTP/1.1 and
-/// HTTP/2 origins alike; over them the response is malformed (502, dataplane-semantics §7.3).
+/// HTTP/2 origins alike; over them the response is malformed (502, Envoy's upstream protocol
+/// error).
 inline constexpr uint32_t kMaxResponseHeaderBytes = 128 * 1024;
 inline constexpr uint32_t kMaxResponseHeaderCount = 1000;
 
-/// Request limits (Pomerium's, dataplane-semantics §7.3), for every protocol.
+/// Request limits (Pomerium's: 128 KiB and 1000 fields, pomerium/pomerium#6449), for every
+/// protocol.
 struct RequestLimits {
   /// Sum over all fields of name size + value size (request line, ": " and CRLF not counted).
   uint32_t max_header_bytes = 128 * 1024;

@@ -7,9 +7,9 @@
 
 #include "config/options.h"
 
-/// Request-target parsing, authority parsing and path normalization (dataplane-semantics §7.4,
-/// RFC 9112 §3.2, RFC 3986 §3.2.2/§5.2.4). Pure functions, no allocation unless the path must
-/// change.
+/// Request-target parsing, authority parsing and path normalization (Envoy HCM normalize_path,
+/// merge_slashes, path_with_escaped_slashes_action; RFC 9112 §3.2, RFC 3986 §3.2.2/§5.2.4).
+/// Pure functions, no allocation unless the path must change.
 namespace vallum::http {
 
 /// The parts of a request-target. Views into the target.
@@ -38,7 +38,7 @@ bool parseAuthority(std::string_view text, Authority& out);
 /// IP literal ("[:::1]", "[v1.x]", a zone id): the request gets 400.
 bool canonicalHost(std::string_view host, std::string& out);
 
-/// Options from the globals of the same names (spec pomerium-routes.md §6).
+/// Options from the Pomerium global options of the same names.
 struct PathOptions {
   bool normalize_path = true;
   bool merge_slashes = false;

@@ -172,8 +172,8 @@ int ActiveStream::timeoutStatus() const {
     case Expiry::Connect:
       return 503;
     default:
-      // Vallum's rule (dataplane-semantics §4.1): 504 once the whole request was received,
-      // otherwise 408.
+      // Vallum's rule (docs/decisions.md, Timeouts; Envoy's maybeRequestTimeoutCode): 504 once
+      // the whole request was received, otherwise 408.
       return body_end_ && body_bad_status_ == 0 ? 504 : 408;
   }
 }
@@ -196,7 +196,7 @@ bool ActiveStream::encodeLocalReply() {
   context.request_id = request_id_;
   context.date = worker_.dates().now();
   // set_response_headers: the route's for route replies (denials, redirects, direct responses,
-  // upstream failures), else the global set (spec §2.9).
+  // upstream failures), else the global set (Pomerium `set_response_headers`).
   context.response_headers = ctx_.route != nullptr ? &ctx_.route->response_headers
                                                    : &facts_.snapshot->snapshot->response_headers;
   reply_body_.clear();

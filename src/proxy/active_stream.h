@@ -30,7 +30,7 @@ using SteadyClock = std::chrono::steady_clock;
 using network::kNoDeadline;
 using network::SteadyTime;
 
-/// Which timer ended a stream (dataplane-semantics §4.1).
+/// Which timer ended a stream (Envoy's timeouts: route, stream idle, request, max duration).
 enum class Expiry : uint8_t {
   None,
   Request,     ///< timeout_read: the whole request must arrive within it
@@ -40,7 +40,7 @@ enum class Expiry : uint8_t {
   MaxStream,   ///< timeout_write (max stream duration)
 };
 
-/// Pomerium's fixed upstream connect timeout (spec §2.6).
+/// Pomerium's fixed upstream connect timeout (its clusters' connect_timeout).
 inline constexpr auto kConnectTimeout = std::chrono::seconds(10);
 /// Envoy's default stream idle timeout (HCM stream_idle_timeout, 5 min; Pomerium keeps it).
 inline constexpr auto kStreamIdleTimeout = std::chrono::minutes(5);

@@ -121,7 +121,7 @@ asio::awaitable<void> ConnectionManager::run() {
       if (ec) {
         VALLUM_LOG_DEBUG("TLS handshake with {} failed: {}", peer_ip_, ec.message());
       } else {
-        // codec_type http2 speaks HTTP/2 only (Envoy's HTTP2 codec, spec: "http2 -> h2 only"):
+        // codec_type http2 speaks HTTP/2 only (Envoy's HTTP2 codec; Pomerium: ALPN h2 only):
         // a client that did not negotiate h2 fails at the connection preface.
         http2_ = transport_.alpn() == "h2" || options.codec_type == config::CodecType::Http2;
       }

@@ -194,7 +194,7 @@ asio::awaitable<void> ConnectionManager::runStream(ActiveStream* stream) {
 }
 
 void ConnectionManager::releaseIdleMemory() {
-  size_t freed = in_.release();
+  size_t freed = in_.release() + h2_codec_->releaseIdleMemory();
   for (auto& stream : spare_streams_) {
     freed += sizeof(ActiveStream) + stream->releaseMemory(0);
   }

@@ -156,7 +156,8 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
   const config::Route& cfg = *route.config;
   doc["route"] = {{"index", ctx.route_index},
                   {"key", cfg.key},
-                  {"name", route.log_name},
+                  {"name", cfg.name.empty() ? json() : json(cfg.name)},
+                  {"metrics_name", route.log_name},  // the label of its Prometheus series
                   {"from", cfg.from.raw},
                   {"line", cfg.pos.line},
                   {"why", describeFrom(cfg) + "; " + describePathMatch(route, ctx.path)}};

@@ -18,7 +18,7 @@ namespace {
 namespace asio = boost::asio;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 
-/// Envoy's local-reply details for failures before the response head (dataplane §4.3).
+/// Envoy's local-reply details for failures before the response head (router, reset reason).
 constexpr std::string_view kResetBeforeHeaders =
     "upstream connect error or disconnect/reset before headers. reset reason: ";
 
@@ -181,7 +181,7 @@ bool Forwarder::prepare() {
   }
   http::OutgoingRequest& request = ctx.upstream;
   if (route.host_rewrite == RouteRuntime::HostRewrite::Endpoint) {
-    request.authority = endpoint_->authority;  // spec §2.8: the `to` URL's host[:port]
+    request.authority = endpoint_->authority;  // Pomerium: the `to` URL's host[:port]
   }
   request.scheme = endpoint_->tls ? "https" : "http";
   if (stream_.requestComplete()) {
@@ -261,8 +261,8 @@ std::optional<Step> Forwarder::interruption(const PumpState& pump) {
 }
 
 void Forwarder::recordOutcome() {
-  // Passive health (dataplane §3.2): counted here without locks; a consecutive threshold is
-  // decided on the control thread.
+  // Passive health (Envoy outlier detection): counted here without locks; a consecutive
+  // threshold is decided on the control thread.
   const RouteRuntime* route = stream_.ctx().route;
   if (route == nullptr || route->outlier == nullptr || host_ == nullptr || !outcome_known_) {
     return;

@@ -18,7 +18,7 @@
 /// The forward step (Envoy's router filter; docs/architecture.md §2.1): pick an endpoint of the route's
 /// cluster, get a connection from upstream/pool, send the composed request, stream the
 /// response back with backpressure both ways, and turn upstream failures into 502/503/504 or a
-/// reset (dataplane-semantics §4.3).
+/// reset (Envoy's local replies: 503 connect failure or reset, 504 timeout, 502 protocol error).
 namespace vallum::proxy {
 
 class ActiveStream;
@@ -97,7 +97,7 @@ class Forwarder {
   /// upstream (the route timer starts then), and `done`. True when the exchange cannot
   /// complete normally and the response side must be woken.
   bool settlePump(PumpState& state);
-  /// details_ set to Envoy's "…reset before headers. reset reason: " (dataplane §4.3), for
+  /// details_ set to Envoy's "…reset before headers. reset reason: " (router local reply), for
   /// the caller to append the reason to.
   std::string& resetBeforeHeadersDetails();
   Step onUpstreamBytes(upstream::pool::UpstreamConnection& conn, boost::system::error_code ec,
@@ -109,7 +109,7 @@ class Forwarder {
   /// timer fired, the request body broke off — and the step that follows; nullopt otherwise.
   std::optional<Step> interruption(const PumpState& pump);
   /// The 503 for a failed upstream connect (or the timeout reply when a timer ended it), with
-  /// Envoy's details (dataplane §4.3); counts the connect failure for the host.
+  /// Envoy's details (reset reason "connection failure"); counts the connect failure for the host.
   void setConnectFailureReply(bool tls, boost::system::error_code ec);
   /// The client's response head from the upstream's; records status and outlier outcome.
   void startResponse(const http::ResponseHeaders& head);
@@ -120,7 +120,7 @@ class Forwarder {
   void recordOutcome();
   /// Whether the request is fully in and sent.
   bool requestSettled(const PumpState& pump) const;
-  /// The request hash for RING_HASH / MAGLEV (dataplane §1.6).
+  /// The request hash for RING_HASH / MAGLEV (Envoy RouteAction.HashPolicy).
   std::optional<uint64_t> requestHash() const;
 
   ActiveStream& stream_;

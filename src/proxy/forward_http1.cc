@@ -156,7 +156,7 @@ asio::awaitable<Step> Forwarder::runHttp1() {
       upstream::pool::ConnectTarget target;
       target.address = endpoint_->address;
       if (endpoint_->tls) {
-        // TLS to the upstream (spec §4.4), still under the connect deadline.
+        // TLS to the upstream (Pomerium route tls_* options), still under the connect deadline.
         conn->tls_context = route.cluster.tls_context;
         target.tls = route.cluster.tls_context.get();
         target.server_name = endpoint_->tls_server_name;

@@ -104,7 +104,7 @@ Step Forwarder::onH2Event(const PumpState& pump) {
     return Step::WriteAndFinish;
   }
   if (x.closed) {
-    // The stream ended without a complete response (dataplane-semantics §4.3).
+    // The stream ended without a complete response (Envoy: 503 "remote reset" before the head).
     setOutcome(upstream::RequestOutcome::LocalReset);
     if (stream_.facts().response_started) {
       return Step::Abort;

@@ -11,7 +11,7 @@
 /// Responses the proxy writes itself (errors, denials, internal endpoints), rendered the way
 /// Pomerium's local-reply templates are: an HTML page by default, JSON
 /// {"requestId","status","statusText"} (status as a string) when the client prefers
-/// application/json, plain text when it prefers text/plain (spec pomerium-routes.md §3.1).
+/// application/json, plain text when it prefers text/plain (Pomerium's envoyconfig/local_reply.go).
 namespace vallum::proxy {
 
 enum class ReplyFormat { Html, Json, Plain };

@@ -6,8 +6,9 @@
 #include "http/message.h"
 #include "proxy/snapshot.h"
 
-/// The response head a client gets for an upstream's response (spec pomerium-routes §2.9;
-/// dataplane-semantics §7.1, §7.5). Protocol-free: the server codec frames it.
+/// The response head a client gets for an upstream's response (Pomerium `set_response_headers`,
+/// `rewrite_response_headers`; hop-by-hop fields removed, RFC 9110 §7.6.1). Protocol-free: the
+/// server codec frames it.
 namespace vallum::proxy {
 
 /// Composes `out` (cleared first) from the upstream's head: hop-by-hop fields (Connection and

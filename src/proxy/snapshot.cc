@@ -7,6 +7,7 @@
 
 #include "common/logging.h"
 #include "common/strings.h"
+#include "proxy/stages/authorize.h"
 #include "router/lint.h"
 #include "tls/client_context.h"
 #include "upstream/lb/registry.h"
@@ -46,7 +47,7 @@ bool isReferenceChar(char c) {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
-/// Pomerium's default global set_response_headers (spec §2.9); HSTS only with real
+/// Pomerium's default global set_response_headers; HSTS only with real
 /// certificates (a self-signed or plain-HTTP listener must not pin browsers to HTTPS).
 HeaderList defaultResponseHeaders(const config::Options& options) {
   HeaderList out = {{"X-Frame-Options", "SAMEORIGIN"}, {"X-XSS-Protection", "1; mode=block"}};
@@ -118,7 +119,7 @@ upstream::lb::Policy toPolicy(config::LbPolicy policy) {
   return upstream::lb::Policy::RoundRobin;
 }
 
-/// The route's balancing settings → its cluster (spec §4.1).
+/// The route's balancing settings → its cluster (Pomerium `lb_policy`; Envoy Cluster.lb_policy).
 void applyBalancing(const config::Route& route, upstream::Cluster& cluster,
                     config::Diagnostics& diagnostics, bool& ok) {
   cluster.policy = toPolicy(route.lb_policy);
@@ -253,6 +254,7 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
   bool ok = true;
 
   router::lintShadowedRoutes(opts.routes, diagnostics);
+  lintDeniedRoutes(opts.routes, diagnostics);
   auto table = router::RouteTable::build(opts.routes);
   if (!table) {
     diagnostics.error({}, "routes", table.error().detail());
@@ -304,7 +306,7 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
       rt.match_kind = RouteRuntime::MatchKind::Prefix;
       rt.match_prefix = route.prefix.empty() ? "/" : route.prefix;
     }
-    // Path rewrite precedence (spec §2.5): prefix_rewrite, regex rewrite, the `to` path.
+    // Path rewrite precedence (as Pomerium): prefix_rewrite, regex rewrite, the `to` path.
     if (!route.prefix_rewrite.empty()) {
       rt.path_rewrite = RouteRuntime::PathRewrite::Prefix;
       rt.prefix_rewrite = route.prefix_rewrite;
@@ -320,7 +322,7 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
       rt.path_rewrite = RouteRuntime::PathRewrite::Prefix;
       rt.prefix_rewrite = rt.to_path;
     }
-    // Host (spec §2.8).
+    // Host (Pomerium's setHostRewriteOptions precedence).
     if (!route.host_rewrite.empty()) {
       rt.host_rewrite = RouteRuntime::HostRewrite::Literal;
       rt.host_value = route.host_rewrite;

@@ -22,10 +22,10 @@ class RE2;
 
 namespace vallum::proxy {
 
-/// A `set_request_headers` value with its `${...}` references resolved at load time into
-/// pieces (spec §2.9): literal text, or the value of a request header. Identity references
-/// (`pomerium.jwt`, `pomerium.access_token`, ...) render empty until sign-in exists, as
-/// unknown references do.
+/// A `set_request_headers` value (Pomerium route option) with its `${...}` references resolved
+/// at load time into pieces: literal text, or the value of a request header. Identity
+/// references (`pomerium.jwt`, `pomerium.access_token`, ...) render empty until sign-in
+/// exists, as unknown references do.
 struct HeaderTemplate {
   struct Piece {
     bool header_ref = false;  ///< true: `text` is a request header name
@@ -49,7 +49,7 @@ struct RouteRuntime {
   ~RouteRuntime();
 
   const config::Route* config = nullptr;
-  /// redirect > response > to (spec §2.3, as Pomerium's buildRouteForPolicyAndMatch).
+  /// redirect > response > to (as Pomerium's buildRouteForPolicyAndMatch).
   enum class Action : uint8_t { Forward, Redirect, Respond } action = Action::Forward;
   upstream::Cluster cluster;
 
@@ -58,8 +58,8 @@ struct RouteRuntime {
   enum class MatchKind : uint8_t { Prefix, WholePath } match_kind = MatchKind::Prefix;
   std::string match_prefix;
 
-  /// Path rewrite (spec §2.5): `prefix_rewrite`, else `regex_rewrite_pattern`, else the first
-  /// `to` URL's path (spec §2.2) as a prefix rewrite.
+  /// Path rewrite (as Pomerium): `prefix_rewrite`, else `regex_rewrite_pattern`, else the first
+  /// `to` URL's path as a prefix rewrite (Pomerium route option `to`).
   enum class PathRewrite : uint8_t { None, Prefix, Regex } path_rewrite = PathRewrite::None;
   std::string prefix_rewrite;  ///< replaces the matched part (PathRewrite::Prefix)
   std::unique_ptr<re2::RE2> path_regex;
@@ -67,7 +67,7 @@ struct RouteRuntime {
   /// The first `to` URL's path (kept for `vallum route`).
   std::string to_path;
 
-  /// Upstream Host (spec §2.8): host_rewrite > host_rewrite_header >
+  /// Upstream Host (Pomerium's setHostRewriteOptions): host_rewrite > host_rewrite_header >
   /// host_path_regex_rewrite_pattern > preserve_host_header > the endpoint's `to` authority.
   enum class HostRewrite : uint8_t { Endpoint, Literal, Header, PathRegex, Preserve } host_rewrite =
       HostRewrite::Endpoint;
@@ -75,7 +75,7 @@ struct RouteRuntime {
   std::unique_ptr<re2::RE2> host_regex;
   std::string host_substitution;
   /// X-Forwarded-Host gets the original host appended whenever the Host is rewritten, unless
-  /// the route removes x-forwarded-host (spec §2.8).
+  /// the route removes x-forwarded-host (Envoy append_x_forwarded_host, as Pomerium sets it).
   bool append_x_forwarded_host = true;
 
   /// Request header policy: names (as written) removed from the client's request, and values
@@ -84,14 +84,14 @@ struct RouteRuntime {
   std::vector<std::pair<std::string, HeaderTemplate>> set_request_headers;
 
   /// Response headers to set on every response of this route (the global set merged with the
-  /// route's, sorted by name; spec §2.9), and the prefix rewrites of rewrite_response_headers.
+  /// route's, sorted by name, as Pomerium), and the prefix rewrites of rewrite_response_headers.
   std::vector<std::pair<std::string, std::string>> response_headers;
   std::vector<config::ResponseHeaderRewrite> rewrite_response_headers;
   config::Duration timeout{};  ///< 0 = none
   bool is_public = false;
-  /// Route `name`, or "route-<id>" (spec §2.13), for access logs and metrics labels.
+  /// Route `name`, or "route-<id>" (see routeId()), for access logs and metrics labels.
   std::string log_name;
-  /// The stable route id (spec §2.13): keys the health and outlier state kept across reloads.
+  /// The stable route id (routeId()): keys the health and outlier state kept across reloads.
   std::string id;
   /// Outlier detection settings when enabled (points into `config`), else null.
   const config::OutlierDetection* outlier = nullptr;
@@ -134,8 +134,8 @@ struct SnapshotBuildOptions {
 SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuildOptions& build,
                                      config::Diagnostics& diagnostics);
 
-/// The stable route id of spec §2.13: a hex hash over from, prefix, path, regex and the
-/// `to` URLs (with weights). Used for "route-<id>" labels of unnamed routes.
+/// The stable route id, after Pomerium's route ID: a hex hash over from, prefix, path, regex
+/// and the `to` URLs (with weights). Used for "route-<id>" labels of unnamed routes.
 std::string routeId(const config::Route& route);
 
 }  // namespace vallum::proxy

@@ -15,7 +15,7 @@ struct PathSpec {
   std::string_view text;
 };
 
-// Precedence regex > path > prefix > "/" (spec §2.4).
+// Precedence regex > path > prefix > "/" (as Pomerium builds the Envoy route match).
 PathSpec pathSpec(const config::Route& route) {
   if (!route.regex.empty()) {
     return {PathKind::Regex, route.regex};

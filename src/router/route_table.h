@@ -17,7 +17,7 @@ class RE2;
 
 namespace vallum::router {
 
-/// How a route matches the request path (spec pomerium-routes.md §2.4). Exactly one specifier
+/// How a route matches the request path (Pomerium `prefix`, `path`, `regex`). Exactly one specifier
 /// is used, precedence regex > path > prefix > "/". Case-sensitive.
 class PathMatcher {
  public:
@@ -45,13 +45,14 @@ class PathMatcher {
 };
 
 /// True when `host` (lower-case, no port) matches a `from` host pattern whose '*' stands for
-/// any run of characters, dots included (spec §3.1: a route's "*.example.com" matches
-/// "a.b.example.com", never "example.com").
+/// any run of characters, dots included (Pomerium turns each '*' into "(.*)": a route's
+/// "*.example.com" matches "a.b.example.com", never "example.com").
 bool wildcardHostMatches(std::string_view pattern, std::string_view host);
 
 /// The compiled route order of one snapshot. Immutable; shared by all workers.
 ///
-/// Host selection follows Envoy's virtual hosts as Pomerium builds them (spec §3.1, §11):
+/// Host selection follows Envoy's virtual hosts as Pomerium builds them (one per concrete `from`
+/// host, wildcard routes in the catch-all; Envoy never falls back from one virtual host):
 /// 1. routes whose `from` has this host and exactly this port (`https://h:8443`);
 /// 2. else routes whose `from` has this host and no port (they match any port);
 /// 3. else wildcard-host routes, in config order.
@@ -79,7 +80,7 @@ class RouteTable {
   size_t size() const { return matchers_.size(); }
 
   /// True when `host:port` has a virtual host of its own (concrete routes for that port or for
-  /// any port), which means wildcard routes are never consulted for it (spec §11).
+  /// any port), which means wildcard routes are never consulted for it (Envoy virtual hosts).
   bool hasConcreteRoutes(std::string_view host, uint16_t port) const;
 
  private:

@@ -18,7 +18,16 @@ int main(int argc, char** argv) {
 
   CLI::App app{
       "Vallum: an identity-aware reverse proxy that serves Pomerium config.yaml routes.\n"
-      "Run `vallum --config FILE` to serve, `vallum check --config FILE` to validate."};
+      "Run `vallum --config FILE` to serve, `vallum check FILE` to validate."};
+  app.footer(
+      "While serving:\n"
+      "  SIGHUP, or saving the config file, reloads it without closing connections; a config\n"
+      "    with an error is refused (file:line:col logged) and the running one stays.\n"
+      "  SIGTERM or SIGINT drains: no new connections, in-flight requests finish (up to\n"
+      "    --drain-timeout), then exit 0.\n"
+      "  Environment variables override the file's options (Pomerium's names, upper-cased:\n"
+      "    ADDRESS, INSECURE_SERVER, LOG_LEVEL, POLICY, ...).\n"
+      "  /ping and /healthz answer OK on every host (liveness probes).");
   app.set_version_flag("--version", std::string("vallum ") + VALLUM_VERSION);
   app.require_subcommand(0, 1);
 
@@ -33,21 +42,30 @@ int main(int argc, char** argv) {
                  "Seconds SIGTERM waits for in-flight requests before exiting")
       ->check(CLI::Range(0, 3600))
       ->default_val(30);
+  // The names the log prints (spdlog: "warning", "critical") and the short ones.
   app.add_option("--log-level", serve.log_level,
-                 "trace|debug|info|warn|error (overrides log_level in the config)")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+                 "trace|debug|info|warn|warning|error|critical|off (overrides log_level in the "
+                 "config)")
+      ->transform(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "critical",
+                                 "off"},
+                                CLI::ignore_case));  // spdlog reads both warn and warning
 
-  std::string check_path;
-  CLI::App* check = app.add_subcommand("check", "Validate a config file and print every problem "
-                                                "as FILE:LINE:COL: error|warning: KEY: message");
-  check->add_option("-c,--config", check_path, "Config file to check")->required();
+  std::string check_path, check_positional;
+  CLI::App* check = app.add_subcommand(
+      "check",
+      "Validate a config file and print every problem as FILE:LINE:COL: error|warning: KEY: "
+      "message, then each route's metrics name (exit 0: no error, warnings allowed; 1: errors; "
+      "2: usage)");
+  check->add_option("file", check_positional, "Config file to check (or --config FILE)");
+  check->add_option("-c,--config", check_path, "Config file to check");
 
   std::string route_path, route_method = "GET", route_url;
   std::vector<std::string> route_headers;
   CLI::App* route = app.add_subcommand(
       "route",
       "Explain what the config does with one request, as JSON: the route that matches and why, "
-      "and the upstream request, redirect or reply (exit 0: a route matches, 1: none)");
+      "and the upstream request, redirect or reply (exit 0: a route matches, 1: none, 2: config "
+      "errors)");
   route->add_option("-c,--config", route_path, "Config file")->required();
   route->add_option("-X,--method", route_method, "Request method")->default_val("GET");
   route->add_option("-H,--header", route_headers, "A request header \"Name: value\" (repeatable)");
@@ -63,7 +81,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (check->parsed()) {
-    return vallum::server::check(check_path, std::cout);
+    if (check_path.empty() == check_positional.empty()) {
+      std::cerr << "vallum check: give one config file: vallum check FILE (or vallum check "
+                   "--config FILE)\n";
+      return 2;
+    }
+    return vallum::server::check(check_path.empty() ? check_positional : check_path, std::cout);
   }
   if (route->parsed()) {
     return vallum::server::route(route_path, route_method, route_headers, route_url, std::cout,

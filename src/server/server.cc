@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/logging.h"
+#include "common/printable.h"
 #include "common/random.h"
 #include "config/loader.h"
 #include "metrics/registry.h"
@@ -480,17 +481,27 @@ int serve(const ServeOptions& options) {
 int check(const std::string& config_path, std::ostream& out) {
   config::LoadResult loaded = config::loadFile(config_path, config::processEnvironment());
   size_t routes = 0;
+  proxy::SnapshotConstSharedPtr snapshot;
   if (loaded.options) {
     routes = loaded.options->routes.size();
     proxy::SnapshotBuildOptions build;
     build.resolve_dns = false;
-    proxy::buildSnapshot(std::move(*loaded.options), build, loaded.diagnostics);
+    snapshot = proxy::buildSnapshot(std::move(*loaded.options), build, loaded.diagnostics);
   }
   for (const config::Diagnostic& d : loaded.diagnostics.items()) {
     out << d.format() << '\n';
   }
   if (loaded.diagnostics.hasErrors()) {
     return 1;
+  }
+  // The label of each route's Prometheus series, so a dashboard can be matched to the config.
+  if (snapshot) {
+    for (const proxy::RouteRuntime& route : snapshot->routes) {
+      const config::Route& cfg = *route.config;
+      out << printable(cfg.pos.file) << ':' << cfg.pos.line << ':' << cfg.pos.column << ": "
+          << printable(cfg.key) << ": metrics name " << printable(config::quoted(route.log_name))
+          << '\n';
+    }
   }
   out << "OK: " << routes << " route" << (routes == 1 ? "" : "s") << ", "
       << loaded.diagnostics.warningCount() << " warning"

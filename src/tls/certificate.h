@@ -30,8 +30,8 @@ struct CertificateKeyPair {
   std::vector<std::string> dns_names;
 };
 
-/// Resolves a config value that may be a file path, inline PEM, or base64 of PEM (spec
-/// pomerium-routes.md §6: an existing file path is tried first). Returns the PEM text or an
+/// Resolves a config value that may be a file path, inline PEM, or base64 of PEM (Pomerium's
+/// certificate options; an existing file path is tried first). Returns the PEM text or an
 /// error saying which forms were tried.
 Result<std::string> resolvePem(std::string_view value);
 

@@ -21,8 +21,8 @@ namespace ssl = boost::asio::ssl;
 
 struct ClientContext::Impl {
   ssl::context context{ssl::context::tls_client};
-  /// The configured server name when it contains '*' (spec §4.4: the SAN check is then a
-  /// pattern match, Pomerium's WildcardToRegex), and the SNI derived from it.
+  /// The configured server name when it contains '*' (the SAN check is then a pattern match,
+  /// Pomerium's WildcardToRegex), and the SNI derived from it.
   std::string wildcard_pattern;
   std::string wildcard_sni;
 };
@@ -271,17 +271,17 @@ std::shared_ptr<const ClientContext> ClientContext::build(const config::Upstream
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  // HTTP/1.1 only until the upstream h2 codec exists (spec §4.4 would offer h2 for all-TLS
-  // clusters). Note the inverted return convention: 0 is success.
+  // HTTP/1.1 only until the upstream h2 codec exists (Pomerium offers h2 to all-TLS clusters,
+  // Envoy's auto_config). Note the inverted return convention: 0 is success.
   if (SSL_CTX_set_alpn_protos(ctx, kAlpnHttp11, sizeof(kAlpnHttp11)) != 0) {
     diagnostics.error({}, "tls", takeOpensslError("cannot set ALPN"));
     return nullptr;
   }
 
   bool ok = true;
-  // Trust (spec §4.4): the route's custom CA alone, else the system roots plus the global
-  // certificate_authority. The CAs are loaded even with tls_skip_verify so that a broken
-  // value is still reported.
+  // Trust (Pomerium `tls_custom_ca`): the route's custom CA alone, else the system roots plus
+  // the global certificate_authority. The CAs are loaded even with tls_skip_verify so that a
+  // broken value is still reported.
   if (!route_tls.custom_ca.empty()) {
     auto pem = resolvePem(route_tls.custom_ca);
     std::string error =

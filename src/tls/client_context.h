@@ -13,7 +13,7 @@ class context;
 
 namespace vallum::tls {
 
-/// The upstream (client) TLS configuration of one route (spec §2.11, §4.4): TLS 1.2–1.3, ALPN
+/// The upstream (client) TLS configuration of one route (Pomerium tls_* options): TLS 1.2–1.3, ALPN
 /// "http/1.1", peer verification against the system trust store plus the global
 /// `certificate_authority`, or only `tls_custom_ca` when the route sets one; the certificate
 /// must match the server name (DNS SAN; IP SAN when the name is an IP literal; a '*' in the

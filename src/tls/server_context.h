@@ -22,7 +22,8 @@ struct CertificateKeyPair;
 /// preface under codec_type http2). The first context is the one handshakes start with; its SNI
 /// callback switches to the certificate whose name matches the client's server name exactly,
 /// else by wildcard (RFC 6125: "*.example.com" covers one label), else keeps the first
-/// (spec pomerium-routes.md §3.1). Immutable after build(); shared by all workers.
+/// (as Envoy picks among Pomerium's certificates by SNI). Immutable after build(); shared by
+/// all workers.
 class ServerContext {
  public:
   ~ServerContext();

@@ -15,9 +15,9 @@ namespace vallum::upstream {
 
 /// One upstream endpoint (Envoy "host") of a route's cluster.
 struct Endpoint {
-  /// The `to` URL's host[:port] as written: the upstream Host header by default (spec §2.8).
+  /// The `to` URL's host[:port] as written: the upstream Host header by default (as Pomerium).
   std::string authority;
-  /// The socket address; `localhost` means 127.0.0.1 (spec §2.2).
+  /// The socket address; `localhost` means 127.0.0.1 (as Pomerium's `to` endpoints).
   boost::asio::ip::tcp::endpoint address;
   bool resolved = false;
   /// "127.0.0.1:9001" — for access logs and metrics labels.
@@ -28,21 +28,22 @@ struct Endpoint {
   /// `https://` endpoint: TLS to the upstream with the route's client context.
   bool tls = false;
   /// HTTP/2 with prior knowledge over cleartext: set on every endpoint of a cluster whose
-  /// endpoints are all `h2c://` (spec pomerium-routes §4.4; an `h2c://` endpoint mixed with
-  /// others speaks HTTP/1.1, as in Pomerium).
+  /// endpoints are all `h2c://` (Pomerium's cluster protocol rule; an `h2c://` endpoint mixed
+  /// with others speaks HTTP/1.1, as in Pomerium).
   bool http2 = false;
   /// ALPN offers h2 then http/1.1 and the answer picks the codec: set on every endpoint of a
-  /// cluster whose endpoints are all `https://` (spec pomerium-routes §4.4, Envoy's
+  /// cluster whose endpoints are all `https://` (as Pomerium configures them, Envoy's
   /// auto_config); otherwise TLS endpoints offer http/1.1 alone.
   bool alpn_h2 = false;
   /// The URL host (lower-case).
   std::string host;
-  /// TLS server name (SNI and verification) for `https://` endpoints (spec §4.4).
+  /// TLS server name (SNI and verification) for `https://` endpoints (Pomerium
+  /// `tls_upstream_server_name` > `tls_server_name` > the URL host).
   std::string tls_server_name;
 };
 
-/// A route's upstream cluster: its `to` endpoints (spec §2.2, docs/architecture.md §4) with their
-/// shared health, and how to balance over them.
+/// A route's upstream cluster: its `to` endpoints (docs/architecture.md §4) with their shared
+/// health, and how to balance over them.
 struct Cluster {
   std::vector<Endpoint> endpoints;
   /// Weights were given in `to` (`URL,WEIGHT`).
@@ -63,7 +64,7 @@ struct Cluster {
 void attachTls(Cluster& cluster, tls::ClientContextConstSharedPtr context,
                const config::UpstreamTls& settings);
 
-/// The hosts a balancer should run over right now (dataplane §1.0): the routable ones
+/// The hosts a balancer should run over right now (Envoy's panic threshold): the routable ones
 /// (passing active checks, not ejected); when fewer than `panic_threshold` percent of hosts are
 /// routable, all hosts (panic); with threshold 0 and nothing routable, none (→ 503 "no healthy
 /// upstream"). `panic` is set when the panic rule applied.

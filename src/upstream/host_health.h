@@ -16,10 +16,10 @@ namespace vallum::upstream {
 /// registry hands the same object to the next snapshot while the endpoint stays in the route,
 /// so a reload keeps health and ejections.
 struct HostHealth {
-  /// Active health checking (dataplane §2.1): false until the first passing check when the
+  /// Active health checking (Envoy HealthCheck): false until the first passing check when the
   /// cluster has health checks; always true without them.
   std::atomic<bool> active_healthy{true};
-  /// Outlier detection (dataplane §3): true while ejected.
+  /// Outlier detection (Envoy cluster.v3.OutlierDetection): true while ejected.
   std::atomic<bool> ejected{false};
 
   /// Requests in flight on all workers (LEAST_REQUEST, metrics).
@@ -69,7 +69,8 @@ struct ClusterHealth {
 };
 using ClusterHealthSharedPtr = std::shared_ptr<ClusterHealth>;
 
-/// What a request's outcome means for outlier detection (dataplane §3.2).
+/// What a request's outcome means for outlier detection (Envoy's outlier detection: local
+/// origin failures map to 503/504/500 unless split_external_local_origin_errors).
 enum class RequestOutcome : uint8_t {
   Success,             ///< a response that is not 5xx (4xx included)
   Upstream5xx,         ///< a 5xx other than 502/503/504 from the upstream

@@ -1,7 +1,9 @@
 """Fixtures for Vallum's end-to-end tests: the real binary, real TLS, real upstream servers on
 loopback. Run with Debian's interpreter: `/usr/bin/python3 -m pytest tests/e2e`.
 
-VALLUM_BIN overrides the binary (default: build/vallum, the release build's output)."""
+VALLUM_BIN overrides the binary (default: build/vallum, the release build's output). A relative
+VALLUM_BIN is taken from the directory pytest starts in (`VALLUM_BIN=build/vallum` from the
+repository's root), not from each test's working folder."""
 
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# Processes start in per-test folders: made absolute here, once, for every reader of the variable.
+if os.environ.get("VALLUM_BIN"):
+    os.environ["VALLUM_BIN"] = os.path.abspath(os.environ["VALLUM_BIN"])
 
 from lib import vallum as vallum_mod  # noqa: E402
 from lib.certs import TestCA  # noqa: E402

@@ -1,11 +1,15 @@
-"""`vallum check --config FILE`: every problem as `FILE:LINE:COL: error|warning: KEY: message`
-(1-based positions of the offending node), exit 1 on any error, else `OK: N routes, M warnings`
-and exit 0 (issue 2 items 3 and 4; spec pomerium-routes.md §1, §1.1, §2.1, §2.2, §2.4, §2.6, §6).
-Serving runs the same validation."""
+"""`vallum check FILE` / `vallum check --config FILE`: every problem as
+`FILE:LINE:COL: error|warning: KEY: message` (1-based positions of the offending node), exit 1 on
+any error, else each route's metrics name and `OK: N routes, M warnings`, exit 0 (Pomerium's
+config loading and route options; Vallum's own rules are in docs/decisions.md). Serving runs the
+same validation."""
 
 import base64
+import json
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -66,10 +70,12 @@ routes:
     to: http://127.0.0.1:9004/base/
     regex: '/items/[0-9]+'
     timeout: 250ms
+    allow_public_unauthenticated_access: true
   - from: https://p.example.test:8443
     to: http://127.0.0.1:9005
     path: /exact
     timeout: 0
+    allow_public_unauthenticated_access: true
 """
 
 
@@ -412,3 +418,112 @@ def test_config_over_16_mib_is_refused_before_parsing(tmp_path, vallum_bin):
     assert res.returncode == 1, res.stdout + res.stderr
     assert res.stdout.splitlines() == [
         f'{p}: error: cannot load config: file "{p}" is 17 MiB, over the limit of 16 MiB'], res.stdout
+
+
+def test_check_takes_the_file_as_an_argument(tmp_path, vallum_bin):
+    """`vallum check FILE` (as `nginx -t -c FILE` users type it) is `check --config FILE`; no file,
+    or two, says exactly what to type (exit 2)."""
+    p = tmp_path / "config.yaml"
+    p.write_text(QUIET_ROUTE)
+    a = subprocess.run([vallum_bin, "check", str(p)], capture_output=True, text=True, timeout=30)
+    b = subprocess.run([vallum_bin, "check", "--config", str(p)], capture_output=True, text=True, timeout=30)
+    assert a.returncode == 0 and a.stdout == b.stdout, (a, b)
+    assert a.stdout.splitlines()[-1] == "OK: 1 route, 0 warnings", a.stdout
+    for argv in ([vallum_bin, "check"], [vallum_bin, "check", str(p), "--config", str(p)]):
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert res.returncode == 2, res
+        assert "vallum check FILE (or vallum check --config FILE)" in res.stderr, res.stderr
+
+
+QUIET_ROUTE = """\
+address: 127.0.0.1:0
+routes:
+  - from: https://a.example.test
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+"""
+
+
+def test_check_prints_each_route_metrics_name(tmp_path, vallum_bin):
+    """The label of each route's Prometheus series (its name, else route-<hash>), at the route's
+    position; `vallum route` gives the same label."""
+    text = QUIET_ROUTE + ("    name: app\n  - from: https://b.example.test\n    to: http://127.0.0.1:9002\n"
+                          "    allow_public_unauthenticated_access: true\n")
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 0 and problems == [], res.stdout
+    names = re.findall(r'^(.+):(\d+):(\d+): (routes\[\d\]): metrics name "([^"]+)"$', res.stdout, re.M)
+    assert [(n[1], n[2], n[3]) for n in names] == [("3", "5", "routes[0]"), ("7", "5", "routes[1]")], res.stdout
+    assert names[0][4] == "app" and re.fullmatch(r"route-[0-9a-f]+", names[1][4]), names
+    for host, label in (("a", "app"), ("b", names[1][4])):
+        out = subprocess.run([vallum_bin, "route", "--config", path, f"https://{host}.example.test/x"],
+                             capture_output=True, text=True, timeout=30)
+        doc = json.loads(out.stdout)
+        assert doc["route"]["metrics_name"] == label, doc["route"]
+        assert doc["route"]["name"] == ("app" if host == "a" else None), doc["route"]
+
+
+def test_warns_about_a_route_that_only_ever_answers_403(tmp_path, vallum_bin):
+    text = ("address: 127.0.0.1:0\nroutes:\n  - from: https://a.example.test\n    to: http://127.0.0.1:9001\n"
+            "  - from: https://b.example.test\n    response: {status: 200, body: hi}\n")
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 0, res.stdout
+    got = [(p["line"], p["col"], p["key"]) for p in problems
+           if p["sev"] == "warning" and p["msg"].startswith("every request to this route gets 403: it has no policy")]
+    assert got == [("3", "5", "routes[0]"), ("5", "5", "routes[1]")], res.stdout
+
+
+def test_warns_about_prefix_rewrite_without_prefix(tmp_path, vallum_bin):
+    text = QUIET_ROUTE + "    prefix_rewrite: /app\n"
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 0, res.stdout
+    hit = find(problems, "routes[0].prefix_rewrite", "warning")
+    assert (hit["line"], hit["col"]) == ("6", "21"), hit
+    assert hit["msg"] == ('prefix_rewrite without prefix replaces only the leading "/": /foo reaches the '
+                          "upstream as /appfoo; set the prefix it is meant to replace"), hit
+
+
+def test_route_without_an_action_is_called_a_route(tmp_path, vallum_bin):
+    res, path, problems = check(tmp_path, "address: 127.0.0.1:0\nroutes:\n  - from: https://a.example.test\n")
+    assert res.returncode == 1, res.stdout
+    hit = find(problems, "routes[0]", "error")
+    assert hit["msg"] == "route has none of `to`, `redirect` and `response`: it needs one of them", hit
+
+
+@pytest.mark.parametrize("level", ["warning", "warn", "WARNING", "critical", "off", "error", "debug"])
+def test_log_level_takes_the_names_the_log_prints(vallum_bin, level):
+    res = subprocess.run([vallum_bin, "--log-level", level, "version"], capture_output=True, text=True, timeout=10)
+    assert res.returncode == 0, res
+    bad = subprocess.run([vallum_bin, "--log-level", "loud", "version"], capture_output=True, text=True, timeout=10)
+    assert bad.returncode != 0 and "warning" in bad.stderr and "critical" in bad.stderr, bad.stderr
+
+
+def test_log_level_warning_hides_info_lines(tmp_path, vallum_bin):
+    """The level really applies: with --log-level warning the start-up info line is not logged,
+    a warning (the generated certificate) is."""
+    p = tmp_path / "config.yaml"
+    p.write_text(QUIET_ROUTE)
+    err_path = tmp_path / "stderr"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([vallum_bin, "--log-level", "warning", "--config", str(p), "--concurrency", "1"],
+                                stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while "no certificate configured" not in err_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err_path.read_text()
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(20)
+    text = err_path.read_text()
+    assert rc == 0, text
+    assert re.search(r" warning \[\d+\] no certificate configured", text), text
+    assert "listening on" not in text and " info " not in text, text
+
+
+def test_help_covers_signals_environment_and_ping(vallum_bin):
+    res = subprocess.run([vallum_bin, "--help"], capture_output=True, text=True, timeout=10)
+    for words in ("SIGHUP", "reloads", "saving the config file", "SIGTERM", "drain", "Environment variables",
+                  "/ping", "warning", "critical", "off"):
+        assert words in res.stdout, f"--help does not mention {words}:\n{res.stdout}"
+    check_help = subprocess.run([vallum_bin, "check", "--help"], capture_output=True, text=True, timeout=10)
+    assert "exit 0: no error, warnings allowed; 1: errors; 2: usage" in check_help.stdout, check_help.stdout

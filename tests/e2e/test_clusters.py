@@ -1,5 +1,5 @@
-"""Load balancing through the real binary with real upstreams (issue 4 "Done when", spec
-pomerium-routes §4.1, dataplane-semantics §1): weighted ROUND_ROBIN and RANDOM shares over 3,000
+"""Load balancing through the real binary with real upstreams (issue 4; Pomerium `lb_policy`,
+Envoy's load balancers): weighted ROUND_ROBIN and RANDOM shares over 3,000
 requests within 3 percentage points, LEAST_REQUEST steering away from a loaded endpoint,
 RING_HASH / MAGLEV stickiness by client IP, header, cookie and query parameter (checked against
 a reference model of Envoy's constructions), and removal of one endpoint moving only a minority
@@ -172,7 +172,8 @@ def test_least_request_prefers_less_loaded(env, servers, host, choices, lo, hi):
 
 
 def test_reference_model_matches_spec_vectors():
-    """The Python models used below reproduce the spec's verified vectors (dataplane §1.4/1.5)."""
+    """The Python models used below reproduce the vectors of Envoy's ring_hash_lb_test.cc and
+    maglev_lb_test.cc."""
     assert xxh64("a") == 0xD24EC4F1A98C6E5B
     r = Ring([(f"127.0.0.1:{p}", 1) for p in range(90, 96)], min_size=12)
     assert r.hashes[0] == 833437586790550860 and r.keys[0] == "127.0.0.1:94"
@@ -370,11 +371,17 @@ routes:
 
 
 def test_route_doc_cluster_examples_load(tmp_path):
-    """The route docs' cluster examples (spec §15) load as written; the only diagnostic is the
-    warning that `outlier_detection: {}` on two endpoints can never eject (spec §4.3)."""
+    """The cluster examples of Pomerium's route docs (Routing, Proxying, and Load Balancing)
+    load as written; beside the 403 warning of routes without a policy, the only diagnostic is
+    the warning that `outlier_detection: {}` on two endpoints can never eject (Envoy's
+    max_ejection_percent, default 10)."""
     p = tmp_path / "examples.yaml"
     p.write_text(ROUTE_DOC_CLUSTER_EXAMPLES)
     r = run_check(str(p))
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ": warning: " in ln or ": error: " in ln]
+    # The examples have no policy: each route also gets the "every request gets 403" warning.
+    denied = [ln for ln in lines if "every request to this route gets 403" in ln]
+    assert len(denied) == 5, lines
+    lines = [ln for ln in lines if ln not in denied]
     assert len(lines) == 1 and "routes[1].outlier_detection" in lines[0] and "warning" in lines[0], lines

@@ -1,6 +1,6 @@
 """What the upstream receives: Host (the `to` URL's host[:port], BR-05), X-Forwarded-For /
 -Proto / -Host, hop-by-hop headers removed both ways, the `to` path applied as a prefix rewrite
-(spec §2.2 trailing-slash rule, BR-01), and weighted round robin across `to` entries.
+(Pomerium's `to` trailing-slash rule, BR-01), and weighted round robin across `to` entries.
 
 The tables run over HTTP/1.1 and HTTP/2 (the `proto` fixture, lib/client.py) with the same
 expected values. Hop-by-hop request fields are HTTP/1-only: over HTTP/2 a connection-specific

@@ -1,11 +1,11 @@
 """`h2c://` upstreams: cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3) to a real HTTP/2
 origin (lib/h2upstream.py, python3-h2), one multiplexed connection per worker per endpoint.
 
-Spec: pomerium-routes.md §2.2 (`h2c` = cleartext HTTP/2 forced) and §4.4 (all endpoints h2c →
-HTTP/2 prior knowledge, otherwise HTTP/1.1; websocket routes force HTTP/1.1; upstream HTTP/2
-limits: 100 concurrent streams, 64 KiB stream window, 1 MiB connection window);
-dataplane-semantics.md §4 (timeouts, local replies: RST_STREAM → 503 `remote reset`) and §7.1
-(no connection-specific headers on HTTP/2). Clients speak HTTP/1.1 over TLS to Vallum, as in
+Sources: Pomerium's `to` option (`h2c` = cleartext HTTP/2 forced) and its cluster builder (all
+endpoints h2c → HTTP/2 prior knowledge, otherwise HTTP/1.1; websocket routes force HTTP/1.1;
+upstream HTTP/2 limits: 100 concurrent streams, 64 KiB stream window, 1 MiB connection window);
+Envoy's timeouts and local replies (RST_STREAM → 503 `remote reset`); RFC 9113 §8.2.2 (no
+connection-specific headers on HTTP/2). Clients speak HTTP/1.1 over TLS to Vallum, as in
 the rest of the suite. Vallum runs with --concurrency 1 so "one connection per worker per
 endpoint" is one connection."""
 
@@ -29,7 +29,7 @@ from lib.vallum import run_check
 MiB = 1 << 20
 HOST = "h2.example.test"
 
-# Connection-specific fields: never on an HTTP/2 request (RFC 9113 §8.2.2, dataplane §7.1).
+# Connection-specific fields: never on an HTTP/2 request (RFC 9113 §8.2.2).
 CONNECTION_SPECIFIC = ("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade")
 
 HOP_REQ = [  # what test_forwarding.py sends to HTTP/1 upstreams
@@ -126,12 +126,12 @@ def test_h2upstream_selftest(h2upstream):
 
 
 def test_request_forwarded_over_http2(vallum, upstream, h2upstream):
-    """pomerium-routes §2.2/§4.4: `to: h2c://…` speaks HTTP/2 with prior knowledge. The upstream
+    """Pomerium's `to: h2c://…` speaks HTTP/2 with prior knowledge. The upstream
     sees :method, :scheme http, :authority = the `to` URL's host:port as written (the rule of the
     HTTP/1 Host, test_forwarding.py), :path with the query byte for byte, pseudo-headers first;
     the same forwarding headers an HTTP/1 upstream gets for the same request (x-forwarded-for,
     -proto https, -host, x-request-id); no connection-specific header (RFC 9113 §8.2.2,
-    dataplane §7.1; `te` only as "trailers"); every name in lower case. The client gets the
+    `te` only as "trailers"); every name in lower case. The client gets the
     upstream's status, headers and body."""
     u = h2upstream("h2")
     e = upstream("h1")
@@ -177,7 +177,7 @@ def test_request_forwarded_over_http2(vallum, upstream, h2upstream):
         (rid, rid1)
     assert rec.ended and rec.body == b""
 
-    # TE: trailers is the one TE value that passes (dataplane §7.1).
+    # TE: trailers is the one TE value that passes (RFC 9113 §8.2.2).
     assert v.get("/te", HOST, headers=[("TE", "trailers")]).status == 200
     assert u.requests("/te")[0].headers_all("te") == ["trailers"]
 
@@ -199,7 +199,7 @@ def test_request_forwarded_over_http2(vallum, upstream, h2upstream):
 def test_20_concurrent_requests_share_one_connection(vallum, h2upstream):
     """One connection per worker per endpoint, multiplexed: 20 concurrent requests to a 0.5 s
     upstream, one worker, all 200 in well under 20 × 0.5 s, on ONE upstream TCP connection
-    carrying 20 streams (pomerium-routes §4.4: HTTP/2 prior knowledge, 100 streams a connection)."""
+    carrying 20 streams (Pomerium's upstream HTTP/2: prior knowledge, 100 streams a connection)."""
     u = h2upstream("mux", default=Delay(0.5))
     v = start(vallum, [route(f"https://{HOST}", u.url)])
     t0 = time.monotonic()
@@ -218,7 +218,7 @@ def test_20_concurrent_requests_share_one_connection(vallum, h2upstream):
 
 def test_110_concurrent_requests_open_a_second_connection(vallum, h2upstream):
     """Vallum caps an upstream HTTP/2 connection at 100 concurrent streams (Pomerium's upstream
-    limit, pomerium-routes §4.4) even though this upstream allows 1000: 110 requests held open
+    limit) even though this upstream allows 1000: 110 requests held open
     together all succeed, over at least 2 connections, none with more than 100 open streams."""
     u = h2upstream("cap", default=Gate(110, max_wait=4.0))
     assert u.max_concurrent_streams == 1000
@@ -240,7 +240,7 @@ def test_110_concurrent_requests_open_a_second_connection(vallum, h2upstream):
 
 
 def test_sequential_requests_reuse_the_connection(vallum, h2upstream):
-    """Keep-alive reuse (pomerium-routes §4.4, one connection per worker per endpoint): 10
+    """Keep-alive reuse (one connection per worker per endpoint): 10
     sequential requests, each on a new client connection, are 10 streams (1, 3, … 19) on one
     upstream connection."""
     u = h2upstream("reuse")
@@ -300,8 +300,8 @@ def test_chunked_post_1mib_echoed(vallum, h2upstream):
 
 @pytest.mark.parametrize("content_length", [True, False], ids=["content-length", "no-content-length"])
 def test_2mib_response(vallum, h2upstream, content_length):
-    """A 2 MiB response (bigger than the 64 KiB stream window and the 1 MiB connection window,
-    pomerium-routes §4.4) arrives intact; framing to the HTTP/1.1 client: Content-Length when
+    """A 2 MiB response (bigger than the 64 KiB stream window and the 1 MiB connection window
+    Pomerium uses upstream) arrives intact; framing to the HTTP/1.1 client: Content-Length when
     the upstream sent content-length, chunked when it did not."""
     dl = Download(2 * MiB, content_length=content_length)
     u = h2upstream("big", default=dl)
@@ -348,7 +348,7 @@ def test_head_204_304(vallum, h2upstream):
 
 
 def test_rst_stream_before_head_is_503_remote_reset(vallum, h2upstream):
-    """dataplane §4.3: "upstream H2 RST_STREAM / refused stream | 503 | reason `remote reset`".
+    """Envoy's local reply for an upstream H2 RST_STREAM / refused stream: 503, `remote reset`.
     Only that stream fails: a request in flight on the same upstream connection gets its 200."""
     u = h2upstream("rst")
     u.on("/slow", Delay(1.0)).on("/reset", ResetBeforeHead())
@@ -371,7 +371,7 @@ def test_rst_stream_before_head_is_503_remote_reset(vallum, h2upstream):
 
 @pytest.mark.parametrize("content_length", [True, False], ids=["content-length", "no-content-length"])
 def test_rst_stream_mid_body_aborts_client(vallum, h2upstream, content_length):
-    """dataplane §4.3: after the response head went out, an upstream reset can only abort the
+    """As in Envoy: after the response head went out, an upstream reset can only abort the
     client's response: the HTTP/1.1 connection closes before the declared length (or before the
     last chunk), never a complete-looking short body."""
     u = h2upstream("rstmid", default=ResetMidBody(MiB, 200_000, content_length=content_length))
@@ -394,9 +394,9 @@ def test_rst_stream_mid_body_aborts_client(vallum, h2upstream, content_length):
 
 
 def test_route_timeout_resets_only_its_stream(vallum, h2upstream):
-    """dataplane §4.1: route `timeout` 0.5s against an upstream that answers after 2 s → 504 at
-    about 0.5 s (`upstream request timeout`), and Vallum resets that upstream stream (Envoy's
-    router resets the upstream request on timeout). A concurrent fast request on the same
+    """Route `timeout` (Envoy RouteAction.timeout) 0.5s against an upstream that answers after
+    2 s → 504 at about 0.5 s (`upstream request timeout`), and Vallum resets that upstream stream
+    (Envoy's router resets the upstream request on timeout). A concurrent fast request on the same
     connection gets its 200, and the next request still succeeds."""
     u = h2upstream("to")
     u.on("/slow", Delay(2.0)).on("/fast", EchoJson())
@@ -449,8 +449,8 @@ def test_goaway_then_next_request_on_new_connection(vallum, h2upstream):
 
 
 def test_refused_h2c_endpoint_is_503_connection_failure(vallum):
-    """dataplane §4.3: connect refused → 503 `upstream connect error or disconnect/reset before
-    headers. reset reason: connection failure…`, as for HTTP/1 routes."""
+    """Envoy's local reply: connect refused → 503 `upstream connect error or disconnect/reset
+    before headers. reset reason: connection failure…`, as for HTTP/1 routes."""
     dead = refused_port()
     v = start(vallum, [route(f"https://{HOST}", f"h2c://127.0.0.1:{dead}")])
     r = v.get("/", HOST)
@@ -464,7 +464,7 @@ def test_refused_h2c_endpoint_is_503_connection_failure(vallum):
 
 
 def test_mixed_http_and_h2c_endpoints_use_http1(vallum, upstream, h2upstream):
-    """pomerium-routes §4.4: "if all are h2c → HTTP/2 prior knowledge; otherwise HTTP/1.1 only":
+    """Pomerium: if all endpoints are h2c → HTTP/2 prior knowledge, otherwise HTTP/1.1 only:
     with `to: [http://A, h2c://B]` both endpoints get HTTP/1.1."""
     e = upstream("a")
     u = h2upstream("b")
@@ -483,7 +483,7 @@ def test_mixed_http_and_h2c_endpoints_use_http1(vallum, upstream, h2upstream):
     no_errors(u)
 
 
-# pomerium-routes §4.4 also says websocket-enabled routes force HTTP/1.1 to h2c upstreams; that
+# Pomerium also forces HTTP/1.1 to h2c upstreams on websocket-enabled routes; that
 # test belongs with websocket support (allow_websockets: true is refused at load until then).
 
 
@@ -492,7 +492,7 @@ def test_mixed_http_and_h2c_endpoints_use_http1(vallum, upstream, h2upstream):
 
 def test_round_robin_over_two_h2c_endpoints(vallum, h2upstream):
     """ROUND_ROBIN over two h2c endpoints: 100 requests split 50/50, each endpoint on one
-    HTTP/2 connection (dataplane §1.1)."""
+    HTTP/2 connection (Envoy's round robin)."""
     a = h2upstream("a")
     b = h2upstream("b")
     v = start(vallum, [route(f"https://{HOST}", [a.url, b.url], lb_policy="ROUND_ROBIN")])
@@ -512,7 +512,7 @@ def test_round_robin_over_two_h2c_endpoints(vallum, h2upstream):
 
 
 def test_check_accepts_h2c_routes(tmp_path, vallum_bin):
-    """`vallum check` accepts h2c:// upstreams (pomerium-routes §2.2 lists h2c as supported)."""
+    """`vallum check` accepts h2c:// upstreams (Pomerium's `to` lists h2c as supported)."""
     p = tmp_path / "h2c.yaml"
     p.write_text(
         "address: 127.0.0.1:0\n"
@@ -547,10 +547,10 @@ class _Switch:
 
 @pytest.mark.parametrize("spelling", [{"codec_client_type": "HTTP2"}, {"use_http2": True}])
 def test_http2_health_check(vallum, h2upstream, spelling):
-    """`codec_client_type: HTTP2` (and Envoy's deprecated `use_http2: true`), dataplane §2.2: the
-    check is an HTTP/2 GET with prior knowledge — :path, :authority the endpoint's host:port,
-    user-agent Vallum/HC — one stream per check on a kept connection; a 503 marks the endpoint
-    unhealthy (traffic goes to the other) and a 200 brings it back."""
+    """`codec_client_type: HTTP2` (and Envoy's deprecated `use_http2: true`; Envoy
+    HttpHealthCheck): the check is an HTTP/2 GET with prior knowledge — :path, :authority the
+    endpoint's host:port, user-agent Vallum/HC — one stream per check on a kept connection; a 503
+    marks the endpoint unhealthy (traffic goes to the other) and a 200 brings it back."""
     from lib.clusters import health_re, wait_log
 
     a = h2upstream("hc-a")

@@ -1,7 +1,8 @@
 """Active health checks and the panic threshold through the real binary (issue 4 items 3 and 5;
-spec pomerium-routes §4.2, dataplane-semantics §1.0 and §2, cases BR-19).
+Pomerium `health_checks`, Envoy core.v3.HealthCheck and its panic threshold, cases BR-19).
 
-Clocks are scaled down (interval/timeout 0.5 s); every bound is the spec's formula plus a
+Clocks are scaled down (interval/timeout 0.5 s); every bound is the health checker's timing
+formula plus a
 stated slack for scheduling on a loaded machine."""
 
 import re
@@ -16,7 +17,7 @@ from lib.helpers import route
 from lib.pages import ACCEPT_JSON, assert_html_page, assert_json_page
 from lib.upstream import Delay, Fixed
 
-SLACK = 0.4  # scheduling slack on top of the spec's timing formulas (2 shared cores)
+SLACK = 0.4  # scheduling slack on top of the health checker's timing formulas (2 shared cores)
 
 
 def hc(interval="0.5s", timeout="0.5s", unhealthy=3, healthy=2, **http):
@@ -226,10 +227,10 @@ def test_killed_endpoint_unhealthy_within_bound_then_returns(vallum, upstream):
 
 
 def test_no_traffic_interval_until_the_route_carries_traffic(vallum, upstream):
-    """no_traffic_interval, when set, is honoured (issue 4 item 1; dataplane §2.1): while a route
-    has never carried traffic its endpoints are probed every no_traffic_interval (1.5 s here);
-    once it has carried traffic, every `interval` (0.2 s) — whether or not the route also has
-    outlier detection."""
+    """no_traffic_interval, when set, is honoured (issue 4 item 1; Envoy
+    HealthCheck.no_traffic_interval): while a route has never carried traffic its endpoints are
+    probed every no_traffic_interval (1.5 s here); once it has carried traffic, every `interval`
+    (0.2 s) — whether or not the route also has outlier detection."""
     a = upstream("nt-a", default=OK).on("/healthz", OK)
     b = upstream("nt-b", default=OK).on("/healthz", OK)
     checks = [{"timeout": "0.5s", "interval": "0.2s", "no_traffic_interval": "1.5s", "unhealthy_threshold": 2,

@@ -1,4 +1,4 @@
-"""`https://` upstreams and ALPN (spec pomerium-routes.md §4.4): when every endpoint of a route is
+"""`https://` upstreams and ALPN (as in Pomerium): when every endpoint of a route is
 `https://`, Vallum offers "h2, http/1.1" and speaks what the upstream chooses — HTTP/2 on one
 multiplexed connection per worker per endpoint, or HTTP/1.1; a route that mixes `https://` with
 other schemes offers http/1.1 alone. The upstream is a real TLS origin (lib/h2upstream.py with

@@ -1,5 +1,5 @@
-"""Prometheus metrics on metrics_address (issue 4 item 7 and "Done when"; spec pomerium-routes
-§2.13): scraped after known traffic, the per-route counters carry the route's `name` (or
+"""Prometheus metrics on metrics_address (issue 4 item 7; Pomerium global option): scraped after
+known traffic, the per-route counters carry the route's `name` (or
 "route-<id>" for an unnamed route) and equal what was sent; the latency histogram counts every
 upstream exchange in the right buckets; per-endpoint gauges follow health checks and in-flight
 requests; connect failures are counted; other paths are 404."""

@@ -1,5 +1,5 @@
-"""Outlier detection through the real binary (issue 4 item 4; spec pomerium-routes §4.3,
-dataplane-semantics §3): consecutive 5xx ejects an endpoint, which then gets no traffic and
+"""Outlier detection through the real binary (issue 4 item 4; Envoy
+cluster.v3.OutlierDetection): consecutive 5xx ejects an endpoint, which then gets no traffic and
 returns after base_ejection_time (twice as long after a second ejection); the max_ejection_percent
 gate (Envoy's rule: the route docs' `outlier_detection: {}` on two endpoints ejects nothing) and
 always_eject_one_host; consecutive gateway failures detected but not enforced by default;
@@ -110,7 +110,7 @@ def test_always_eject_one_host_overrides_the_percent_gate(env):
 def test_empty_outlier_detection_on_two_endpoints_ejects_nothing(env):
     """The route docs' `outlier_detection: {}` (all defaults) on two endpoints: 20 consecutive
     500s from one of them, but 100 x 1 / 2 > 10%: no ejection, traffic keeps alternating
-    (spec §4.3, Envoy's DetectorImpl::ejectHost)."""
+    (Envoy's DetectorImpl::ejectHost)."""
     v, g, s, _, _ = env
     got = hit(v, "defaults.example.test", 40)
     time.sleep(0.2)
@@ -160,8 +160,8 @@ def test_4xx_are_successes(env):
 
 
 def test_successful_active_health_check_unejects(vallum, upstream):
-    """successful_active_health_check_uneject_host (default true; spec §4.3, dataplane §2.1
-    "a successful active check un-ejects an outlier-ejected host"; Envoy runs this on every
+    """successful_active_health_check_uneject_host (Envoy OutlierDetection, default true: a
+    successful active check un-ejects an outlier-ejected host; Envoy runs this on every
     passing check of a host that is not failing active HC): an endpoint whose /healthz passes
     is back within about one check interval of its ejection, long before base_ejection_time
     (10 s); with the option false it stays out."""

@@ -1,6 +1,6 @@
 """Host, wildcard, port, path / prefix / regex routing in config order, path normalization,
-escaped slashes and underscore headers (spec pomerium-routes.md §2.4, §3.1, §3.2, §6;
-dataplane-semantics.md §7.4; cases BR-17).
+escaped slashes and underscore headers (Pomerium's route matching and global options; Envoy
+HCM path normalization; cases BR-17).
 
 Every table runs over HTTP/1.1 and HTTP/2 (the `proto` fixture, lib/client.py) with the same
 expected values: on HTTP/2 the route is chosen by `:authority`. Absolute-form targets are an

@@ -1,10 +1,11 @@
-"""Request shaping, table-driven (issue 3, "Done when" first bullet): every route option that
+"""Request shaping, table-driven (issue 3): every route option that
 changes what the upstream or the client sees, through the real binary to real echo upstreams
 that record exactly what they received (request line, raw target, every header in order).
 
-Spec: pomerium-routes.md §2.2 (`to` path), §2.3 (`redirect`, `response`), §2.5 (path rewrites),
-§2.8 (Host, X-Forwarded-Host), §2.9 (request/response headers); dataplane-semantics.md §5
-(rewrites, redirects), §7 (headers).
+Sources: Pomerium's route options `to` (its path), `redirect`, `response`, path rewrites, Host
+(`host_rewrite*`, `preserve_host_header`) and headers (`set_request_headers`,
+`remove_request_headers`, `set_response_headers`, `rewrite_response_headers`); Envoy's
+RouteAction rewrites, RedirectAction and header handling.
 
 Each CASES entry is: the route(s) of one host + one request (method, raw target sent as-is,
 headers, body) + what must come out: what the upstream received (request line, target, Host,
@@ -117,7 +118,7 @@ def redirect(id_: str, host: str, routes: List[dict], target: str, location: str
 
 
 # =============================================================================================
-# redirect (spec §2.3; dataplane-semantics §5.3). The main env is TLS on a random port P, so a
+# redirect (Envoy RedirectAction). The main env is TLS on a random port P, so a
 # request's own scheme is https and its Host is "<host>:P" unless the case sets host_header.
 # =============================================================================================
 R_HTTPS = [rt(redirect={"https_redirect": True})]
@@ -226,7 +227,7 @@ redirect("redir-response-headers", "rd-hdrs",
          [rt(redirect={"path_redirect": "/r"}, set_response_headers={"X-Redirect-Route": "yes"})], "/",
          "https://@authority@/r", resp_headers=dict(DEFAULT_RESP, **{"X-Redirect-Route": "yes"}))
 
-# Plain-HTTP listener: the conformance vector of dataplane-semantics §5.3.
+# Plain-HTTP listener: Envoy's https_redirect port rule (:80 of http dropped, others kept).
 P_HTTPS = [rt(**{"from": "http://p-https.example.test"}, redirect={"https_redirect": True})]
 redirect("plain-https-redirect-80-dropped", "p-https", P_HTTPS, "/a?b=1", "https://p-https.example.test/a?b=1",
          env="plain", host_header="p-https.example.test:80")
@@ -244,7 +245,7 @@ redirect("plain-redirect-headers-no-hsts", "p-https", P_HTTPS, "/h", "https://p-
          host_header="p-https.example.test", resp_headers=DEFAULT_RESP_NO_HSTS)
 
 # =============================================================================================
-# response: a direct response (spec §2.3)
+# response: a direct response (Pomerium `response`)
 # =============================================================================================
 D_OK = [rt(response={"status": 200, "body": "hello from vallum\n"})]
 case("resp-200", "dr-ok", D_OK, target="/anything?x=1", body_exact=b"hello from vallum\n", location="",
@@ -272,7 +273,7 @@ case("resp-response-headers", "dr-hdrs", [rt(response={"status": 200, "body": "b
                                     "Strict-Transport-Security": HSTS})
 
 # =============================================================================================
-# Path rewrites (spec §2.2 `to` path, §2.5; dataplane-semantics §5.1)
+# Path rewrites (Pomerium `to` path, prefix_rewrite, regex_rewrite_*; Envoy RouteAction)
 # =============================================================================================
 def fwd(id_, host, routes, target, up_target, upstream="A", **kw):
     case(id_, host, routes, target=target, upstream=upstream, up_target=up_target, **kw)
@@ -293,8 +294,8 @@ fwd("pfx-v1-not-segment-aware", "w-v1", W_V1, "/v1beta?x=1", "/api/v2beta?x=1")
 
 W_APP = [rt(to="@A@", prefix="/app", prefix_rewrite="/")]
 fwd("pfx-app-double-slash-literal", "w-app", W_APP, "/app/x", "//x")
-# Not segment-aware. (dataplane-semantics §5.1 says "/apples" -> "/ples"; the literal swap of
-# the 4 bytes "/app" for "/" gives "/les".)
+# Not segment-aware: Envoy swaps the 4 matched bytes "/app" for "/", so "/apples" gives
+# "/les".
 fwd("pfx-app-apples", "w-app", W_APP, "/apples", "/les")
 fwd("pfx-app-exact", "w-app", W_APP, "/app", "/")
 
@@ -352,7 +353,7 @@ fwd("rewrite-authz-original-path", "w-auth", W_AUTH, "/pub/doc", "/priv/doc")
 case("rewrite-authz-private-denied", "w-auth", W_AUTH, target="/priv/doc", status=403)
 
 # =============================================================================================
-# Host (spec §2.8; dataplane-semantics §5.2) and X-Forwarded-Host
+# Host (Pomerium host_rewrite*, preserve_host_header; Envoy host rewrites) and X-Forwarded-Host
 # =============================================================================================
 fwd("host-default-ip", "h-ip", [rt(to="@A@")], "/h", "/h", up_host="127.0.0.1:@Ap@",
     up_headers={"X-Forwarded-Host": "@authority@"})
@@ -424,7 +425,7 @@ fwd("set-host-not-applied", "h-sethost",
     up_host="127.0.0.1:@Ap@", up_headers={"X-Ok": "1", ":authority": ABSENT})
 
 # =============================================================================================
-# Request headers (spec §2.9)
+# Request headers (Pomerium set_request_headers, remove_request_headers)
 # =============================================================================================
 S_SET = [rt(to="@A@", set_request_headers={"X-Set": "fixed"})]
 fwd("set-overwrites-all-values", "s-set", S_SET, "/s", "/s",
@@ -494,7 +495,7 @@ fwd("set-transfer-encoding-no-conflict", "s-sette", [rt(to="@A@", set_request_he
     "/te", "/te", method="POST", body=b"hello", up_check=_one_framing, timeout=5.0)
 
 # =============================================================================================
-# Response headers (spec §2.9)
+# Response headers (Pomerium set_response_headers, rewrite_response_headers)
 # =============================================================================================
 RH = [rt(to="@A@")]
 fwd("resp-defaults-on-proxied", "rh", RH, "/x", "/x", resp_headers=DEFAULT_RESP)

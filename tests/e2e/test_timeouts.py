@@ -1,5 +1,5 @@
-"""Global downstream timeouts (issue 2 item 4; spec pomerium-routes.md §2.6 and §6;
-dataplane-semantics.md §4.1): `timeout_read` (the whole request must arrive in time; 408 when
+"""Global downstream timeouts (issue 2 item 4; Pomerium global options; Envoy's HCM
+timeouts): `timeout_read` (the whole request must arrive in time; 408 when
 it did not, never cutting a response that has started), `timeout_idle` (idle keep-alive
 connections close), `timeout_write` (maximum stream duration)."""
 

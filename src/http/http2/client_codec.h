@@ -64,7 +64,7 @@ class ClientStreamHandler {
   bool head_delivered = false;
 };
 
-/// Limits of a session (Pomerium's upstream HTTP/2 settings, spec pomerium-routes §4.4).
+/// Limits of a session (Pomerium's upstream HTTP/2 settings, as its cluster builder sets them).
 struct ClientSettings {
   /// Streams Vallum opens on one connection at most (the peer's SETTINGS may lower it).
   uint32_t max_concurrent_streams = 100;

@@ -343,6 +343,10 @@ class ServerCodec::FieldList {
     names_.resize(fields_.back().offset);
     fields_.pop_back();
   }
+  size_t capacity() const {
+    return sizeof(FieldList) + names_.capacity() + fields_.capacity() * sizeof(Field) +
+           nva_.capacity() * sizeof(nghttp2_nv);
+  }
   std::vector<nghttp2_nv>& build() {
     nva_.clear();
     for (const Field& f : fields_) {
@@ -646,6 +650,22 @@ void ServerCodec::takeOutput(OutputPieces& out) {
   if (!buffer.empty()) {
     out.emplace_back(buffer);
   }
+}
+
+size_t ServerCodec::releaseIdleMemory() {
+  size_t freed = 0;
+  for (const auto& stream : spare_) {
+    freed += sizeof(Stream) + stream->cookies.capacity() + stream->body.capacity();
+  }
+  spare_.clear();
+  std::vector<std::unique_ptr<Stream>>().swap(spare_);
+  for (std::string& buffer : out_) {
+    freed += buffer.capacity();
+    std::string().swap(buffer);
+  }
+  freed += fields_->capacity();
+  fields_ = std::make_unique<FieldList>();
+  return freed;
 }
 
 bool ServerCodec::wantsClose() const {

@@ -75,6 +75,10 @@ class ServerCodec final : public http::ServerCodec {
   const RequestHeaders* request(StreamId stream) const;
   /// Whether nghttp2 still reads or writes (false: the connection is over).
   bool alive() const;
+  /// The connection has no open stream and no write in flight: frees the recycled stream
+  /// states, the response-head scratch and both output buffers (nghttp2's session, HPACK
+  /// tables included, stays). Returns the bytes of capacity freed. Owning worker.
+  size_t releaseIdleMemory();
 
   // http::ServerCodec
   size_t dispatch(std::string_view bytes) override;

@@ -9,4 +9,15 @@ StageStatus authorizeRequest(StreamContext& ctx) {
   return StageStatus::Continue;
 }
 
+void lintDeniedRoutes(const std::vector<config::Route>& routes, config::Diagnostics& diagnostics) {
+  for (const config::Route& route : routes) {
+    if (!route.allow_public_unauthenticated_access) {
+      diagnostics.warning(route.pos, route.key,
+                          "every request to this route gets 403: it has no policy and is not "
+                          "public (policies need sign-in, not supported yet; to serve it "
+                          "without sign-in set allow_public_unauthenticated_access: true)");
+    }
+  }
+}
+
 }  // namespace vallum::proxy

@@ -6,7 +6,8 @@
 
 namespace vallum::proxy {
 
-/// Paths Vallum answers itself on every host, ahead of user routes (spec §3.2).
+/// Paths Vallum answers itself on every host, ahead of user routes (Pomerium's internal
+/// routes: /ping, /healthz, /.pomerium/, /.well-known/pomerium).
 bool isInternalPath(std::string_view path);
 
 /// Stage 3: /ping and /healthz answer GET/HEAD with 200 "OK\n" (another method: 405);

@@ -199,7 +199,7 @@ void composeHeaders(StreamContext& ctx) {
       }
     }
   };
-  // X-Forwarded-For: previous hops, then the client (Envoy use_remote_address, spec §3.4).
+  // X-Forwarded-For: previous hops, then the client (Envoy use_remote_address, as Pomerium).
   if (!skip_xff_append && generated("x-forwarded-for")) {
     std::string& value = out.beginOwned();
     if (xff_fields > 0) {
@@ -212,7 +212,7 @@ void composeHeaders(StreamContext& ctx) {
     out.add("X-Forwarded-Proto", ctx.tls ? "https" : "http");
   }
   // X-Forwarded-Host: the original host appended when the Host is rewritten
-  // (append_x_forwarded_host, spec §2.8); the client's own values pass through otherwise.
+  // (Envoy append_x_forwarded_host); the client's own values pass through otherwise.
   if (generated("x-forwarded-host")) {
     const bool append = route.append_x_forwarded_host && ctx.host_rewritten;
     if (append || xfh_fields > 0) {

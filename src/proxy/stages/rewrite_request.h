@@ -10,21 +10,21 @@ namespace vallum::proxy {
 
 /// Request fields a client must never hand to an upstream, whatever the route says: Pomerium's
 /// namespace `X-Pomerium-*` (the identity assertion, `X-Pomerium-Claim-*` claim headers,
-/// internal hop headers; spec pomerium-routes §9.3 — sign-in sets its own), Envoy's control and
+/// internal hop headers; Pomerium's identity headers — sign-in sets its own), Envoy's control and
 /// internal headers `X-Envoy-*` (`X-Envoy-Internal`, `X-Envoy-Original-Path`, retry and timeout
-/// overrides: an edge proxy strips them, dataplane-semantics §7.2), and credentials meant for
+/// overrides: an edge proxy strips them, Envoy's HCM header sanitizing), and credentials meant for
 /// Pomerium itself (`Authorization: Pomerium …`). Names compare case-insensitively.
 bool isReservedRequestHeader(std::string_view name, std::string_view value);
 
-/// The upstream request path for a forwarded request (spec §2.2, §2.5): prefix_rewrite
-/// replaces the matched prefix (the whole path for path/regex routes), a regex rewrite
-/// replaces every match (RE2 GlobalReplace, `\1` references) in the path, the `to` path acts as
-/// a prefix rewrite; the query is re-appended unchanged. Appends to `out`.
+/// The upstream request path for a forwarded request (Pomerium's `to` path and path rewrites):
+/// prefix_rewrite replaces the matched prefix (the whole path for path/regex routes), a regex
+/// rewrite replaces every match (RE2 GlobalReplace, `\1` references) in the path, the `to`
+/// path acts as a prefix rewrite; the query is re-appended unchanged. Appends to `out`.
 void appendUpstreamPath(const RouteRuntime& route, std::string_view path,
                         const http::RequestTarget& target, std::string& out);
 
-/// Stage 9: composes ctx.upstream, the request the forward step sends (spec §2.2, §2.5, §2.8,
-/// §2.9; dataplane-semantics §7):
+/// Stage 9: composes ctx.upstream, the request the forward step sends (Pomerium's path, Host
+/// and header route options; Envoy's header handling):
 /// * the path rewritten (appendUpstreamPath) and the original query;
 /// * the upstream Host: `host_rewrite` (a literal), `host_rewrite_header` (that request
 ///   header's value; absent or empty → the request's authority, as Envoy),

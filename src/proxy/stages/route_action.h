@@ -8,7 +8,7 @@
 
 namespace vallum::proxy {
 
-/// The Location of a `redirect` route (Envoy RedirectAction, dataplane-semantics §5.3):
+/// The Location of a `redirect` route (Envoy route.v3.RedirectAction):
 /// scheme = https if https_redirect, else scheme_redirect, else the request's; authority =
 /// host_redirect (the request's port dropped) or the request's, whose explicit default port
 /// for the original scheme is dropped when the scheme changes; port_redirect always written;

@@ -13,7 +13,7 @@ namespace vallum::proxy {
 /// Envoy does.
 std::string_view requestedUpgrade(const http::RequestHeaders& request);
 
-/// Stage 6 (dataplane-semantics §6): an upgrade the route does not allow is refused with 403
+/// Stage 6 (Envoy upgrade_configs): an upgrade the route does not allow is refused with 403
 /// before authentication — an anonymous client gets 403, not a sign-in redirect — and nothing
 /// reaches the upstream. No route allows an upgrade yet (`allow_websockets`, `allow_spdy` and
 /// `allow_upgrades` are refused at load until tunnels exist).

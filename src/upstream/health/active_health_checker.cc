@@ -355,8 +355,8 @@ awaitable<std::optional<Verdict>> Session::connect(bool& reused) {
   }
   reused = false;
   closeConnection();
-  // The same connect and upstream TLS as requests (spec §4.4: SNI, verification, client
-  // certificate), offering h2 by ALPN for HTTP/2 checks.
+  // The same connect and upstream TLS as requests (SNI, verification, client certificate,
+  // as Envoy checks TLS endpoints), offering h2 by ALPN for HTTP/2 checks.
   pool::ConnectTarget target;
   target.address = target_.address;
   if (check_.alt_port) {
@@ -593,7 +593,7 @@ awaitable<std::optional<Verdict>> Session::http2Attempt(bool reused) {
 awaitable<std::optional<Verdict>> Session::tcpAttempt(bool reused) {
   const bool connect_only = check_.tcp_send.empty() && check_.tcp_receive.empty();
   if (connect_only) {
-    // Success as soon as connected; the connection is closed at once (dataplane §2.3).
+    // Success as soon as connected; the connection is closed at once (Envoy TcpHealthCheck).
     closeConnection();
     co_return Verdict{CheckResult::Success, "connected"};
   }

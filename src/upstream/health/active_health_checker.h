@@ -18,10 +18,10 @@ namespace boost::asio::ssl {
 class context;
 }
 
-/// Active health checking (issue #4 item 3; spec pomerium-routes §4.2; dataplane §2).
+/// Active health checking (issue #4 item 3; Pomerium `health_checks`; Envoy core.v3.HealthCheck).
 namespace vallum::upstream::health {
 
-/// What one check came to (dataplane §2.1).
+/// What one check came to (Envoy's health checker results).
 enum class CheckResult : uint8_t {
   Success,
   /// A definite failure: an HTTP status outside expected_statuses (and not retriable). Flips
@@ -34,7 +34,7 @@ enum class CheckResult : uint8_t {
   Timeout,
 };
 
-/// The per-host threshold state machine (dataplane §2.1), pure and clock-free:
+/// The per-host threshold state machine (Envoy's health checker), pure and clock-free:
 /// * a host starts unhealthy; its first-ever passing check makes it healthy at once;
 /// * successes: an unhealthy host needs healthy_threshold consecutive ones;
 /// * failures: Failure flips a healthy host at once; NetworkFailure/Timeout need
@@ -63,7 +63,7 @@ class HealthState {
 struct CheckTarget {
   boost::asio::ip::tcp::endpoint address;
   /// The endpoint's `to` host[:port]: the HTTP check's Host when `http_health_check.host` is
-  /// empty (Vallum's rule, spec §4.2), and the TLS server name source.
+  /// empty (Vallum's rule, docs/decisions.md), and the TLS server name source.
   std::string authority;
   /// For `https://` endpoints: the route's client TLS context (kept alive by the checker) and
   /// the SNI / verification name, exactly as requests use them. Null for plain endpoints.
@@ -76,7 +76,7 @@ struct CheckTarget {
 /// Runs every health check of one cluster on the control thread's io_context. For each
 /// (check, host): the first check starts at start() (after random initial_jitter), then one
 /// every interval after the previous result (plus interval_jitter; the unhealthy / edge /
-/// no_traffic intervals as dataplane §2.1 with Vallum's defaults); `timeout` bounds each
+/// no_traffic intervals as Envoy's HealthCheck with Vallum's defaults); `timeout` bounds each
 /// check. With several `health_checks` entries a host is healthy only when all pass. On every
 /// change of a host's health the checker stores HostHealth::active_healthy, bumps the cluster
 /// epoch and calls `on_change(host_index, healthy, reason)`.

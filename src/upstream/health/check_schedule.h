@@ -9,7 +9,7 @@
 
 namespace vallum::upstream::health {
 
-/// The waits of one (check, host) session (dataplane §2.1) with Vallum's defaults:
+/// The waits of one (check, host) session (Envoy HealthCheck intervals) with Vallum's defaults:
 /// `unhealthy_interval` = interval, `unhealthy_edge_interval` = unhealthy_interval,
 /// `healthy_edge_interval` = interval. The "no traffic" phase exists only when the route sets
 /// `no_traffic_interval` or `no_traffic_healthy_interval` explicitly (Vallum: checks run every

@@ -7,7 +7,7 @@
 
 namespace vallum::upstream::health {
 
-/// The TCP health check's fuzzy match (dataplane §2.3): every `receive` payload must be found
+/// The TCP health check's fuzzy match (Envoy TcpHealthCheck): every `receive` payload must be found
 /// in the bytes read, in order, each search starting after the end of the previous match;
 /// bytes before and between the payloads are ignored. There is no mismatch: unmatched data
 /// just waits for more. Memory stays bounded: only the tail that could still begin a match of

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-/// Hash functions of the hash-based balancers (dataplane-semantics.md §1.4, §1.5). Both are
+/// Hash functions of the hash-based balancers (Envoy's RING_HASH and MAGLEV: XXH64). Both are
 /// pure, thread-safe and allocation-free.
 namespace vallum::upstream::lb {
 

@@ -9,7 +9,7 @@
 
 namespace vallum::upstream::lb {
 
-/// LEAST_REQUEST (dataplane-semantics.md §1.2).
+/// LEAST_REQUEST (Envoy's least_request load balancer).
 ///
 /// Equal weights, bias not set: "N choices" (P2C for choice_count 2). Draw choice_count hosts
 /// uniformly at random WITH replacement; keep the one with strictly fewer active requests (a

@@ -38,7 +38,7 @@ struct LbContext {
   FastRandom* random = nullptr;
 };
 
-/// Policy names of Pomerium's `lb_policy` / `load_balancing_policy` (spec pomerium-routes §4.1).
+/// Policy names of Pomerium's `lb_policy` / `load_balancing_policy` (Envoy Cluster.lb_policy).
 enum class Policy : uint8_t { RoundRobin, LeastRequest, Random, RingHash, Maglev };
 
 /// Tuning of the policies (the `*_lb_config` objects), Envoy's defaults.

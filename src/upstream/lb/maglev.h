@@ -8,7 +8,7 @@
 
 namespace vallum::upstream::lb {
 
-/// MAGLEV: Envoy's weighted Maglev lookup table (dataplane-semantics.md §1.5).
+/// MAGLEV: Envoy's weighted Maglev lookup table (Envoy's maglev load balancer).
 ///
 /// Construction (once per host-set change, may allocate; O(M) with M = table_size, prime):
 /// hosts sorted by hash_key (so their order in the vector does not matter); per host

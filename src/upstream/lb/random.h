@@ -8,13 +8,13 @@
 
 namespace vallum::upstream::lb {
 
-/// RANDOM (dataplane-semantics.md §1.3), weighted.
+/// RANDOM (Envoy's random load balancer), weighted.
 ///
 /// Divergence from Envoy, on purpose: Envoy's random balancer ignores endpoint weights (every
 /// host is equally likely); Vallum honours them, because a route's `to` weights promise a
-/// share of the traffic (spec pomerium-routes §4.1: "Endpoint weights from `to` are honoured
-/// by all algorithms"). Host i is chosen with probability w_i / sum(w). With equal weights
-/// this is Envoy's behaviour.
+/// share of the traffic, and every Vallum balancer honours them (docs/decisions.md,
+/// "Balancers"). Host i is chosen with probability w_i / sum(w). With equal weights this is
+/// Envoy's behaviour.
 ///
 /// Unequal weights use Vose's alias table, built with exact integer arithmetic: one 64-bit
 /// random number per pick picks the column (high half of r * n) and decides between the

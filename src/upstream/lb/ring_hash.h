@@ -8,7 +8,7 @@
 
 namespace vallum::upstream::lb {
 
-/// RING_HASH: Envoy's ketama-style consistent-hash ring (dataplane-semantics.md §1.4).
+/// RING_HASH: Envoy's ketama-style consistent-hash ring (Envoy's ring_hash load balancer).
 ///
 /// Construction (once per host-set change, may allocate): weights normalized to sum 1;
 /// scale = min(ceil(min_w * minimum_ring_size) / min_w, maximum_ring_size), ring size =

@@ -8,7 +8,7 @@
 
 namespace vallum::upstream::lb {
 
-/// ROUND_ROBIN (dataplane-semantics.md §1.1).
+/// ROUND_ROBIN (Envoy's round_robin load balancer).
 ///
 /// Equal weights: a cursor over the hosts that starts at `seed % n`.
 /// Unequal weights: earliest-deadline-first, as Envoy's EdfScheduler. Host i's k-th turn has

@@ -27,7 +27,8 @@ void resetCounter(std::atomic<uint32_t>& counter) {
   }
 }
 
-/// The HTTP-status view of an outcome (dataplane §3.2).
+/// The HTTP-status view of an outcome (Envoy's outlier detection: 5xx, and 502/503/504 as
+/// gateway failures).
 enum class HttpClass : uint8_t { Success, Other5xx, Gateway };
 
 /// External-origin counting (Envoy DetectorHostMonitorImpl::putHttpResponseCode).
@@ -182,8 +183,8 @@ struct OutlierDetector::Impl {
     has_unknown_times = false;
   }
 
-  /// max_ejection_percent gate (dataplane §3.3): 100 x (ejected + 1) / total <= percent, or
-  /// always_eject_one_host while nothing is ejected.
+  /// max_ejection_percent gate (Envoy's DetectorImpl::ejectHost): 100 x (ejected + 1) / total
+  /// <= percent, or always_eject_one_host while nothing is ejected.
   bool ejectionAllowed() const {
     const uint64_t percent = std::min<uint64_t>(config.max_ejection_percent, 100);
     if (100 * (static_cast<uint64_t>(ejected_count) + 1) <= percent * hosts.size()) {

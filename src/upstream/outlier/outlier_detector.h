@@ -11,14 +11,15 @@
 #include "config/options.h"
 #include "upstream/host_health.h"
 
-/// Outlier detection (issue #4 item 4; spec pomerium-routes §4.3; dataplane §3): workers count
+/// Outlier detection (issue #4 item 4; Envoy cluster.v3.OutlierDetection): workers count
 /// results per host without locks; the control thread decides.
 namespace vallum::upstream::outlier {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-/// Worker side. Records one request's outcome on `host` (relaxed atomics only) following
-/// dataplane §3.2 (split_external_local_origin_errors decides where local failures go).
+/// Worker side. Records one request's outcome on `host` (relaxed atomics only) as Envoy's
+/// outlier detection counts it (split_external_local_origin_errors decides where local
+/// failures go).
 /// Returns true when a consecutive counter has just reached its threshold (== threshold): the
 /// worker then posts OutlierDetector::onConsecutiveThreshold() to the control thread.
 bool recordOutcome(HostHealth& host, RequestOutcome outcome, const config::OutlierDetection& config);

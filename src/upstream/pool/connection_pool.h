@@ -43,8 +43,8 @@ class EndpointPool {
   H2ConnectionSharedPtr h2Connection(boost::asio::io_context& io);
   size_t h2ConnectionCount() const { return h2_.size(); }
 
-  /// An `https://` endpoint's answer to ALPN "h2, http/1.1" (spec pomerium-routes §4.4: all-TLS
-  /// clusters negotiate), as last seen on this worker: which codec its next request starts with.
+  /// An `https://` endpoint's answer to ALPN "h2, http/1.1" (all-TLS clusters negotiate, as in
+  /// Pomerium), as last seen on this worker: which codec its next request starts with.
   enum class Alpn : uint8_t { Unknown, Http1, Http2 };
   Alpn alpn() const { return alpn_; }
   void noteAlpn(bool h2) { alpn_ = h2 ? Alpn::Http2 : Alpn::Http1; }

@@ -26,7 +26,7 @@ struct ConnectFailure {
 /// What to connect to and how.
 struct ConnectTarget {
   boost::asio::ip::tcp::endpoint address;
-  /// TLS with this client context (SNI and name verification by `server_name`, spec §4.4);
+  /// TLS with this client context (SNI and name verification by `server_name`, as Pomerium);
   /// null: plain TCP.
   const tls::ClientContext* tls = nullptr;
   std::string_view server_name;
@@ -35,7 +35,7 @@ struct ConnectTarget {
 };
 
 /// ALPN "h2, http/1.1" in wire format: what an `https://` endpoint of an all-TLS cluster is
-/// offered (spec pomerium-routes §4.4).
+/// offered (as Pomerium, Envoy's auto_config).
 inline constexpr std::string_view kAlpnH2Http11{"\x02h2\x08http/1.1", 12};
 
 /// Whether the handshake of `tls_stream` chose h2 by ALPN (RFC 7301).

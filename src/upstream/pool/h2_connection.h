@@ -29,7 +29,7 @@ class H2Waiter {
 /// §3.3), or TLS whose ALPN chose h2 for `https://` (§3.2) —
 /// owned by one worker's EndpointPool and shared by every request of that worker to that
 /// endpoint, up to http::http2::ClientSettings::max_concurrent_streams at once (Pomerium's upstream
-/// limit, spec pomerium-routes §4.4); a further request opens another connection.
+/// limit); a further request opens another connection.
 ///
 /// Lifecycle: New → (the first request connects the socket: beginConnect, then ready() or
 /// fail()) → Ready → Closed. While Ready a reader coroutine feeds the session and a writer

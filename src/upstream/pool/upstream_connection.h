@@ -16,7 +16,7 @@ namespace vallum::upstream::pool {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-/// Read buffer size of an upstream connection (Pomerium's per-connection buffer, spec §4.4).
+/// Read buffer size of an upstream connection (Pomerium's per-connection buffer limit).
 inline constexpr size_t kUpstreamBufferSize = 32 * 1024;
 
 /// An HTTP/1.1 connection to one endpoint, owned by one worker. It carries its read buffer and

@@ -1,8 +1,9 @@
 """Reference models of the hash balancers, to predict where Vallum must send a key.
 
 Pure Python (Debian's interpreter has no xxhash module): XXH64, Envoy's ring-hash construction
-and lookup, and the weighted Maglev table (dataplane-semantics.md §1.4, §1.5). Self-checked
-against the spec's verified vectors by test_harness-style asserts in test_clusters.py.
+and lookup, and the weighted Maglev table (Envoy's ring_hash and maglev load balancers).
+Self-checked against the vectors of Envoy's ring_hash_lb_test.cc and maglev_lb_test.cc by
+test_harness-style asserts in test_clusters.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 // Upstream cluster route options (issue #4): lb_policy / load_balancing_policy, the *_lb_config
 // objects, hash_policy, healthy_panic_threshold, outlier_detection, and the route docs'
-// examples (spec pomerium-routes.md §4.1, §4.3, §15; dataplane-semantics.md §1, §3.1).
+// examples (Pomerium docs: Routing, Proxying, and Load Balancing; Envoy Cluster.lb_policy,
+// cluster.v3.OutlierDetection).
 // Health checks are in loader_health_check_test.cc.
 #include <string>
 
@@ -74,7 +75,7 @@ TEST(LoaderClusterTest, ValuesThatAskForNothingLoadClean) {
   EXPECT_FALSE(onlyRoute(r).outlier_detection) << "null means unset";
 }
 
-// ---- lb_policy / load_balancing_policy (spec §4.1) ----
+// ---- lb_policy / load_balancing_policy (Pomerium; Envoy Cluster.lb_policy) ----
 
 struct PolicyCase {
   const char* line;
@@ -388,7 +389,7 @@ TEST(LoaderClusterTest, LbConfigKeysAtRouteLevelAreUnknown) {
       hasDiag(r, {E::Error, 4, 5, "routes[0].table_size", "unknown route option \"table_size\""}));
 }
 
-// ---- hash_policy (dataplane §1.6) ----
+// ---- hash_policy (Envoy RouteAction.HashPolicy) ----
 
 TEST(LoaderClusterTest, HashPolicyEveryKind) {
   LoadResult r =
@@ -544,7 +545,7 @@ TEST(LoaderClusterTest, HealthyPanicThreshold) {
       {E::Error, 4, 30, "routes[0].healthy_panic_threshold", "expected an integer, got \"50%\""}));
 }
 
-// ---- outlier_detection (spec §4.3, dataplane §3.1) ----
+// ---- outlier_detection (Envoy cluster.v3.OutlierDetection) ----
 
 TEST(LoaderClusterTest, OutlierDetectionEmptyMappingEnablesEnvoyDefaults) {
   LoadResult r = load(tenEndpointRoute("    outlier_detection: {}\n"));
@@ -821,7 +822,8 @@ TEST(LoaderClusterTest, OutlierNothingCanBeEjectedLint) {
   EXPECT_TRUE(test::clean(load(tenEndpointRoute("    outlier_detection: {}\n"))));
 }
 
-// ---- spec §15: the route docs' examples load with exactly the values written ----
+// ---- the route docs' examples (Pomerium docs: Routing, Proxying, and Load Balancing) load
+// with exactly the values written ----
 
 TEST(LoaderClusterTest, RouteDocsHttpHealthCheckExample) {
   LoadResult r = load(R"(routes:

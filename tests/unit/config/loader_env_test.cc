@@ -1,4 +1,5 @@
-// Environment overrides (spec pomerium-routes.md §1; issue #2 item 4).
+// Environment overrides (Pomerium config: environment variables override the file; issue #2
+// item 4).
 #include <gtest/gtest.h>
 
 #include "common/strings.h"

@@ -1,4 +1,4 @@
-// Global options (spec pomerium-routes.md §1, §6; issue #2 items 4 and 7).
+// Global options (Pomerium's global settings; issue #2 items 4 and 7).
 #include <fstream>
 
 #include <gtest/gtest.h>

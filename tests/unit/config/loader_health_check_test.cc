@@ -1,5 +1,5 @@
-// Route `health_checks` (issue #4; spec pomerium-routes.md §4.2, dataplane-semantics.md
-// §2.1-2.3): Envoy core.v3.HealthCheck with protobuf-JSON field names.
+// Route `health_checks` (issue #4; Pomerium route option): Envoy core.v3.HealthCheck with
+// protobuf-JSON field names.
 #include <string>
 
 #include <gtest/gtest.h>

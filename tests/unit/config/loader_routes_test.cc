@@ -1,4 +1,4 @@
-// Route options (spec pomerium-routes.md §2, §4; issue #2 item 4).
+// Route options (Pomerium's route options; issue #2 item 4).
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
@@ -285,7 +285,8 @@ TEST(LoaderRoutesTest, UpstreamUserInfoWarns) {
 TEST(LoaderRoutesTest, RouteWithoutAnAction) {
   LoadResult r = load("routes:\n  - from: https://a.example.com\n    name: x\n");
   EXPECT_TRUE(hasDiag(r, {E::Error, 2, 5, "routes[0]",
-                          "policy should have either `to` or `redirect` or `response` defined"}));
+                          "route has none of `to`, `redirect` and `response`: it needs one of "
+                          "them"}));
   EXPECT_EQ(r.diagnostics.errorCount(), 1u);
 }
 

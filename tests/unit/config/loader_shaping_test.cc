@@ -1,5 +1,6 @@
 // Request-shaping route options (issue #3): redirect, response, path and host rewrites, header
-// policy, and the lints `vallum check` prints for them (spec pomerium-routes.md §2.2-2.9).
+// policy, and the lints `vallum check` prints for them (Pomerium route options `to` through
+// `set_response_headers`).
 #include <gtest/gtest.h>
 
 #include "config/loader.h"

@@ -130,8 +130,8 @@ TEST_F(LoadFileTest, ExampleFromTheRouteDocsGlobalCertificates) {
   EXPECT_EQ(r.options->certificates[0].cert, "$HOME/.pomerium/cert.pem");
 }
 
-// Spec pomerium-routes.md §15: the route docs' examples must load, failing only on the keys
-// this issue does not implement.
+// The examples of Pomerium's route docs (Routing, Proxying, and Load Balancing) must load,
+// failing only on the keys this issue does not implement.
 constexpr const char* kRouteDocsExample = R"(routes:
   - from: https://myapp.example.com            # multiple upstreams + active HTTP health check
     to: [http://myapp-srv-1:8080, http://myapp-srv-2:8080]
@@ -206,7 +206,8 @@ TEST(LoaderTest, RouteDocsExampleFailsOnlyOnUnimplementedKeys) {
       "routes[5].policy",
   };
   EXPECT_EQ(got, want) << r.diagnostics.formatAll();
-  // The one warning is the spec §4.3 lint: two endpoints with the default 10% never eject.
+  // The one warning is the outlier lint (Envoy's max_ejection_percent): two endpoints with the
+  // default 10% never eject.
   ASSERT_EQ(r.diagnostics.warningCount(), 1u) << r.diagnostics.formatAll();
   EXPECT_TRUE(hasDiag(r, {E::Warning, 25, 5, "routes[2].outlier_detection",
                           "with 2 endpoints and max_ejection_percent 10 nothing can ever be "

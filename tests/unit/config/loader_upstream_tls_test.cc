@@ -1,4 +1,4 @@
-// Upstream TLS (issue #4 item 6; spec pomerium-routes.md §2.2, §2.11, §4.4, §6): https://
+// Upstream TLS (issue #4 item 6; Pomerium route tls_* options and global options): https://
 // upstreams, the route tls_* keys, and the globals certificate_authority[_file] and
 // metrics_address.
 #include <string>
@@ -24,7 +24,7 @@ std::string httpsRoute(std::string_view extra) {
 
 const Route& onlyRoute(const LoadResult& r) { return r.options->routes.at(0); }
 
-// ---- https:// upstreams (spec §2.2) ----
+// ---- https:// upstreams (Pomerium route option `to`) ----
 
 TEST(LoaderUpstreamTlsTest, HttpsUpstreamsAreAccepted) {
   LoadResult r = load(
@@ -69,7 +69,7 @@ TEST(LoaderUpstreamTlsTest, OtherUpstreamSchemesStayNotSupportedYet) {
   }
 }
 
-// ---- route tls_* keys (spec §2.11, §4.4) ----
+// ---- route tls_* keys (Pomerium route options) ----
 
 TEST(LoaderUpstreamTlsTest, EveryKeyIsDecodedWithPositions) {
   LoadResult r =
@@ -229,7 +229,7 @@ TEST(LoaderUpstreamTlsTest, DownstreamTlsKeysStayNotSupportedYet) {
       hasDiag(r, {E::Error, 4, 5, "routes[0].tls_downstream_server_name", "not supported yet"}));
 }
 
-// ---- globals: certificate_authority[_file] (spec §4.4, §6) ----
+// ---- globals: certificate_authority[_file] (Pomerium global option) ----
 
 TEST(LoaderUpstreamTlsTest, GlobalCertificateAuthority) {
   LoadResult inline_ca = load("certificate_authority: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t\n");
@@ -278,7 +278,7 @@ TEST(LoaderUpstreamTlsTest, GlobalCertificateAuthorityFromTheEnvironment) {
   EXPECT_EQ(r.options->certificate_authority_pos.file, "$CERTIFICATE_AUTHORITY");
 }
 
-// ---- globals: metrics_address (spec §6) ----
+// ---- globals: metrics_address (Pomerium global option) ----
 
 TEST(LoaderUpstreamTlsTest, MetricsAddress) {
   LoadResult any = load("metrics_address: ':9090'\n");

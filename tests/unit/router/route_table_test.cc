@@ -50,7 +50,7 @@ TEST(PathMatcherTest, PrefixIsAPlainStringPrefix) {
   ASSERT_TRUE(m.has_value());
   EXPECT_TRUE(m->matches("/admin"));
   EXPECT_TRUE(m->matches("/admin/x"));
-  EXPECT_TRUE(m->matches("/administrator"));  // not segment aware (spec §2.4)
+  EXPECT_TRUE(m->matches("/administrator"));  // not segment aware (Pomerium `prefix`)
   EXPECT_FALSE(m->matches("/Admin"));         // case-sensitive
   EXPECT_FALSE(m->matches("/adm"));
 }
@@ -135,7 +135,7 @@ TEST(RouteTableTest, ConcreteHostBeatsWildcardWhateverTheOrder) {
 }
 
 TEST(RouteTableTest, ConcreteHostNeverFallsBackToWildcard) {
-  // spec §11: a host with routes of its own gets 404 when none matches the path.
+  // Envoy virtual hosts: a host with routes of its own gets 404 when none matches the path.
   RouteTable t = build({withPrefix(makeRoute("www.example.com"), "/app"), makeRoute("*.example.com")});
   EXPECT_EQ(t.match("www.example.com", 443, "/app/x"), 0u);
   EXPECT_EQ(t.match("www.example.com", 443, "/other"), RouteTable::kNoRoute);

@@ -48,7 +48,7 @@ TEST(BuildClusterTest, SameAddressSharesAPoolKey) {
   EXPECT_EQ(c.endpoints[0].pool_key, c.endpoints[1].pool_key);
 }
 
-// spec pomerium-routes §4.4: HTTP/2 prior knowledge only when every endpoint is h2c; a mixed
+// Pomerium's cluster protocol rule: HTTP/2 prior knowledge only when every endpoint is h2c; a mixed
 // cluster speaks HTTP/1.1 to all, its h2c endpoints included.
 TEST(BuildClusterTest, Http2OnlyWhenEveryEndpointIsH2c) {
   Cluster all = buildCluster({url("h2c", "127.0.0.1", 9001, "127.0.0.1:9001"),

@@ -324,8 +324,8 @@ TEST_F(ClientCodecTest, MalformedResponseHeaderIsAProtocolError) {
   EXPECT_EQ(origin.streams[id].reset_code, uint32_t(NGHTTP2_PROTOCOL_ERROR));
 }
 
-// The HTTP/1 response parser's limits hold for HTTP/2 origins too (dataplane §7.3): over them the
-// head is malformed and the stream is reset (→ 502).
+// The HTTP/1 response parser's limits hold for HTTP/2 origins too (http/message.h): over them
+// the head is malformed and the stream is reset (→ 502).
 TEST_F(ClientCodecTest, OversizedResponseHeadIsAProtocolError) {
   Recorder many;
   Recorder big;

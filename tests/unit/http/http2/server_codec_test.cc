@@ -214,5 +214,43 @@ TEST(Http2ServerCodec, HpackAmplifiedHeadIsBoundedByTheRequestLimits) {
   EXPECT_EQ(rec.error, 431);
 }
 
+
+// An idle connection's codec gives back its scratch (recycled stream states, the response-head
+// list, both output buffers) and keeps nghttp2's session: the next request may name an HPACK
+// table entry an earlier one added, and the next response is framed as usual.
+TEST(Http2ServerCodec, ReleasingIdleMemoryKeepsTheHpackState) {
+  const ServerSettings settings = defaults();
+  HeadRecorder rec;
+  ServerCodec codec(rec, settings);
+  codec.dispatch(openPost().substr(0, 24 + 9) + amplifiedHeaders(1, 0));
+  ASSERT_EQ(rec.heads, 1);
+  OutgoingResponse response;
+  response.headers.add("content-type", "text/plain");
+  response.framing = BodyFraming::ContentLength;
+  response.content_length = 2;
+  codec.encodeHeaders(1, response, false);
+  codec.encodeData(1, "hi", true);
+  const std::string first = drain(codec);
+  ASSERT_GT(first.size(), 20u);
+  codec.streamDone(1);
+  EXPECT_GT(codec.releaseIdleMemory(), 0u);
+
+  // Stream 3: GET http / authority "a" (added to the table again), then dynamic table entry
+  // 63: x-big, which stream 1 added before its authority.
+  codec.dispatch(frame(kHeaders, kEndHeaders | 1, 3,
+                       std::string("\x82\x86\x84\x41\x01"
+                                   "a\xbf",
+                                   7)));
+  EXPECT_EQ(rec.heads, 2);
+  EXPECT_EQ(rec.error, 0);
+  EXPECT_EQ(rec.field_bytes, 2u * (5u + 3995u));  // x-big in both requests
+  codec.encodeHeaders(3, response, false);
+  codec.encodeData(3, "hi", true);
+  const std::string second = drain(codec);
+  EXPECT_GT(second.size(), 20u);
+  EXPECT_EQ(goawayCode(second), -1);
+  EXPECT_TRUE(codec.alive());
+}
+
 }  // namespace
 }  // namespace vallum::http::http2

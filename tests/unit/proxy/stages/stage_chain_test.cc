@@ -67,7 +67,7 @@ bool hasLine(const std::string& head, std::string_view line) {
   return head.find("\r\n" + std::string(line) + "\r\n") != std::string::npos;
 }
 
-// ---- redirects (dataplane-semantics §5.3, cases BR-13) ----
+// ---- redirects (Envoy route.v3.RedirectAction, cases BR-13) ----
 
 const char* kRedirects = R"(
 routes:
@@ -153,7 +153,7 @@ routes:
   EXPECT_EQ(r.ctx.reply.body, "short and stout");
 }
 
-// ---- path rewrites (spec §2.2, §2.5; cases BR-01, BR-03) ----
+// ---- path rewrites (Pomerium `to` path, prefix_rewrite, regex_rewrite_*; cases BR-01, BR-03) ----
 
 TEST(PathRewriteTest, CasesBr01) {
   auto s = build(R"(
@@ -233,12 +233,12 @@ routes:
     allow_public_unauthenticated_access: true
 )");
   EXPECT_EQ(requestLine(Pipeline(s, get("a.test", "/exact?q")).upstreamHead()), "GET /target?q HTTP/1.1");
-  // The documented gotchas, reproduced literally (spec §2.2).
+  // The documented gotchas, reproduced literally (Pomerium route option `to`).
   EXPECT_EQ(requestLine(Pipeline(s, get("a.test", "/admin/x")).upstreamHead()), "GET //x HTTP/1.1");
   EXPECT_EQ(requestLine(Pipeline(s, get("a.test", "/foo")).upstreamHead()), "GET /apifoo HTTP/1.1");
 }
 
-// ---- Host and X-Forwarded-Host (spec §2.8) ----
+// ---- Host and X-Forwarded-Host (Pomerium host_rewrite*, preserve_host_header) ----
 
 TEST(HostRewriteTest, EveryModeAndTheForwardedHostRule) {
   auto s = build(R"(
@@ -289,7 +289,7 @@ routes:
   EXPECT_EQ(h.find("X-Forwarded-Host"), std::string::npos) << h;
 }
 
-// ---- request header policy (spec §2.9) ----
+// ---- request header policy (Pomerium set_request_headers, remove_request_headers) ----
 
 TEST(HeaderTemplateTest, Syntax) {
   auto render = [](std::string_view value) {
@@ -560,7 +560,7 @@ routes:
   EXPECT_EQ(empty.ctx.reply.status, 400);
 }
 
-// ---- response headers (spec §2.9; cases BR-15) ----
+// ---- response headers (Pomerium set_response_headers, rewrite_response_headers; BR-15) ----
 
 struct NullCallbacks : http::ServerCodecCallbacks {
   void onRequestHeaders(http::StreamId, http::RequestHeaders&, bool) override {}

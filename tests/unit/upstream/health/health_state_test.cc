@@ -47,7 +47,7 @@ TEST_P(HealthStateScriptTest, FollowsTheStateMachine) {
 INSTANTIATE_TEST_SUITE_P(
     Transitions, HealthStateScriptTest,
     ::testing::Values(
-        // dataplane §2.1 conformance sketch: unhealthy=3 healthy=2.
+        // Envoy's health-checker transitions with unhealthy=3 healthy=2.
         Script{"ConformanceSketch",
                2,
                3,

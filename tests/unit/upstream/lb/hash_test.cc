@@ -10,7 +10,8 @@ namespace {
 
 TEST(HashTest, XxHash64KnownValues) {
   EXPECT_EQ(xxHash64(""), 0xef46db3751d8e999ULL);  // the reference XXH64 of no bytes, seed 0
-  // Ring "Basic" and maglev vectors depend on these two seeds (spec §1.4, §1.5).
+  // Ring "Basic" and maglev vectors depend on these two seeds (Envoy ring_hash_lb_test.cc,
+  // maglev_lb_test.cc).
   EXPECT_NE(xxHash64("127.0.0.1:90", 0), xxHash64("127.0.0.1:90", 1));
   EXPECT_EQ(xxHash64(std::string_view("127.0.0.1:90_0x", 14)), xxHash64("127.0.0.1:90_0"));
 }

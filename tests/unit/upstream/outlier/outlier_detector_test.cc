@@ -47,7 +47,7 @@ Counters counters(const HostHealth& h) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// recordOutcome: what is counted (dataplane §3.2)
+// recordOutcome: what is counted (Envoy outlier detection)
 
 struct CountingCase {
   RequestOutcome outcome;
@@ -196,7 +196,7 @@ TEST(EjectionReasonTest, Names) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Consecutive ejections, duration, backoff (dataplane §3.3)
+// Consecutive ejections, duration, backoff (Envoy outlier detection: ejection algorithm)
 
 /// Sweeps until `host` returns; the time from `since` to that sweep.
 std::chrono::nanoseconds sweepUntilReturned(TestCluster& t, size_t host, SteadyTime since) {
@@ -588,7 +588,7 @@ TEST(OutlierDetectorTest, ConfigIsKept) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Success rate and failure percentage (dataplane §3.4)
+// Success rate and failure percentage (Envoy outlier detection)
 
 config::OutlierDetection successRateConfig() {
   auto cfg = defaults();
