@@ -7,46 +7,49 @@ namespace vallum::http {
 using strings::iequals;
 
 HeaderId classifyHeader(std::string_view n) {
+  // Every field of every message comes here: the size and the first letter pick the one
+  // candidate (at most), so a name Vallum does not track costs no byte comparison.
+  if (n.empty()) {
+    return HeaderId::Other;
+  }
+  const char first = strings::toLowerAscii(n.front());
+  auto is = [n](std::string_view name, HeaderId id) {
+    return iequals(n, name) ? id : HeaderId::Other;
+  };
   switch (n.size()) {
     case 2:
-      if (iequals(n, "te")) return HeaderId::Te;
-      break;
+      return first == 't' ? is("te", HeaderId::Te) : HeaderId::Other;
     case 4:
-      if (iequals(n, "host")) return HeaderId::Host;
-      break;
+      return first == 'h' ? is("host", HeaderId::Host) : HeaderId::Other;
     case 6:
-      if (iequals(n, "expect")) return HeaderId::Expect;
-      if (iequals(n, "accept")) return HeaderId::Accept;
-      break;
+      if (first == 'e') return is("expect", HeaderId::Expect);
+      if (first == 'a') return is("accept", HeaderId::Accept);
+      return HeaderId::Other;
     case 7:
-      if (iequals(n, "upgrade")) return HeaderId::Upgrade;
-      if (iequals(n, "trailer")) return HeaderId::Trailer;
-      break;
+      if (first == 'u') return is("upgrade", HeaderId::Upgrade);
+      if (first == 't') return is("trailer", HeaderId::Trailer);
+      return HeaderId::Other;
     case 10:
-      if (iequals(n, "connection")) return HeaderId::Connection;
-      if (iequals(n, "keep-alive")) return HeaderId::KeepAlive;
-      break;
+      if (first == 'c') return is("connection", HeaderId::Connection);
+      if (first == 'k') return is("keep-alive", HeaderId::KeepAlive);
+      return HeaderId::Other;
     case 12:
-      if (iequals(n, "x-request-id")) return HeaderId::XRequestId;
-      break;
+      return first == 'x' ? is("x-request-id", HeaderId::XRequestId) : HeaderId::Other;
     case 14:
-      if (iequals(n, "content-length")) return HeaderId::ContentLength;
-      break;
+      return first == 'c' ? is("content-length", HeaderId::ContentLength) : HeaderId::Other;
     case 15:
-      if (iequals(n, "x-forwarded-for")) return HeaderId::XForwardedFor;
-      break;
+      return first == 'x' ? is("x-forwarded-for", HeaderId::XForwardedFor) : HeaderId::Other;
     case 16:
-      if (iequals(n, "proxy-connection")) return HeaderId::ProxyConnection;
-      if (iequals(n, "x-forwarded-host")) return HeaderId::XForwardedHost;
-      break;
+      if (first == 'p') return is("proxy-connection", HeaderId::ProxyConnection);
+      if (first == 'x') return is("x-forwarded-host", HeaderId::XForwardedHost);
+      return HeaderId::Other;
     case 17:
-      if (iequals(n, "transfer-encoding")) return HeaderId::TransferEncoding;
-      if (iequals(n, "x-forwarded-proto")) return HeaderId::XForwardedProto;
-      break;
+      if (first == 't') return is("transfer-encoding", HeaderId::TransferEncoding);
+      if (first == 'x') return is("x-forwarded-proto", HeaderId::XForwardedProto);
+      return HeaderId::Other;
     default:
-      break;
+      return HeaderId::Other;
   }
-  return HeaderId::Other;
 }
 
 void HeaderMap::clear() {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+#include <utility>
+
 namespace vallum::http {
 namespace {
 
@@ -53,6 +57,47 @@ TEST(HeaderMapTest, ClassifiesKnownNamesInAnyCase) {
   EXPECT_EQ(classifyHeader("Proxy-Connection"), HeaderId::ProxyConnection);
   EXPECT_EQ(classifyHeader("x-forwarded-host"), HeaderId::XForwardedHost);
   EXPECT_EQ(classifyHeader("X-Forwarded-Hos"), HeaderId::Other);
+}
+
+// Every tracked name in three spellings, and names of the same size that differ in the first
+// byte or elsewhere.
+TEST(HeaderMapTest, ClassifiesEveryTrackedNameAndNothingElse) {
+  const std::pair<std::string, HeaderId> tracked[] = {
+      {"te", HeaderId::Te},
+      {"host", HeaderId::Host},
+      {"expect", HeaderId::Expect},
+      {"accept", HeaderId::Accept},
+      {"upgrade", HeaderId::Upgrade},
+      {"trailer", HeaderId::Trailer},
+      {"connection", HeaderId::Connection},
+      {"keep-alive", HeaderId::KeepAlive},
+      {"x-request-id", HeaderId::XRequestId},
+      {"content-length", HeaderId::ContentLength},
+      {"x-forwarded-for", HeaderId::XForwardedFor},
+      {"proxy-connection", HeaderId::ProxyConnection},
+      {"x-forwarded-host", HeaderId::XForwardedHost},
+      {"transfer-encoding", HeaderId::TransferEncoding},
+      {"x-forwarded-proto", HeaderId::XForwardedProto},
+  };
+  for (const auto& [name, id] : tracked) {
+    std::string upper = name;
+    for (char& c : upper) {
+      c = char(std::toupper(static_cast<unsigned char>(c)));
+    }
+    std::string mixed = name;
+    mixed[0] = upper[0];
+    EXPECT_EQ(classifyHeader(name), id) << name;
+    EXPECT_EQ(classifyHeader(upper), id) << upper;
+    EXPECT_EQ(classifyHeader(mixed), id) << mixed;
+    std::string other_first = name;
+    other_first[0] = 'z';
+    EXPECT_EQ(classifyHeader(other_first), HeaderId::Other) << other_first;
+    std::string other_last = name;
+    other_last.back() = '~';
+    EXPECT_EQ(classifyHeader(other_last), HeaderId::Other) << other_last;
+  }
+  EXPECT_EQ(classifyHeader(""), HeaderId::Other);
+  EXPECT_EQ(classifyHeader("content-type"), HeaderId::Other);
 }
 
 }  // namespace
