@@ -1,5 +1,6 @@
 #include "network/idle_park.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,12 +16,13 @@ constexpr int kEventsPerWait = 64;
 /// A parked connection (fd >= 0) or a free slab slot (fd < 0, linked through next_free).
 class IdlePark::Node final : public TrackedConnection {
  public:
-  void onDeadline() override { park->close(this); }
-  void onDrain() override { park->close(this); }
+  void onDeadline() override { park->close(this, true); }
+  void onDrain() override { park->close(this, true); }
 
   IdlePark* park = nullptr;
   TlsSocket tls;
   boost::asio::ip::tcp::endpoint peer;
+  std::unique_ptr<http::ServerCodec> session;
   int fd = -1;
   Node* next_free = nullptr;
 };
@@ -47,6 +49,7 @@ IdlePark::~IdlePark() {
     for (size_t i = 0; i < kChunkNodes; ++i) {
       Node& node = chunk[i];
       if (node.fd >= 0) {
+        node.session.reset();
         node.tls.reset();
         ::close(node.fd);
         node.fd = -1;
@@ -94,6 +97,7 @@ void IdlePark::park(IdleConnection&& connection, SteadyTime deadline) {
   node->fd = fd;
   node->tls = std::move(connection.tls);
   node->peer = connection.peer;
+  node->session = std::move(connection.session);
   node->setDeadline(deadline);
   registry_.add(*node);
   ++size_;
@@ -101,13 +105,29 @@ void IdlePark::park(IdleConnection&& connection, SteadyTime deadline) {
   event.events = EPOLLIN | EPOLLRDHUP;
   event.data.ptr = node;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    close(node);
+    close(node, false);
     return;
   }
   arm();
 }
 
-void IdlePark::close(Node* node) {
+void IdlePark::close(Node* node, bool farewell) {
+  if (farewell && node->session) {
+    // An idle connection's socket buffer is empty: one non-blocking attempt sends the GOAWAY
+    // (a few dozen bytes); a client that stopped reading simply does not get it.
+    node->session->goAway();
+    http::OutputPieces out;
+    node->session->takeOutput(out);
+    for (std::string_view piece : out) {
+      if (node->tls.isOpen()) {
+        node->tls.writeStep(piece.data(), piece.size());
+      } else {
+        [[maybe_unused]] const ssize_t n =
+            ::send(node->fd, piece.data(), piece.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+    }
+  }
+  node->session.reset();
   node->tls.reset();  // no close_notify for an idle connection, as nginx
   ::close(node->fd);  // also leaves the epoll set
   release(node);
@@ -135,7 +155,7 @@ void IdlePark::onReadable() {
       Node* node = static_cast<Node*>(events_[i].data.ptr);
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, node->fd, nullptr);
       IdleConnection connection{boost::asio::ip::tcp::socket(io_), std::move(node->tls),
-                                node->peer};
+                                node->peer, std::move(node->session), node->deadline()};
       boost::system::error_code ec;
       connection.socket.assign(node->peer.protocol(), node->fd, ec);
       const int fd = node->fd;

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include "http/codec.h"
 #include "network/connection_registry.h"
 #include "network/tls_socket.h"
 
@@ -28,6 +29,12 @@ struct IdleConnection {
   boost::asio::ip::tcp::socket socket;
   TlsSocket tls;
   boost::asio::ip::tcp::endpoint peer;
+  /// HTTP/2: the session, whose HPACK tables and settings outlive the connection manager
+  /// (null for HTTP/1.1, which keeps nothing between requests).
+  std::unique_ptr<http::ServerCodec> session = nullptr;
+  /// When the connection closes if it stays idle: parking does not restart the clock, and an
+  /// HTTP/2 session keeps it when a frame without a stream (a PING) wakes it.
+  SteadyTime idle_deadline = kNoDeadline;
 };
 
 /// One worker's parked connections. Parking takes the descriptor out of asio's reactor and
@@ -35,7 +42,8 @@ struct IdleConnection {
 /// or a hang-up) → the connection leaves the park through `on_readable`, which gives it a
 /// connection manager again. A parked connection is in the worker's ConnectionRegistry: it
 /// closes at its deadline (the keep-alive idle timeout, `timeout_idle`) and when the worker
-/// drains. Worker thread only.
+/// drains; an HTTP/2 session says goodbye first (GOAWAY, RFC 9113 §6.8), as Envoy and nginx
+/// do for idle HTTP/2 connections when they shut down. Worker thread only.
 class IdlePark {
  public:
   /// `on_readable` takes a connection with bytes to read (or a hang-up to notice); `on_closed`
@@ -57,7 +65,9 @@ class IdlePark {
   class Node;
   Node* allocate();
   void release(Node* node);
-  void close(Node* node);
+  /// `farewell`: an HTTP/2 session's GOAWAY is written first (best effort, never waited for):
+  /// at the idle deadline and at drain, as Envoy ends an idle HTTP/2 connection.
+  void close(Node* node, bool farewell);
   void arm();
   void onReadable();
 

@@ -37,6 +37,19 @@ constexpr size_t kCoalesceLimit = 64 * 1024;
 /// this many idle HTTP/1 managers.
 constexpr size_t kEagerParkAbove = Worker::kMaxSpareConnections;
 
+/// Where a parked HTTP/2 session's events would go: nowhere (it has no stream).
+http::ServerCodecCallbacks& parkedSessionCallbacks() {
+  struct Ignore final : http::ServerCodecCallbacks {
+    void onRequestHeaders(http::StreamId, http::RequestHeaders&, bool) override {}
+    void onRequestData(http::StreamId, std::string_view, bool) override {}
+    void onRequestTrailers(http::StreamId) override {}
+    void onRequestError(http::StreamId, int, std::string_view) override {}
+    void onStreamReset(http::StreamId, http::StreamResetReason) override {}
+  };
+  static Ignore ignore;
+  return ignore;
+}
+
 }  // namespace
 
 ConnectionManager::ConnectionManager(Worker& worker)
@@ -76,11 +89,29 @@ void ConnectionManager::attach(network::IdleConnection&& connection, bool resume
   h1_codec_.reset();
   codec_ = &h1_codec_;
   http2_ = false;
+  if (connection.session) {
+    // A parked HTTP/2 connection: its session (HPACK tables, settings, windows) comes back.
+    h2_codec_.reset(static_cast<http::http2::ServerCodec*>(connection.session.release()));
+    h2_codec_->rebind(*this);
+    codec_ = h2_codec_.get();
+    http2_ = true;
+    idle_deadline_ = connection.idle_deadline;
+  }
+  draining_ = worker_.draining();
 }
 
 network::IdleConnection ConnectionManager::takeIdle() {
   auto [socket, tls] = transport_.release();
-  return network::IdleConnection{std::move(socket), std::move(tls), peer_};
+  std::unique_ptr<http::ServerCodec> session;
+  if (http2_) {
+    // Parked, the session has no stream to report about (parkable()); should the park's
+    // GOAWAY at drain make it call back anyway, nothing refers to this recycled manager.
+    h2_codec_->rebind(parkedSessionCallbacks());
+    session = std::move(h2_codec_);
+    codec_ = &h1_codec_;
+  }
+  return network::IdleConnection{std::move(socket), std::move(tls), peer_, std::move(session),
+                                 idle_deadline_};
 }
 
 void ConnectionManager::detach() {
@@ -110,8 +141,10 @@ asio::awaitable<void> ConnectionManager::run() {
   network::ConnectionRegistry::Registration registration(worker_.registry(), *this);
   try {
     const config::Options& options = hold_->snapshot->options;
-    if (resumed_) {
-      co_await serveHttp1();  // only HTTP/1.1 connections are parked
+    if (resumed_ && http2_) {
+      co_await serveHttp2();  // the parked session goes on
+    } else if (resumed_) {
+      co_await serveHttp1();
     } else if (tls_failed_) {
       VALLUM_LOG_ERROR("connection from {}: cannot start TLS (out of memory?)", peer_ip_);
     } else if (transport_.tls()) {

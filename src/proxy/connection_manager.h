@@ -29,8 +29,8 @@ class ConnectionManager final : public network::TrackedConnection,
  public:
   using tcp = boost::asio::ip::tcp;
 
-  /// A keep-alive connection idle this long gives back what a busy one needs: HTTP/1.1 its
-  /// whole manager (the connection is parked in the worker's IdlePark), HTTP/2 its buffers.
+  /// A keep-alive connection idle this long gives back what a busy one needs: its whole
+  /// manager (the connection is parked in the worker's IdlePark; HTTP/2 with its session).
   /// Not at once: a client that sends its next request within the delay costs no park/resume.
   static constexpr auto kParkAfter = std::chrono::seconds(1);
   /// How long a closing connection keeps reading (and discarding) so that the client receives
@@ -43,7 +43,8 @@ class ConnectionManager final : public network::TrackedConnection,
   ~ConnectionManager() override;
 
   /// Takes a client connection; every per-connection field starts fresh. `resumed`: a parked
-  /// keep-alive connection coming back (TLS long negotiated, HTTP/1.1) — else a new one.
+  /// keep-alive connection coming back (TLS long negotiated; HTTP/2 when it brings its
+  /// session) — else a new one.
   /// `hold` keeps the snapshot (and its TLS context) alive while the manager serves it.
   void attach(network::IdleConnection&& connection, bool resumed, WorkerSnapshotSharedPtr hold);
   /// After run(): whether the connection went idle long enough to be parked; then

@@ -19,15 +19,24 @@ constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
 asio::awaitable<void> ConnectionManager::serveHttp2() {
-  http::http2::ServerSettings settings;
-  h2_codec_ = std::make_unique<http::http2::ServerCodec>(*this, settings);
+  const config::Duration idle = worker_.current()->snapshot->options.timeout_idle;
+  if (resumed_) {
+    // A parked session woke up (a frame, or a hang-up): still idle until a stream opens, on
+    // the idle clock it parked with.
+    resumed_ = false;
+    idle_ = true;
+    park_at_ = SteadyClock::now() + kParkAfter;
+    setPhaseDeadline(std::min(idle_deadline_, park_at_));
+  } else {
+    http::http2::ServerSettings settings;
+    h2_codec_ = std::make_unique<http::http2::ServerCodec>(*this, settings);
+  }
   codec_ = h2_codec_.get();
   if (draining_) {
     codec_->goAway();
   }
   writing_ = true;
   asio::co_spawn(worker_.io(), writeLoop(), asio::detached);
-  const config::Duration idle = worker_.current()->snapshot->options.timeout_idle;
   for (;;) {
     if (!in_.empty()) {
       in_.consume(codec_->dispatch(in_.readable()));
@@ -52,12 +61,18 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
     }
     bool got = co_await readSome();
     if (!got && park_wanted_) {
-      // Idle for kParkAfter with no stream: the session (HPACK tables, settings) stays, the
-      // buffers go back; wait for the next frame without a read buffer.
+      // Idle for kParkAfter with no stream: the buffers go back, and the manager too when
+      // nothing is in flight — the connection then waits in the worker's IdlePark with its
+      // session (HPACK tables, settings, windows).
       park_wanted_ = false;
       releaseIdleMemory();
       park_at_ = kNoDeadline;
       setPhaseDeadline(idle_deadline_);
+      if (!draining_ && streams_.empty() && running_streams_ == 0 && !write_in_flight_ &&
+          !transport_.tlsPending() && h2_codec_->parkable()) {
+        parked_ = true;
+        break;
+      }
       auto [ec] = co_await transport_.socket().async_wait(tcp::socket::wait_read, kUse);
       got = !ec;
     }
@@ -65,6 +80,12 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
     if (!got) {
       break;
     }
+  }
+  if (parked_) {
+    idle_ = false;
+    closed_ = true;
+    write_signal_.cancel();  // the writer has nothing to send (parkable()): it ends
+    co_return;
   }
   idle_ = false;
   setPhaseDeadline(kNoDeadline);

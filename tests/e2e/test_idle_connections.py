@@ -5,8 +5,10 @@ worker's IdlePark as a socket, its TLS state and the client's address. The gauge
 `vallum_downstream_spare_connection_managers` show it: after 1,000 idle connections no manager
 is held by them and the spare list stays at its cap (64 per worker); past 64 idle managers a
 worker parks a connection as soon as it goes idle. Parked connections come back for their next
-request, notice hang-ups, close at `timeout_idle` and on drain. HTTP/2 connections are not
-parked; their idle clock starts when the last stream ends."""
+request, notice hang-ups, close at `timeout_idle` and on drain. HTTP/2 connections park too,
+with their session (HPACK tables, settings, windows): the next request may name table entries
+an earlier one added; the idle clock starts when the last stream ends, a frame without a stream
+(a PING) does not restart it, and a parked session says GOAWAY when it closes."""
 
 import signal
 import socket
@@ -14,6 +16,7 @@ import time
 
 import pytest
 
+from lib.client import connect
 from lib.clusters import free_port, metric, scrape
 from lib.helpers import route, wait_until
 from lib.http1 import Conn
@@ -55,6 +58,7 @@ def start(module_vallum, module_upstream, insecure, **globals_):
         cfg["insecure_server"] = True
     v = module_vallum(cfg)
     v.wait_stderr(r"metrics on http://127\.0\.0\.1:%d/metrics" % mport, 5)
+    v.idle_upstream = u
     return v, mport
 
 
@@ -171,3 +175,79 @@ def test_http2_idle_clock_starts_when_the_last_stream_ends(module_vallum, module
         assert 1.5 < closed_after < 3.5, closed_after
     finally:
         c.close()
+
+
+def test_http2_connections_park_with_their_session(module_vallum, module_upstream):
+    """100 HTTP/2 connections (TLS, ALPN h2), one request each carrying a header the client's
+    HPACK encoder adds to the dynamic table: after a second all are parked (no manager held).
+    The second request on each names that table entry by index: the upstream sees the right
+    value, so the server's HPACK decoder survived parking; the client decodes the response heads
+    with its own table, so the server's encoder state did too."""
+    v, mport = start(module_vallum, module_upstream, insecure=False)
+    conns = []
+    try:
+        firsts = []
+        for i in range(100):
+            c = connect(v, "h2", "idle.example.test")
+            r = c.request("GET", f"/h2-first/{i}", headers=[("x-idle-token", f"token-{i:03d}-" + "t" * 40)])
+            assert r.status == 200 and r.body == BODY, r
+            firsts.append(r)
+            conns.append(c)
+        wait_gauges(mport, 0, 100)
+        for i, c in enumerate(conns):
+            r = c.request("GET", f"/h2-second/{i}", headers=[("x-idle-token", f"token-{i:03d}-" + "t" * 40)])
+            assert r.status == 200 and r.body == BODY, r
+            same = {"content-length", "x-frame-options", "x-xss-protection", "strict-transport-security"}
+            assert {k: v_ for k, v_ in r.headers if k in same} == {k: v_ for k, v_ in firsts[i].headers if k in same}
+        u = v.idle_upstream
+        seen = {rec.path: rec.headers_all("x-idle-token") for rec in u.requests() if rec.path.startswith("/h2-second/")}
+        assert seen == {f"/h2-second/{i}": [f"token-{i:03d}-" + "t" * 40] for i in range(100)}, seen
+        wait_gauges(mport, 0, 100)  # parked again after their second request
+    finally:
+        for c in conns:
+            c.close()
+    wait_gauges(mport, 0, 0)
+
+
+def test_parked_http2_connections_say_goaway_at_drain_and_at_timeout_idle(module_vallum, module_upstream):
+    """A parked HTTP/2 connection is closed with GOAWAY NO_ERROR first: at timeout_idle (2 s
+    here, parked after 1 s) and when the worker drains (SIGTERM), where Vallum exits at once."""
+    from lib.h2client import RawH2
+
+    def open_raw(v, n):
+        out = []
+        for _ in range(n):
+            c = RawH2(v.port, tls=True, sni="idle.example.test", ca_file=v.ca_file,
+                      authority=v.authority("idle.example.test"))
+            assert c.wait_response(c.request("/h2-raw")) == 200
+            out.append(c)
+        return out
+
+    v, mport = start(module_vallum, module_upstream, insecure=False, timeout_idle="2s")
+    conns = open_raw(v, 10)
+    try:
+        ended = time.monotonic()
+        wait_gauges(mport, 0, 10, timeout=1.9)
+        for c in conns:
+            c.wait_eof(5)  # raises if a parked connection outlived timeout_idle
+            assert c.goaway is not None and c.goaway[1] == 0, c.goaway
+            assert c.goaway_at <= c.eof_at
+        assert time.monotonic() - ended < 3.5
+    finally:
+        for c in conns:
+            c.close()
+
+    v, mport = start(module_vallum, module_upstream, insecure=False)
+    conns = open_raw(v, 20)
+    try:
+        wait_gauges(mport, 0, 20)
+        t0 = time.monotonic()
+        v.signal(signal.SIGTERM)
+        assert v.wait_exit(10) == 0
+        assert time.monotonic() - t0 < 3
+        for c in conns:
+            c.wait_eof(5)
+            assert c.goaway is not None and c.goaway[1] == 0, c.goaway
+    finally:
+        for c in conns:
+            c.close()

@@ -187,7 +187,7 @@ struct ServerCodec::Callbacks {
       if (end_stream) {
         stream->request_ended = true;
         if (stream->head_delivered && !stream->too_large) {
-          s.callbacks_.onRequestData(stream->id, {}, true);
+          s.callbacks_->onRequestData(stream->id, {}, true);
         }
       }
       return 0;
@@ -196,7 +196,7 @@ struct ServerCodec::Callbacks {
       // The trailer section (it always ends the stream).
       stream->request_ended = true;
       if (stream->head_delivered && !stream->too_large) {
-        s.callbacks_.onRequestTrailers(stream->id);
+        s.callbacks_->onRequestTrailers(stream->id);
       }
       return 0;
     }
@@ -211,7 +211,7 @@ struct ServerCodec::Callbacks {
     stream->field_lines = 0;  // the trailer section counts its own
     stream->request_ended = end_stream;
     if (stream->too_large) {
-      s.callbacks_.onRequestError(stream->id, 431, "request header fields too large");
+      s.callbacks_->onRequestError(stream->id, 431, "request header fields too large");
       return 0;
     }
     if (end_stream) {
@@ -226,7 +226,7 @@ struct ServerCodec::Callbacks {
     if (auto expect = request.headers.get(HeaderId::Expect)) {
       request.expect_continue = strings::iequals(*expect, "100-continue");
     }
-    s.callbacks_.onRequestHeaders(stream->id, request, end_stream);
+    s.callbacks_->onRequestHeaders(stream->id, request, end_stream);
     return 0;
   }
 
@@ -242,7 +242,7 @@ struct ServerCodec::Callbacks {
       nghttp2_session_consume_stream(session, stream_id, len);
       return 0;
     }
-    s.callbacks_.onRequestData(stream_id, asView(data, len), false);
+    s.callbacks_->onRequestData(stream_id, asView(data, len), false);
     return 0;
   }
 
@@ -262,7 +262,7 @@ struct ServerCodec::Callbacks {
       return 0;
     }
     if (!(error_code == NGHTTP2_NO_ERROR && stream->response_done)) {
-      s.callbacks_.onStreamReset(stream_id, error_code == NGHTTP2_PROTOCOL_ERROR
+      s.callbacks_->onStreamReset(stream_id, error_code == NGHTTP2_PROTOCOL_ERROR
                                                 ? StreamResetReason::ProtocolError
                                                 : StreamResetReason::RemoteReset);
     }
@@ -368,7 +368,7 @@ class ServerCodec::FieldList {
 };
 
 ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const ServerSettings& settings)
-    : callbacks_(callbacks), settings_(settings), fields_(std::make_unique<FieldList>()) {
+    : callbacks_(&callbacks), settings_(settings), fields_(std::make_unique<FieldList>()) {
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) {
     throw std::bad_alloc();
@@ -498,7 +498,7 @@ void ServerCodec::fail() {
     }
   }
   for (StreamId id : open) {
-    callbacks_.onStreamReset(id, StreamResetReason::ConnectionLost);
+    callbacks_->onStreamReset(id, StreamResetReason::ConnectionLost);
   }
 }
 
@@ -650,6 +650,13 @@ void ServerCodec::takeOutput(OutputPieces& out) {
   if (!buffer.empty()) {
     out.emplace_back(buffer);
   }
+}
+
+void ServerCodec::rebind(ServerCodecCallbacks& callbacks) { callbacks_ = &callbacks; }
+
+bool ServerCodec::parkable() const {
+  return !dead_ && !going_away_ && !flooded_ && streams_.empty() &&
+         nghttp2_session_want_read(session_) != 0 && nghttp2_session_want_write(session_) == 0;
 }
 
 size_t ServerCodec::releaseIdleMemory() {

@@ -75,6 +75,12 @@ class ServerCodec final : public http::ServerCodec {
   const RequestHeaders* request(StreamId stream) const;
   /// Whether nghttp2 still reads or writes (false: the connection is over).
   bool alive() const;
+  /// Whether the session may wait without its connection manager (network::IdlePark): alive,
+  /// not going away, no stream and no frame waiting to be sent.
+  bool parkable() const;
+  /// The callbacks of the connection manager that serves this session from now on (a parked
+  /// session taken up by another manager).
+  void rebind(ServerCodecCallbacks& callbacks);
   /// The connection has no open stream and no write in flight: frees the recycled stream
   /// states, the response-head scratch and both output buffers (nghttp2's session, HPACK
   /// tables included, stays). Returns the bytes of capacity freed. Owning worker.
@@ -108,7 +114,7 @@ class ServerCodec final : public http::ServerCodec {
   /// Takes a token for a RST_STREAM received; false when the bucket is empty.
   bool takeResetToken();
 
-  ServerCodecCallbacks& callbacks_;
+  ServerCodecCallbacks* callbacks_;
   ServerSettings settings_;
   nghttp2_session* session_ = nullptr;
   std::vector<std::unique_ptr<Stream>> streams_;
