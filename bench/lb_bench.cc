@@ -1,4 +1,4 @@
-// Load-balancer pick cost (issue #4): ns per chooseHost() for every policy with 5 and 500
+// Load-balancer pick cost: ns per chooseHost() for every policy with 5 and 500
 // endpoints, equal weights and weights 1..4. Run: build/release/bench/lb_bench
 #include <atomic>
 #include <memory>

@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package Vallum needs to build, test and benchmark.
+# Installs the Debian 12 packages Vallum needs.
+#   scripts/install-deps.sh          everything: build, tests, fuzzing, benchmarks (scripts/test.sh)
+#   scripts/install-deps.sh build    what building the binary needs (scripts/quickstart.sh)
 # Idempotent: safe to run again; apt-get skips what is already installed.
-# The list follows docs/architecture.md §7. Run as root (or with sudo available).
+# The libraries follow docs/architecture.md §7. Run as root (or with sudo available).
 set -euo pipefail
 
-packages=(
+profile=${1:-all}
+
+build=(
   # toolchain
   build-essential g++ cmake ninja-build pkg-config git ca-certificates openssl curl
   # libraries (docs/architecture.md §7)
-  libboost1.81-dev libboost-url1.81-dev node-llhttp libnghttp2-dev libssl-dev libcjose-dev
+  libboost1.81-dev libboost-url1.81-dev node-llhttp libnghttp2-dev libssl-dev
   libre2-dev libxxhash-dev libyaml-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  prometheus-cpp-dev libcli11-dev libsqlite3-dev libpq-dev
+  prometheus-cpp-dev libcli11-dev
+  # the CMake project configures its unit tests and micro-benchmarks too; the demo upstream
+  libgtest-dev libgmock-dev libbenchmark-dev python3
+)
+rest=(
+  # libraries planned for sign-in and the console (docs/architecture.md §7), not used yet
+  libcjose-dev libsqlite3-dev libpq-dev
   # tests
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pytest python3-httpx python3-h2
-  python3-websockets nghttp2-client
+  python3-pytest python3-httpx python3-h2 python3-websockets nghttp2-client
   # fuzzing (fuzz preset, scripts/fuzz.sh): clang 14 and its runtimes (libFuzzer, ASan, UBSan)
   clang-14 libclang-rt-14-dev
   # benchmarks: peers, load generator, instruction counts, CPU pinning
   wrk nginx-light haproxy valgrind util-linux procps
 )
+
+case "$profile" in
+  all) packages=("${build[@]}" "${rest[@]}") ;;
+  build) packages=("${build[@]}") ;;
+  *)
+    echo "usage: scripts/install-deps.sh [all|build]" >&2
+    exit 2
+    ;;
+esac
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then

@@ -8,27 +8,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-busy=$(/usr/bin/python3 - <<'PY'
-import socket
-for port in (8080, 8443):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a listener, not TIME_WAIT, is "taken"
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError as e:
-        print(f"{port} ({e.strerror})")
-    finally:
-        s.close()
-PY
-)
-if [ -n "$busy" ]; then
-  echo "quickstart: port(s) already in use on 127.0.0.1: $(echo $busy)" >&2
+# Before anything is installed (bash alone: a fresh machine may have no python3 yet). A port is
+# taken when something accepts a connection on it, over IPv4 or IPv6 (localhost may be ::1).
+busy=()
+for port in 8080 8443; do
+  for host in 127.0.0.1 ::1; do
+    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+      busy+=("$port")
+      break
+    fi
+  done
+done
+if ((${#busy[@]} > 0)); then
+  echo "quickstart: port(s) already in use on localhost: ${busy[*]}" >&2
   echo "quickstart: the demo needs 8080 (demo upstream) and 8443 (Vallum); stop what listens there" >&2
   echo "            (ss -ltnp 'sport = :8080 or sport = :8443' shows it) and run this again." >&2
   exit 1
 fi
 
-./scripts/install-deps.sh
+./scripts/install-deps.sh build
 ./scripts/build.sh release vallum
 
 /usr/bin/python3 examples/demo_upstream.py --port 8080 &

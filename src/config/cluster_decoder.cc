@@ -765,8 +765,9 @@ struct ClusterDecoder::State {
     }
   }
 
-  // Spec §4.3: Envoy ejects only while 100 x (ejected + 1) / hosts <= max_ejection_percent,
-  // unless always_eject_one_host; so with hosts x percent < 100 nothing is ever ejected.
+  // Envoy cluster.v3.OutlierDetection (DetectorImpl::ejectHost) ejects only while
+  // 100 x (ejected + 1) / hosts <= max_ejection_percent, unless always_eject_one_host; so with
+  // hosts x percent < 100 nothing is ever ejected.
   void finishOutlier(const Route& route) {
     if (!route.outlier_detection || !outlier_mark || route.to.empty()) {
       return;

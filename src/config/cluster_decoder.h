@@ -10,7 +10,7 @@
 #include "config/yaml_tree.h"
 
 /// Internal to the config component: the route keys that describe the upstream cluster
-/// (Pomerium route options; issue #4): load balancing (`lb_policy`, `load_balancing_policy`,
+/// (Pomerium route options): load balancing (`lb_policy`, `load_balancing_policy`,
 /// the three `*_lb_config` objects, `hash_policy`, `healthy_panic_threshold`), `health_checks`,
 /// `outlier_detection` and upstream TLS (`tls_skip_verify`, `tls_server_name`,
 /// `tls_upstream_server_name`, `tls_custom_ca[_file]`, `tls_client_cert[_file]`,

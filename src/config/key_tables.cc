@@ -11,7 +11,7 @@ using KS = KeyStatus;
 
 const std::vector<KeySpec>& globalTable() {
   static const std::vector<KeySpec> table = {
-      // Implemented now (issue #2). Some of them accept only part of their Pomerium range;
+      // Implemented now. Some of them accept only part of their Pomerium range;
       // the loader handles those values itself (services, codec_type, autocert).
       {"address", VT::Address, KS::Implemented},
       {"insecure_server", VT::Bool, KS::Implemented},
@@ -40,7 +40,7 @@ const std::vector<KeySpec>& globalTable() {
       {"autocert", VT::Bool, KS::Implemented},
       {"codec_type", VT::String, KS::Implemented},
       {"set_response_headers", VT::StringMap, KS::Implemented},
-      // Issue #4.
+      // Upstream TLS trust and metrics.
       {"certificate_authority", VT::String, KS::Implemented},
       {"certificate_authority_file", VT::String, KS::Implemented},
       {"metrics_address", VT::Address, KS::Implemented},
@@ -239,7 +239,7 @@ const std::vector<KeySpec>& globalTable() {
 
 const std::vector<KeySpec>& routeTable() {
   static const std::vector<KeySpec> table = {
-      // Implemented now (issue #2).
+      // Implemented now: matching, the upstream URL, timeout, access and descriptive keys.
       {"from", VT::String, KS::Implemented},
       {"to", VT::MapListOrString, KS::Implemented},
       {"prefix", VT::String, KS::Implemented},
@@ -253,7 +253,7 @@ const std::vector<KeySpec>& routeTable() {
       {"logo_url", VT::String, KS::Implemented},
       {"id", VT::String, KS::Implemented},
 
-      // Request shaping (issue #3).
+      // Request shaping.
       {"redirect", VT::Map, KS::Implemented},
       {"response", VT::Map, KS::Implemented},
       {"prefix_rewrite", VT::String, KS::Implemented},
@@ -269,7 +269,7 @@ const std::vector<KeySpec>& routeTable() {
       {"set_response_headers", VT::StringMap, KS::Implemented},
       {"rewrite_response_headers", VT::List, KS::Implemented},
 
-      // Upstream cluster (issue #4): decoded by cluster_decoder.cc.
+      // Upstream cluster: decoded by cluster_decoder.cc.
       {"lb_policy", VT::String, KS::Implemented},
       {"load_balancing_policy", VT::String, KS::Implemented},
       {"least_request_lb_config", VT::Map, KS::Implemented},

@@ -302,7 +302,8 @@ class Loader {
     }
   }
 
-  // Spec §6: metrics_address is host:port with a port (":9090" listens on every interface).
+  // Pomerium global `metrics_address`: host:port with a port (":9090" listens on every
+  // interface).
   void decodeMetricsAddress(ValueReader& r, const yaml::Node& v, const std::string& key) {
     auto s = r.readString(v, key);
     if (!s || s->empty()) {
@@ -408,7 +409,7 @@ class Loader {
     static const std::pair<std::string_view, std::string_view> kLevels[] = {
         {"", "info"},          {"trace", "trace"},  {"debug", "debug"}, {"info", "info"},
         {"warn", "warn"},      {"warning", "warn"}, {"error", "error"}, {"fatal", "critical"},
-        {"panic", "critical"}, {"disabled", "off"},
+        {"panic", "critical"}, {"disabled", "off"},  {"critical", "critical"}, {"off", "off"},
     };
     std::string lower = strings::lowerAscii(*s);
     for (const auto& [text, level] : kLevels) {
@@ -419,7 +420,8 @@ class Loader {
     }
     r.error(v.mark, key,
             "unknown log level " + quoted(*s) +
-                " (expected trace, debug, info, warn, error, fatal, panic or disabled)");
+                " (expected trace, debug, info, warn, warning, error, critical, fatal, panic, off "
+                "or disabled)");
   }
 
   void decodeServices(ValueReader& r, const yaml::Node& v, const Option& o) {
@@ -644,8 +646,8 @@ class Loader {
     return Held{std::move(*text), file->pos, file->key_pos, file->key};
   }
 
-  // Spec §1 / §6: shared_secret is base64 with no surrounding whitespace; cookie_secret is
-  // base64 of exactly 32 bytes. Messages never include the secret.
+  // Pomerium `shared_secret` / `cookie_secret`: shared_secret is base64 with no surrounding
+  // whitespace; cookie_secret is base64 of exactly 32 bytes. Messages never include the secret.
   void finishSecrets() {
     if (auto shared = secretText(shared_secret_, shared_secret_file_, "shared secret file")) {
       bool from_file = shared_secret_file_.has_value();
@@ -709,7 +711,8 @@ class Loader {
         opts_.routes.push_back(std::move(route));
       }
     }
-    // Spec §2.6: a non-zero timeout_write (max stream duration) ends every stream first.
+    // Pomerium route `timeout` vs global `timeout_write`: a non-zero timeout_write (max stream
+    // duration) ends every stream first.
     if (opts_.timeout_write > Duration::zero()) {
       for (const Route& route : opts_.routes) {
         if (route.timeout &&

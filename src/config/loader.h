@@ -45,7 +45,7 @@ struct LoadResult {
 
 /// Loads and validates a config file (YAML; JSON is YAML too). Never throws.
 ///
-/// Rules (Pomerium's config loading and options; docs/decisions.md; issue #2 item 4):
+/// Rules (Pomerium's config loading and options; docs/decisions.md):
 /// * Every top-level key may be overridden by the environment variable named as the key in
 ///   upper case (ADDRESS, INSECURE_SERVER, CERTIFICATE, ...). `POLICY` holds a base64-encoded
 ///   YAML list of routes that replaces the file's `policy:`. Values from the environment are

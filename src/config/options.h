@@ -307,7 +307,7 @@ struct Route {
   std::vector<HeaderSetting> set_response_headers;
   std::vector<ResponseHeaderRewrite> rewrite_response_headers;
 
-  /// Upstream cluster (issue #4; Pomerium's route cluster options).
+  /// Upstream cluster (Pomerium's route cluster options).
   LbPolicy lb_policy = LbPolicy::RoundRobin;
   LeastRequestLbConfig least_request_lb_config;
   RingHashLbConfig ring_hash_lb_config;

@@ -56,7 +56,7 @@ std::optional<Duration> readPositiveDuration(ValueReader& r, const yaml::Node& n
 /// Reads a mapping-typed value; a type error otherwise ("expected a mapping, got ...").
 bool expectMap(ValueReader& r, const yaml::Node& node, const std::string& key);
 
-/// A feature a later issue implements, inside an Envoy message: an error "not supported yet"
+/// A feature not built yet, inside an Envoy message: an error "not supported yet"
 /// unless the value asks for nothing (null, "", [], {}). Returns true when it was empty.
 bool notSupportedYetUnlessEmpty(ValueReader& r, const ProtoField& field);
 

@@ -36,8 +36,8 @@ struct RouteFacts {
   std::vector<std::string> to_schemes;
   bool has_redirect = false;
   bool has_response = false;
-  // Legacy allow lists (§2.11): tracked even though they are not supported yet, so that the
-  // contradictions Pomerium rejects are reported too.
+  // Legacy allow lists (Pomerium `allowed_users`, `allowed_domains`, …): tracked even though
+  // they are not supported yet, so that the contradictions Pomerium rejects are reported too.
   std::optional<yaml::Mark> public_access_mark;
   std::string public_access_key;
   std::optional<yaml::Mark> any_user_mark;
@@ -253,7 +253,7 @@ class RouteDecoder {
     }
   }
 
-  // A recognized option a later issue implements. Serving the route without it could hand
+  // A recognized option not built yet. Serving the route without it could hand
   // its requests to the wrong place or policy, so any value that asks for something is an
   // error; a value that asks for nothing (false, "", [], {}) is accepted silently.
   void decodeNotSupportedYet(const KeySpec& spec, const yaml::Entry& e, const std::string& key) {
@@ -284,7 +284,7 @@ class RouteDecoder {
     }
   }
 
-  // §2.1.
+  // Pomerium route option `from`.
   void decodeFrom(const yaml::Node& v, const std::string& key) {
     auto text = r_.readString(v, key);
     if (!text) {
@@ -345,7 +345,7 @@ class RouteDecoder {
     route_.from.wildcard = route_.from.host.find('*') != std::string::npos;
   }
 
-  // §2.2.
+  // Pomerium route option `to` (a string or a list, `URL,WEIGHT`).
   void decodeTo(const yaml::Node& v, const std::string& key) {
     struct Item {
       const yaml::Node* node;
@@ -509,7 +509,7 @@ class RouteDecoder {
     return true;
   }
 
-  // §2.9: set_request_headers. Host and pseudo-headers cannot be changed this way (the route
+  // Pomerium set_request_headers. Host and pseudo-headers cannot be changed this way (the route
   // docs say so; Envoy ignores such mutations): warn, point at host_rewrite, drop.
   void decodeSetRequestHeaders(const yaml::Node& v, const std::string& key) {
     auto headers = r_.readStringMap(v, key);
@@ -540,7 +540,7 @@ class RouteDecoder {
     }
   }
 
-  // §2.9: rewrite_response_headers — a list of {header, prefix, value}.
+  // Pomerium rewrite_response_headers — a list of {header, prefix, value}.
   void decodeRewriteResponseHeaders(const yaml::Node& v, const std::string& key) {
     if (!v.isSequence()) {
       r_.error(v.mark, key, "expected a list of {header, prefix, value}, got " + yaml::describe(v));
@@ -597,7 +597,8 @@ class RouteDecoder {
     }
   }
 
-  // Issue #3 lints and the checks that involve several request-shaping keys.
+  // `vallum check`'s request-shaping lints and the checks that involve several request-shaping
+  // keys.
   void checkShaping(const yaml::Node& node) {
     const bool has_prefix_rewrite = !route_.prefix_rewrite.empty();
     if (has_prefix_rewrite && facts_.regex_rewrite_mark) {
@@ -693,13 +694,32 @@ class RouteDecoder {
                      "/x reaches the upstream as //x; " +
                      "use prefix: " + quoted(match_prefix + "/"));
     }
-    // Envoy's prefix_rewrite replaces the matched prefix; without `prefix` (or path/regex)
-    // that is the leading "/" alone, which is rarely what was meant.
-    if (prefix_route && has_prefix_rewrite && route_.prefix.empty()) {
-      r_.warning(*facts_.prefix_rewrite_mark, childKey(key_, "prefix_rewrite"),
-                 "prefix_rewrite without prefix replaces only the leading \"/\": /foo reaches "
-                 "the upstream as " + route_.prefix_rewrite + "foo; set the prefix it is meant "
-                 "to replace");
+    // Envoy's prefix_rewrite replaces the matched prefix, slash included: without `prefix`
+    // that is the leading "/" alone, and a rewrite without a final slash glues the rest on.
+    if (prefix_route && has_prefix_rewrite) {
+      const std::string& rewrite = route_.prefix_rewrite;
+      const std::string key = childKey(key_, "prefix_rewrite");
+      const yaml::Mark mark = *facts_.prefix_rewrite_mark;
+      if (route_.prefix.empty() && rewrite == "/") {
+        r_.warning(mark, key,
+                   "prefix_rewrite \"/\" without prefix does nothing: every path reaches the "
+                   "upstream unchanged");
+      } else if (route_.prefix.empty() && rewrite.back() == '/') {
+        r_.warning(mark, key,
+                   "prefix_rewrite without prefix applies to every path: /foo reaches the "
+                   "upstream as " + rewrite + "foo");
+      } else if (route_.prefix.empty()) {
+        r_.warning(mark, key,
+                   "prefix_rewrite without prefix replaces only the leading \"/\": /foo reaches "
+                   "the upstream as " + rewrite + "foo; write " + quoted(rewrite + "/") +
+                       " or set the prefix it is meant to replace");
+      } else if (match_prefix.back() == '/' && rewrite.back() != '/') {
+        r_.warning(mark, key,
+                   "prefix_rewrite " + quoted(rewrite) + " replaces the matched prefix " +
+                       quoted(match_prefix) + " with its final slash: " + match_prefix +
+                       "foo reaches the upstream as " + rewrite + "foo; write " +
+                       quoted(rewrite + "/"));
+      }
     }
     (void)node;
   }
@@ -748,7 +768,8 @@ class RouteDecoder {
     checkShaping(node);
     cluster_.finish(route_);
 
-    // Legacy allow-list contradictions (§2.11), worded as Pomerium words them.
+    // Legacy allow-list contradictions (Pomerium `allow_any_authenticated_user`,
+    // `allowed_users`, `allowed_domains`), worded as Pomerium words them.
     if (facts_.public_access_mark &&
         (facts_.any_user_mark || facts_.has_allowed_users_or_domains)) {
       r_.error(*facts_.public_access_mark, facts_.public_access_key,

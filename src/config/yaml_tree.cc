@@ -12,11 +12,12 @@ namespace vallum::config::yaml {
 
 namespace {
 
-// YAML is read with libyaml's event parser (Debian's libyaml-dev). docs/architecture.md §7 names
-// yaml-cpp; we depart from it because yaml-cpp's scanner cost 85% of loading a 10,000-route
-// config (about 400 ms of 465), far from the 100 ms the console needs, and yaml-cpp 0.7 loops
-// forever on a stray ',' (found by fuzz/config). libyaml is the parser Go's yaml.v3, and so
-// Pomerium, is a port of, and its marks give the same line and column.
+// YAML is read with libyaml's event parser (Debian's libyaml-dev). The first plan was yaml-cpp
+// (docs/architecture.md §7, docs/decisions.md); we departed from it because yaml-cpp's scanner
+// cost 85% of loading a 10,000-route config (about 400 ms of 465), far from the 100 ms we aim
+// for, and yaml-cpp 0.7 loops forever on a stray ',' (found by fuzz/config). libyaml is the
+// parser Go's yaml.v3, and so Pomerium, is a port of, and its marks give the same line and
+// column.
 
 EventMark markOf(const yaml_mark_t& m) { return EventMark{m.line, m.column}; }
 

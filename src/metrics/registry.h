@@ -18,7 +18,8 @@ namespace prometheus {
 struct MetricFamily;
 }  // namespace prometheus
 
-/// Prometheus metrics (issue #4 item 7; docs/architecture.md §6; docs/architecture.md §1 "own metric shards").
+/// Prometheus metrics on `metrics_address` (Pomerium global option; docs/architecture.md §6;
+/// docs/architecture.md §1 "own metric shards").
 /// Workers write their own shard of every counter (single writer, relaxed atomics, no locks,
 /// no shared cache lines between workers); a scrape sums the shards.
 namespace vallum::metrics {

@@ -7,7 +7,7 @@
 
 namespace vallum::proxy {
 
-/// One request's access-log fields (issue #2 item 10; docs/architecture.md §6).
+/// One request's access-log fields (docs/architecture.md §6).
 struct AccessLogEntry {
   std::chrono::system_clock::time_point time;  ///< when the request started
   std::string_view method;

@@ -1,6 +1,8 @@
 #include "proxy/snapshot.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 #include <openssl/evp.h>
 #include <re2/re2.h>
@@ -370,6 +372,16 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
       rt.metrics = build.metrics->routeCounters(rt.log_name);
     }
     snapshot->routes.push_back(std::move(rt));
+  }
+  // One metrics series per label: routes that share a name share their counters.
+  std::unordered_map<std::string_view, const config::Route*> by_label;
+  for (const RouteRuntime& rt : snapshot->routes) {
+    auto [it, first] = by_label.emplace(rt.log_name, rt.config);
+    if (!first) {
+      diagnostics.warning(rt.config->pos, rt.config->key,
+                          "metrics name " + config::quoted(rt.log_name) + " is also " +
+                              it->second->key + "'s: both routes count in one metrics series");
+    }
   }
 
   if (!opts.insecure_server) {

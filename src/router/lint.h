@@ -8,8 +8,8 @@
 namespace vallum::router {
 
 /// Adds a warning for every route that can never match because an earlier route always wins
-/// for every request it would see (issue #3 item 7). Conservative: it only warns when that is
-/// certain. Route B is shadowed by an earlier route A when
+/// for every request it would see (`vallum check`'s shadowed-route lint). Conservative: it only
+/// warns when that is certain. Route B is shadowed by an earlier route A when
 /// * both are in the same host group of RouteTable — the same concrete host with the same port
 ///   constraint, or both wildcard routes with the same port constraint where A's pattern covers
 ///   B's (a concrete host is never shadowed by a wildcard route: it never falls back to one);

@@ -42,13 +42,14 @@ int main(int argc, char** argv) {
                  "Seconds SIGTERM waits for in-flight requests before exiting")
       ->check(CLI::Range(0, 3600))
       ->default_val(30);
-  // The names the log prints (spdlog: "warning", "critical") and the short ones.
+  // The names the log prints (spdlog: "warning", "critical", "off") and those of Pomerium's
+  // log_level (zerolog: "warn", "fatal", "panic", "disabled"), as the config accepts them.
   app.add_option("--log-level", serve.log_level,
-                 "trace|debug|info|warn|warning|error|critical|off (overrides log_level in the "
-                 "config)")
+                 "trace|debug|info|warn|warning|error|critical|fatal|panic|off|disabled "
+                 "(overrides log_level in the config)")
       ->transform(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "critical",
-                                 "off"},
-                                CLI::ignore_case));  // spdlog reads both warn and warning
+                                 "fatal", "panic", "off", "disabled"},
+                                CLI::ignore_case));
 
   std::string check_path, check_positional;
   CLI::App* check = app.add_subcommand(
@@ -73,14 +74,31 @@ int main(int argc, char** argv) {
       ->required();
 
   CLI::App* version = app.add_subcommand("version", "Print the version");
+  for (CLI::App* sub : {check, route, version}) {
+    sub->footer("");  // the serving notes are the top-level help's
+  }
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2, as `check --help` says.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (serve.log_level == "fatal" || serve.log_level == "panic") {
+    serve.log_level = "critical";
+  } else if (serve.log_level == "disabled") {
+    serve.log_level = "off";
+  }
 
   if (version->parsed()) {
     std::cout << "vallum " << VALLUM_VERSION << '\n';
     return 0;
   }
   if (check->parsed()) {
+    if (check_path.empty() && check_positional.empty() && !serve.config_path.empty()) {
+      check_path = serve.config_path;  // `vallum --config FILE check`
+    }
     if (check_path.empty() == check_positional.empty()) {
       std::cerr << "vallum check: give one config file: vallum check FILE (or vallum check "
                    "--config FILE)\n";
@@ -97,6 +115,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   serve.drain_timeout = std::chrono::seconds(drain_seconds);
-  vallum::log::init("info");
+  // --log-level holds from the first line (the config's diagnostics included).
+  vallum::log::init(serve.log_level.empty() ? "info" : serve.log_level);
   return vallum::server::serve(serve);
 }

@@ -21,6 +21,7 @@
 
 #include "common/logging.h"
 #include "common/printable.h"
+#include "common/strings.h"
 #include "common/random.h"
 #include "config/loader.h"
 #include "metrics/registry.h"
@@ -97,13 +98,15 @@ class Server {
     // The first load runs here: nothing else is running yet.
     std::atomic<bool> never{false};
     LoadOutcome first = loadAndCompile(options_.config_path, compileInputs(), never);
-    logDiagnostics(first.diagnostics);
     snapshot_ = std::move(first.snapshot);
+    if (snapshot_) {
+      applyLogLevel(*snapshot_);  // before the diagnostics: log_level: error hides warnings
+    }
+    logDiagnostics(first.diagnostics);
     if (!snapshot_) {
       VALLUM_LOG_ERROR("{}: invalid config, not starting", options_.config_path);
       return 1;
     }
-    applyLogLevel(*snapshot_);
     stamp_ = FileStamp::of(options_.config_path);
     if (snapshot_->options.metrics_address) {
       auto exporter = metrics::Exporter::start(*snapshot_->options.metrics_address, metrics_);
@@ -498,9 +501,12 @@ int check(const std::string& config_path, std::ostream& out) {
   if (snapshot) {
     for (const proxy::RouteRuntime& route : snapshot->routes) {
       const config::Route& cfg = *route.config;
-      out << printable(cfg.pos.file) << ':' << cfg.pos.line << ':' << cfg.pos.column << ": "
-          << printable(cfg.key) << ": metrics name " << printable(config::quoted(route.log_name))
-          << '\n';
+      // Not FILE:LINE:COL first: editors read that shape as a problem. The name is quoted as
+      // a JSON string, its own quotes escaped.
+      std::string name;
+      strings::appendJsonEscaped(name, route.log_name);
+      out << printable(cfg.key) << ": metrics name \"" << printable(name) << "\" ("
+          << printable(cfg.pos.file) << ':' << cfg.pos.line << ':' << cfg.pos.column << ")\n";
     }
   }
   out << "OK: " << routes << " route" << (routes == 1 ? "" : "s") << ", "

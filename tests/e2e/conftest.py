@@ -55,8 +55,8 @@ def pytest_sessionfinish(session, exitstatus):
 def vallum_bin() -> str:
     b = vallum_mod.vallum_binary()
     if not (os.path.isfile(b) and os.access(b, os.X_OK)):
-        pytest.fail(f"vallum binary not found at {b}: build it first (cmake --preset release && "
-                    "cmake --build --preset release) or set VALLUM_BIN", pytrace=False)
+        pytest.fail(f"vallum binary not found at {b}: build it first (./scripts/build.sh release) or set "
+                    "VALLUM_BIN", pytrace=False)
     return b
 
 

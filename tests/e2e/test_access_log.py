@@ -1,5 +1,5 @@
 """One JSON access-log line per request on stdout with time, method, authority, path, status,
-upstream, duration_ms, bytes_in, bytes_out, route, request_id (issue 2 item 10).
+upstream, duration_ms, bytes_in, bytes_out, route, request_id.
 
 Every test runs over HTTP/1.1 and HTTP/2 (the `proto` fixture, lib/client.py) with the same
 expected line (the authority is :authority on HTTP/2); paths carry the protocol so each run

@@ -1,4 +1,4 @@
-"""Real-world failure cases about request shaping (the team's case list, numbered BR-nn), one test per
+"""Real-world failure cases about request shaping (labelled BR-nn), one test per
 case, each asserting the case's right values exactly: BR-01, BR-03, BR-05, BR-11 (the
 prefix_rewrite + escaped-slash part, default and KEEP_UNCHANGED settings), BR-13, BR-15, BR-17.
 

@@ -451,15 +451,32 @@ def test_check_prints_each_route_metrics_name(tmp_path, vallum_bin):
                           "    allow_public_unauthenticated_access: true\n")
     res, path, problems = check(tmp_path, text)
     assert res.returncode == 0 and problems == [], res.stdout
-    names = re.findall(r'^(.+):(\d+):(\d+): (routes\[\d\]): metrics name "([^"]+)"$', res.stdout, re.M)
-    assert [(n[1], n[2], n[3]) for n in names] == [("3", "5", "routes[0]"), ("7", "5", "routes[1]")], res.stdout
-    assert names[0][4] == "app" and re.fullmatch(r"route-[0-9a-f]+", names[1][4]), names
-    for host, label in (("a", "app"), ("b", names[1][4])):
+    names = re.findall(r'^(routes\[\d\]): metrics name "([^"]+)" \((.+):(\d+):(\d+)\)$', res.stdout, re.M)
+    assert [(n[0], n[3], n[4]) for n in names] == [("routes[0]", "3", "5"), ("routes[1]", "7", "5")], res.stdout
+    assert names[0][2] == path, names
+    names = [(n[0], n[1]) for n in names]
+    assert names[0][1] == "app" and re.fullmatch(r"route-[0-9a-f]+", names[1][1]), names
+    for host, label in (("a", "app"), ("b", names[1][1])):
         out = subprocess.run([vallum_bin, "route", "--config", path, f"https://{host}.example.test/x"],
                              capture_output=True, text=True, timeout=30)
         doc = json.loads(out.stdout)
         assert doc["route"]["metrics_name"] == label, doc["route"]
         assert doc["route"]["name"] == ("app" if host == "a" else None), doc["route"]
+
+
+def test_metrics_names_are_quoted_and_shared_names_warned(tmp_path, vallum_bin):
+    """A quote or an escape sequence in a name cannot break the line or reach the terminal; two
+    routes with one name count in one series: a warning at the second."""
+    text = (QUIET_ROUTE + '    name: "we\\"ird\\e[31m"\n  - from: https://b.example.test\n    to: http://127.0.0.1:9002\n'
+            '    allow_public_unauthenticated_access: true\n    name: "we\\"ird\\e[31m"\n')
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 0, res.stdout
+    assert "\x1b" not in res.stdout
+    lines = [ln for ln in res.stdout.splitlines() if "metrics name" in ln and not ": warning: " in ln]
+    assert lines == [f'routes[0]: metrics name "we\\"ird\\u001b[31m" ({path}:3:5)',
+                     f'routes[1]: metrics name "we\\"ird\\u001b[31m" ({path}:7:5)'], lines
+    shared = find(problems, "routes[1]", "warning")
+    assert shared["line"] == "7" and "is also routes[0]'s: both routes count in one metrics series" in shared["msg"], shared
 
 
 def test_warns_about_a_route_that_only_ever_answers_403(tmp_path, vallum_bin):
@@ -472,14 +489,39 @@ def test_warns_about_a_route_that_only_ever_answers_403(tmp_path, vallum_bin):
     assert got == [("3", "5", "routes[0]"), ("5", "5", "routes[1]")], res.stdout
 
 
-def test_warns_about_prefix_rewrite_without_prefix(tmp_path, vallum_bin):
-    text = QUIET_ROUTE + "    prefix_rewrite: /app\n"
-    res, path, problems = check(tmp_path, text)
+@pytest.mark.parametrize("extra,msg", [
+    ("    prefix_rewrite: /app\n",
+     'prefix_rewrite without prefix replaces only the leading "/": /foo reaches the upstream as /appfoo; '
+     'write "/app/" or set the prefix it is meant to replace'),
+    ("    prefix_rewrite: /app/\n",
+     "prefix_rewrite without prefix applies to every path: /foo reaches the upstream as /app/foo"),
+    ("    prefix_rewrite: /\n",
+     'prefix_rewrite "/" without prefix does nothing: every path reaches the upstream unchanged'),
+    ("    prefix: /\n    prefix_rewrite: /app\n",
+     'prefix_rewrite "/app" replaces the matched prefix "/" with its final slash: /foo reaches the upstream '
+     'as /appfoo; write "/app/"'),
+    ("    prefix: /api/\n    prefix_rewrite: /v1\n",
+     'prefix_rewrite "/v1" replaces the matched prefix "/api/" with its final slash: /api/foo reaches the '
+     'upstream as /v1foo; write "/v1/"'),
+], ids=["no-prefix", "no-prefix-mount", "no-prefix-noop", "root-prefix", "prefix-without-slash"])
+def test_warns_about_prefix_rewrite_pitfalls(tmp_path, vallum_bin, extra, msg):
+    res, path, problems = check(tmp_path, QUIET_ROUTE + extra)
     assert res.returncode == 0, res.stdout
     hit = find(problems, "routes[0].prefix_rewrite", "warning")
-    assert (hit["line"], hit["col"]) == ("6", "21"), hit
-    assert hit["msg"] == ('prefix_rewrite without prefix replaces only the leading "/": /foo reaches the '
-                          "upstream as /appfoo; set the prefix it is meant to replace"), hit
+    assert hit["line"] == str(5 + extra.count("\n")) and hit["col"] == "21", hit
+    assert hit["msg"] == msg, hit
+    # `vallum route` shows the rewrite the warning describes.
+    probe = "/api/foo" if "/api/" in extra else "/foo"
+    out = subprocess.run([vallum_bin, "route", "--config", path, f"https://a.example.test{probe}"],
+                         capture_output=True, text=True, timeout=30)
+    doc = json.loads(out.stdout)
+    shown = msg.split("reaches the upstream as ")[1].split(";")[0] if "reaches the upstream as" in msg else probe
+    assert doc["upstream"]["request_line"] == f"GET {shown} HTTP/1.1", doc["upstream"]
+
+
+def test_no_prefix_rewrite_warning_when_slashes_match(tmp_path, vallum_bin):
+    res, path, problems = check(tmp_path, QUIET_ROUTE + "    prefix: /api/\n    prefix_rewrite: /v1/\n")
+    assert res.returncode == 0 and problems == [], res.stdout
 
 
 def test_route_without_an_action_is_called_a_route(tmp_path, vallum_bin):
@@ -489,7 +531,8 @@ def test_route_without_an_action_is_called_a_route(tmp_path, vallum_bin):
     assert hit["msg"] == "route has none of `to`, `redirect` and `response`: it needs one of them", hit
 
 
-@pytest.mark.parametrize("level", ["warning", "warn", "WARNING", "critical", "off", "error", "debug"])
+@pytest.mark.parametrize("level", ["warning", "warn", "WARNING", "critical", "off", "error", "debug", "fatal",
+                                   "panic", "disabled"])
 def test_log_level_takes_the_names_the_log_prints(vallum_bin, level):
     res = subprocess.run([vallum_bin, "--log-level", level, "version"], capture_output=True, text=True, timeout=10)
     assert res.returncode == 0, res
@@ -520,6 +563,40 @@ def test_log_level_warning_hides_info_lines(tmp_path, vallum_bin):
     assert "listening on" not in text and " info " not in text, text
 
 
+@pytest.mark.parametrize("level", ["off", "error"])
+def test_log_level_applies_to_the_config_warnings_at_start(tmp_path, vallum_bin, level):
+    """--log-level holds from the first line: the load's own warnings (here: a route that only
+    answers 403) are not logged at `off` or `error`."""
+    p = tmp_path / "config.yaml"
+    p.write_text("address: 127.0.0.1:0\nroutes:\n  - from: https://a.example.test\n    to: http://127.0.0.1:9001\n")
+    err_path = tmp_path / "stderr"
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([vallum_bin, "--log-level", level, "--config", str(p), "--concurrency", "1"],
+                                stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        assert proc.poll() is None, err_path.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(20)
+    assert rc == 0 and err_path.read_text() == "", err_path.read_text()
+
+
+@pytest.mark.parametrize("argv", [["check", "--bogus", "x.yaml"], ["check", "a.yaml", "b.yaml"],
+                                  ["--log-level", "loud", "version"], ["route", "--config"], ["nonsense"]])
+def test_usage_errors_exit_2(vallum_bin, argv):
+    res = subprocess.run([vallum_bin] + argv, capture_output=True, text=True, timeout=10)
+    assert res.returncode == 2, res
+    assert res.stderr.strip(), res
+
+
+def test_check_takes_the_top_level_config_option(tmp_path, vallum_bin):
+    p = tmp_path / "config.yaml"
+    p.write_text(QUIET_ROUTE)
+    res = subprocess.run([vallum_bin, "--config", str(p), "check"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0 and res.stdout.splitlines()[-1] == "OK: 1 route, 0 warnings", res
+
+
 def test_help_covers_signals_environment_and_ping(vallum_bin):
     res = subprocess.run([vallum_bin, "--help"], capture_output=True, text=True, timeout=10)
     for words in ("SIGHUP", "reloads", "saving the config file", "SIGTERM", "drain", "Environment variables",
@@ -527,3 +604,4 @@ def test_help_covers_signals_environment_and_ping(vallum_bin):
         assert words in res.stdout, f"--help does not mention {words}:\n{res.stdout}"
     check_help = subprocess.run([vallum_bin, "check", "--help"], capture_output=True, text=True, timeout=10)
     assert "exit 0: no error, warnings allowed; 1: errors; 2: usage" in check_help.stdout, check_help.stdout
+    assert "While serving" not in check_help.stdout, check_help.stdout  # the top-level help's notes

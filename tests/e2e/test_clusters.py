@@ -1,4 +1,4 @@
-"""Load balancing through the real binary with real upstreams (issue 4; Pomerium `lb_policy`,
+"""Load balancing through the real binary with real upstreams (Pomerium `lb_policy`,
 Envoy's load balancers): weighted ROUND_ROBIN and RANDOM shares over 3,000
 requests within 3 percentage points, LEAST_REQUEST steering away from a loaded endpoint,
 RING_HASH / MAGLEV stickiness by client IP, header, cookie and query parameter (checked against
@@ -280,7 +280,7 @@ def test_hash_policy_without_the_value_still_serves(env):
 # ----------------------------------------------------------------------------- endpoint removal
 
 # Keys that must stay put when one of five endpoints goes: ideally 80%. Envoy's ring (rebuilt
-# with new per-host entry counts) moves about 30% of keys, Maglev about 20% (issue 4). Bounds
+# with new per-host entry counts) moves about 30% of keys, Maglev about 20%. Bounds
 # with margin for 400 keys (sampling spread of the ring over random ports: max 38% in 300 trials).
 MOVE_BOUND = {"ring": 0.45, "maglev": 0.30}
 

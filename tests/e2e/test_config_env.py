@@ -1,5 +1,5 @@
 """Environment variables override top-level options as in Pomerium, `POLICY` (base64 YAML list of
-routes) included (issue 2 item 4)."""
+routes) included."""
 
 import base64
 

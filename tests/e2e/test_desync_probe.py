@@ -1,6 +1,6 @@
 """tools/http1-desync-probe.py (39 raw HTTP/1.1 framing / request-smuggling probes) against
 Vallum in front of the probe's recording backend, over plain HTTP (insecure_server) and over
-TLS, both at once. Every probe must pass (issue 2): the backend never handles more requests
+TLS, both at once. Every probe must pass: the backend never handles more requests
 than the client got responses for, and no request RFC 9112 says must be rejected gets a 2xx."""
 
 import os

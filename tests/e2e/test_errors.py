@@ -1,6 +1,6 @@
 """Local replies: 403 (safe default), 404, 502, 503, 504 with Pomerium-style pages (HTML by
 default, JSON with "status" as a string for JSON clients), and an upstream reset mid-body
-aborting the client connection (issue 2 items 5 and 8; Envoy's local replies).
+aborting the client connection (Envoy's local replies).
 
 Every test runs over HTTP/1.1 and HTTP/2 (the `proto` fixture, lib/client.py) with the same
 expected statuses and pages. Where HTTP/2 aborts differently (a cut response is an

@@ -1,5 +1,5 @@
-"""Active health checks and the panic threshold through the real binary (issue 4 items 3 and 5;
-Pomerium `health_checks`, Envoy core.v3.HealthCheck and its panic threshold, cases BR-19).
+"""Active health checks and the panic threshold through the real binary (Pomerium `health_checks`,
+Envoy core.v3.HealthCheck and its panic threshold, cases BR-19).
 
 Clocks are scaled down (interval/timeout 0.5 s); every bound is the health checker's timing
 formula plus a
@@ -227,7 +227,7 @@ def test_killed_endpoint_unhealthy_within_bound_then_returns(vallum, upstream):
 
 
 def test_no_traffic_interval_until_the_route_carries_traffic(vallum, upstream):
-    """no_traffic_interval, when set, is honoured (issue 4 item 1; Envoy
+    """no_traffic_interval, when set, is honoured (Envoy
     HealthCheck.no_traffic_interval): while a route has never carried traffic its endpoints are
     probed every no_traffic_interval (1.5 s here); once it has carried traffic, every `interval`
     (0.2 s) — whether or not the route also has outlier detection."""

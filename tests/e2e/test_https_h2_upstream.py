@@ -75,8 +75,9 @@ def test_upstream_that_chooses_http11_or_answers_no_alpn_gets_http11(vallum, h2u
 
 
 def test_route_mixing_https_with_http_offers_http11_only(vallum, h2upstream, upstream, ca):
-    """Spec §4.4: only an all-TLS cluster negotiates; with an `http://` endpoint beside it, the
-    TLS endpoint is offered http/1.1 alone, so even an h2-preferring origin answers HTTP/1.1."""
+    """Pomerium's upstream protocol rule: only an all-TLS cluster negotiates ALPN; with an `http://`
+    endpoint beside it, the TLS endpoint is offered http/1.1 alone, so even an h2-preferring origin
+    answers HTTP/1.1."""
     u = tls_origin(h2upstream, ca, "tls-mixed", ("h2", "http/1.1"))
     plain = upstream("plain")
     v = start(vallum, [route(f"https://{HOST}", [f"https://localhost:{u.port}", plain.url],

@@ -1,4 +1,4 @@
-"""Request hygiene (issue 2 item 9; Pomerium's request header limits): a header block over 128 KiB
+"""Request hygiene (Pomerium's request header limits): a header block over 128 KiB
 (sum of name+value lengths) or over 1000 fields → 431; CL+TE, duplicate Content-Length, bad
 chunk framing, obs-fold, bare CR, NUL → 400. Each closes that connection, never reaches the
 upstream as a complete request, and leaves a parallel connection (with a request in flight)

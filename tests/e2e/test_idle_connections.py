@@ -1,4 +1,4 @@
-"""Lean idle connections (issue 10): an HTTP/1.1 keep-alive connection idle for a second gives
+"""Lean idle connections: an HTTP/1.1 keep-alive connection idle for a second gives
 its connection manager back (read buffer, codec, stream, coroutine frames) and waits in the
 worker's IdlePark as a socket, its TLS state and the client's address. The gauges
 `vallum_downstream_connections{state=active|parked}` and

@@ -1,6 +1,6 @@
 """/ping and /healthz answer on every host ahead of user routes (GET 200 `OK\\n`, HEAD 200,
 other methods 405); /.pomerium… and /.well-known/pomerium… are reserved: 404, never forwarded
-(issue 2 item 10; Pomerium's internal routes). Over HTTP/1.1 and HTTP/2 alike (the `proto`
+(Pomerium's internal routes). Over HTTP/1.1 and HTTP/2 alike (the `proto`
 fixture, lib/client.py)."""
 
 import pytest

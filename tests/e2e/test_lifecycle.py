@@ -1,5 +1,5 @@
 """Reload (SIGHUP and file change; a bad file keeps the old config and logs FILE:LINE:COL),
-reload under load without a failed request, and SIGTERM drain (issue 2 item 10)."""
+reload under load without a failed request, and SIGTERM drain."""
 
 import hashlib
 import os

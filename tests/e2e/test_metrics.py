@@ -1,4 +1,4 @@
-"""Prometheus metrics on metrics_address (issue 4 item 7; Pomerium global option): scraped after
+"""Prometheus metrics on metrics_address (Pomerium global option): scraped after
 known traffic, the per-route counters carry the route's `name` (or
 "route-<id>" for an unnamed route) and equal what was sent; the latency histogram counts every
 upstream exchange in the right buckets; per-endpoint gauges follow health checks and in-flight

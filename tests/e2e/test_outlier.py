@@ -1,4 +1,4 @@
-"""Outlier detection through the real binary (issue 4 item 4; Envoy
+"""Outlier detection through the real binary (Pomerium `outlier_detection`; Envoy
 cluster.v3.OutlierDetection): consecutive 5xx ejects an endpoint, which then gets no traffic and
 returns after base_ejection_time (twice as long after a second ejection); the max_ejection_percent
 gate (Envoy's rule: the route docs' `outlier_detection: {}` on two endpoints ejects nothing) and

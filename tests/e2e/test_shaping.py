@@ -1,4 +1,4 @@
-"""Request shaping, table-driven (issue 3): every route option that
+"""Request shaping, table-driven: every route option that
 changes what the upstream or the client sees, through the real binary to real echo upstreams
 that record exactly what they received (request line, raw target, every header in order).
 
@@ -456,7 +456,7 @@ fwd("tpl-no-reexpansion", "s-tpl", S_TPL, "/t", "/t",
     headers=[("X-In", "${pomerium.request.headers.X-Other} $$"), ("X-Other", "leak")],
     up_headers={"X-Copy": ["${pomerium.request.headers.X-Other} $$"]})
 
-# set + remove of the same header: set wins (issue 3 item 5; check warns).
+# set + remove of the same header: set wins (docs/decisions.md; check warns).
 fwd("set-and-remove-set-wins", "s-setrm",
     [rt(to="@A@", set_request_headers={"X-User": "fixed"}, remove_request_headers=["x-user"])], "/u", "/u",
     headers=[("X-User", "forged")], up_headers={"X-User": ["fixed"]})

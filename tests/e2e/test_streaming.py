@@ -1,5 +1,5 @@
 """Bodies stream both ways byte-exact (content-length and chunked), with backpressure;
-keep-alive reuse downstream and upstream; Expect: 100-continue (issue 2 item 8).
+keep-alive reuse downstream and upstream; Expect: 100-continue.
 
 The tests taking `proto` run over HTTP/1.1 and HTTP/2 (lib/client.py) with the same expected
 bytes; HTTP/2 has no chunked coding, so its form of a chunked upload is a body without

@@ -1,4 +1,4 @@
-"""Global downstream timeouts (issue 2 item 4; Pomerium global options; Envoy's HCM
+"""Global downstream timeouts (Pomerium global options; Envoy's HCM
 timeouts): `timeout_read` (the whole request must arrive in time; 408 when
 it did not, never cutting a response that has started), `timeout_idle` (idle keep-alive
 connections close), `timeout_write` (maximum stream duration)."""

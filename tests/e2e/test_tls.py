@@ -1,6 +1,6 @@
 """TLS listener: SNI picks the certificate whose name matches exactly, then by wildcard (one
 label, RFC 6125), then the first; certificate config forms; a generated self-signed certificate
-when none is configured; TLS 1.2 and 1.3; a stock client (curl) end to end (issue 2 item 6)."""
+when none is configured; TLS 1.2 and 1.3; a stock client (curl) end to end."""
 
 import base64
 import ssl

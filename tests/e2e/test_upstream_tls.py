@@ -1,4 +1,4 @@
-"""Upstream TLS through the real binary (issue 4 item 6; Pomerium tls_* options): https://
+"""Upstream TLS through the real binary (Pomerium tls_* options): https://
 upstreams are real TLS servers with certificates from the test CA (or another CA). Trust from
 tls_custom_ca[_file] or the global certificate_authority[_file] (the system store does not know
 the test CA), SNI = URL host / tls_server_name / tls_upstream_server_name, name and IP SAN

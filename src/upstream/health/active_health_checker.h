@@ -18,7 +18,7 @@ namespace boost::asio::ssl {
 class context;
 }
 
-/// Active health checking (issue #4 item 3; Pomerium `health_checks`; Envoy core.v3.HealthCheck).
+/// Active health checking (Pomerium `health_checks`; Envoy core.v3.HealthCheck).
 namespace vallum::upstream::health {
 
 /// What one check came to (Envoy's health checker results).

@@ -11,8 +11,8 @@
 #include "config/options.h"
 #include "upstream/host_health.h"
 
-/// Outlier detection (issue #4 item 4; Envoy cluster.v3.OutlierDetection): workers count
-/// results per host without locks; the control thread decides.
+/// Outlier detection (Pomerium `outlier_detection`; Envoy cluster.v3.OutlierDetection): workers
+/// count results per host without locks; the control thread decides.
 namespace vallum::upstream::outlier {
 
 using SteadyTime = std::chrono::steady_clock::time_point;

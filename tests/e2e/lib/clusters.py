@@ -1,7 +1,8 @@
-"""Helpers for the upstream-cluster tests (issue 4): upstream servers that can be killed and
-brought back, a switchable behaviour, a TLS echo upstream (SNI and client certificate recorded),
-an HTTP upstream that also answers a raw TCP probe, client certificates, the Prometheus scrape,
-log-line timestamps and traffic counting."""
+"""Helpers for the upstream-cluster tests (load balancing, health checks, outlier detection,
+upstream TLS, metrics): upstream servers that can be killed and brought back, a switchable
+behaviour, a TLS echo upstream (SNI and client certificate recorded), an HTTP upstream that also
+answers a raw TCP probe, client certificates, the Prometheus scrape, log-line timestamps and
+traffic counting."""
 
 from __future__ import annotations
 

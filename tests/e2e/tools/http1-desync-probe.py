@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-# Vendored copy of shared/testinfra/http1-desync-probe.py from the Vallum team's shared test
-# infrastructure (written from scratch for this project, stdlib only), copied unchanged apart from
-# this comment so the repository's own test run does not depend on files outside it. Update it by
-# copying the team's file again; tests/e2e/test_desync_probe.py runs it.
+# An HTTP/1.1 request-smuggling / desync probe (written from scratch for this project, stdlib
+# only): a recording backend plus a client that sends malformed-framing requests through the
+# proxy under test. tests/e2e/test_desync_probe.py runs it against Vallum.
 """HTTP/1.1 framing / request-smuggling probes for a proxy under test. Stdlib only.
 
 No Debian or npm package does this job, so this is a raw-socket tool. Two parts:

@@ -1,4 +1,4 @@
-// Upstream cluster route options (issue #4): lb_policy / load_balancing_policy, the *_lb_config
+// Upstream cluster route options: lb_policy / load_balancing_policy, the *_lb_config
 // objects, hash_policy, healthy_panic_threshold, outlier_detection, and the route docs'
 // examples (Pomerium docs: Routing, Proxying, and Load Balancing; Envoy Cluster.lb_policy,
 // cluster.v3.OutlierDetection).
@@ -789,7 +789,8 @@ TEST(LoaderClusterTest, HttpHealthCheckOnAnAllH2cRouteWarns) {
   EXPECT_TRUE(test::clean(routeTo("[h2c://a, http://b]", "http_health_check: {path: /}")));
 }
 
-// Spec §4.3: with endpoints x max_ejection_percent < 100 Envoy never ejects.
+// Envoy cluster.v3.OutlierDetection: with endpoints x max_ejection_percent < 100 Envoy never
+// ejects.
 TEST(LoaderClusterTest, OutlierNothingCanBeEjectedLint) {
   auto routeTo = [](const std::string& to, const std::string& od) {
     return load("routes:\n  - from: https://app.example.com\n    to: " + to +
@@ -907,7 +908,8 @@ TEST(LoaderClusterTest, RouteDocsPassiveLeastRequestAndWeightedExamples) {
       - http://myapp-srv-3:8080,30
 )");
   ASSERT_TRUE(loaded(r));
-  // The only diagnostic is the §4.3 lint: the docs' passive example ejects nothing.
+  // The only diagnostic is the nothing-can-be-ejected lint: the docs' passive example ejects
+  // nothing.
   ASSERT_EQ(r.diagnostics.items().size(), 1u) << r.diagnostics.formatAll();
   EXPECT_TRUE(
       hasDiag(r, {E::Warning, 4, 5, "routes[0].outlier_detection", "nothing can ever be ejected"}));

@@ -1,5 +1,4 @@
-// Environment overrides (Pomerium config: environment variables override the file; issue #2
-// item 4).
+// Environment overrides (Pomerium config: environment variables override the file).
 #include <gtest/gtest.h>
 
 #include "common/strings.h"

@@ -1,4 +1,4 @@
-// Global options (Pomerium's global settings; issue #2 items 4 and 7).
+// Global options (Pomerium's global settings).
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -195,7 +195,8 @@ TEST(LoaderGlobalsTest, LogLevels) {
   for (Case c :
        {Case{"trace", "trace"}, Case{"debug", "debug"}, Case{"info", "info"}, Case{"warn", "warn"},
         Case{"warning", "warn"}, Case{"ERROR", "error"}, Case{"fatal", "critical"},
-        Case{"panic", "critical"}, Case{"disabled", "off"}, Case{"''", "info"}}) {
+        Case{"panic", "critical"}, Case{"disabled", "off"}, Case{"critical", "critical"},
+        Case{"OFF", "off"}, Case{"''", "info"}}) {
     LoadResult r = load(std::string("log_level: ") + c.text);
     ASSERT_TRUE(loaded(r)) << c.text;
     EXPECT_EQ(r.options->log_level, c.want) << c.text;

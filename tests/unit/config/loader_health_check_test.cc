@@ -1,4 +1,4 @@
-// Route `health_checks` (issue #4; Pomerium route option): Envoy core.v3.HealthCheck with
+// Route `health_checks` (Pomerium route option): Envoy core.v3.HealthCheck with
 // protobuf-JSON field names.
 #include <string>
 

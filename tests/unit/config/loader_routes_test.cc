@@ -1,4 +1,4 @@
-// Route options (Pomerium's route options; issue #2 item 4).
+// Route options (Pomerium's route options).
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
@@ -78,7 +78,7 @@ TEST(LoaderRoutesTest, MetadataAndMatchers) {
                      "    timeout: 1m\n"
                      "    allow_public_unauthenticated_access: true\n"));
   ASSERT_TRUE(loaded(r)) << r.diagnostics.formatAll();
-  // Three path specifiers: regex wins; the others are reported as ignored (issue #3 lint).
+  // Three path specifiers: regex wins; the others are reported as ignored (a `vallum check` lint).
   EXPECT_TRUE(hasDiag(r, {E::Warning, 8, 5, "routes[0].prefix", "ignored: the route also sets `regex`"}));
   EXPECT_TRUE(hasDiag(r, {E::Warning, 9, 5, "routes[0].path", "ignored: the route also sets `regex`"}));
   EXPECT_EQ(r.diagnostics.warningCount(), 2u) << r.diagnostics.formatAll();
@@ -106,7 +106,7 @@ TEST(LoaderRoutesTest, TimeoutZeroAndRouteTimeout) {
   EXPECT_EQ(routeTimeout(unset.options->routes[0], unset.options->default_upstream_timeout), 45s);
 }
 
-// ---- from (§2.1) ----
+// ---- from (Pomerium route option `from`) ----
 
 struct FromCase {
   const char* from;
@@ -175,7 +175,7 @@ TEST(LoaderRoutesTest, MissingFrom) {
   EXPECT_TRUE(hasDiag(r, {E::Error, 2, 5, "routes[0].from", "every route needs a from URL"}));
 }
 
-// ---- to (§2.2) ----
+// ---- to (Pomerium route option `to`) ----
 
 TEST(LoaderRoutesTest, ToListWithWeights) {
   LoadResult r = load(
@@ -315,7 +315,7 @@ TEST(LoaderRoutesTest, ToAndRedirectTogetherWarn) {
   EXPECT_TRUE(hasDiag(r, {E::Warning, 2, 5, "routes[0]", "more than one of to, redirect"}));
 }
 
-// ---- path matching (§2.4) ----
+// ---- path matching (Pomerium `prefix`, `path`, `regex`) ----
 
 TEST(LoaderRoutesTest, PathsThatCanNeverMatchWarn) {
   LoadResult r = load(routeWith("    prefix: api/\n    path: health\n"));
@@ -352,7 +352,7 @@ TEST(LoaderRoutesTest, ImplementedKeyTypeErrors) {
                       {E::Error, 4, 11, "routes[0].name", "expected a string, got a mapping"}));
 }
 
-// ---- keys that later issues implement: "not supported yet" unless empty ----
+// ---- keys not built yet: "not supported yet" unless empty ----
 
 struct NotYetRouteCase {
   const char* line;   ///< "    key: value"
@@ -570,7 +570,7 @@ TEST(LoaderRoutesTest, UnknownKeysFromTheEnvironmentAreErrorsToo) {
       r, {E::Error, 1, 51, "$POLICY[0].prefx", "unknown route option \"prefx\"", "$POLICY"}));
 }
 
-// ---- legacy allow lists (§2.11) ----
+// ---- legacy allow lists (Pomerium `allowed_users`, `allowed_domains`, ...) ----
 
 TEST(LoaderRoutesTest, PublicRouteWithWhitelists) {
   LoadResult r =

@@ -1,4 +1,4 @@
-// Request-shaping route options (issue #3): redirect, response, path and host rewrites, header
+// Request-shaping route options: redirect, response, path and host rewrites, header
 // policy, and the lints `vallum check` prints for them (Pomerium route options `to` through
 // `set_response_headers`).
 #include <gtest/gtest.h>
@@ -250,7 +250,7 @@ TEST(LoaderShapingTest, ResponseHeaderOptions) {
   EXPECT_FALSE(load("address: :443\n").options->set_response_headers.has_value());
 }
 
-// ---- lints (issue #3 item 7) ----
+// ---- lints (`vallum check` warnings) ----
 
 TEST(LoaderShapingTest, ToPathWithoutTrailingSlashUnderAPrefixRouteWarns) {
   LoadResult r = load(route("    prefix: /api/\n    to: http://app/v1\n"));

@@ -131,7 +131,7 @@ TEST_F(LoadFileTest, ExampleFromTheRouteDocsGlobalCertificates) {
 }
 
 // The examples of Pomerium's route docs (Routing, Proxying, and Load Balancing) must load,
-// failing only on the keys this issue does not implement.
+// failing only on the keys Vallum does not implement yet.
 constexpr const char* kRouteDocsExample = R"(routes:
   - from: https://myapp.example.com            # multiple upstreams + active HTTP health check
     to: [http://myapp-srv-1:8080, http://myapp-srv-2:8080]
@@ -198,7 +198,7 @@ TEST(LoaderTest, RouteDocsExampleFailsOnlyOnUnimplementedKeys) {
       got.insert(d.key);
     }
   }
-  // Issue #4 implemented the cluster keys; what is left is TCP routes and PPL.
+  // The cluster keys are implemented; what is left is TCP routes and PPL.
   std::multiset<std::string> want = {
       "routes[1].from",   // tcp+https routes
       "routes[1].to[0]",  // tcp:// upstreams

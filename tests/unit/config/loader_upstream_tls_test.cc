@@ -1,4 +1,4 @@
-// Upstream TLS (issue #4 item 6; Pomerium route tls_* options and global options): https://
+// Upstream TLS (Pomerium route tls_* options and global options): https://
 // upstreams, the route tls_* keys, and the globals certificate_authority[_file] and
 // metrics_address.
 #include <string>

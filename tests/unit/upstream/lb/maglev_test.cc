@@ -48,7 +48,7 @@ TEST(MaglevLoadBalancerTest, SingleHostAlwaysPicked) {
   EXPECT_EQ(lb.chooseHost({}), 6u);  // no random needed
 }
 
-// Spec §1.5 VERIFIED vectors = Envoy's maglev_lb_test.cc.
+// The vectors of Envoy's maglev_lb_test.cc.
 TEST(MaglevLoadBalancerTest, EnvoyBasicVector) {
   MaglevLoadBalancer lb(maglevConfig(7), makeEqualHosts(6, 90));
   const std::vector<uint32_t> expected{92, 94, 90, 91, 95, 90, 93};

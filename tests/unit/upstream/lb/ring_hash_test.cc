@@ -60,7 +60,7 @@ TEST(RingHashLoadBalancerTest, SingleHostOwnsTheWholeRing) {
   }
 }
 
-// Spec §1.4 VERIFIED vector = Envoy's ring_hash_lb_test.cc "Basic".
+// The vector of Envoy's ring_hash_lb_test.cc "Basic".
 TEST(RingHashLoadBalancerTest, EnvoyBasicVectorRing) {
   RingHashLoadBalancer lb(ringConfig(12), makeEqualHosts(6, 90));
   const std::vector<std::pair<uint32_t, uint64_t>> expected{
