@@ -524,12 +524,9 @@ void resumeConnection(Worker& worker, network::IdleConnection&& connection) {
   asio::co_spawn(worker.io(), runConnection(worker, std::move(connection), true), asio::detached);
 }
 
-void startConnection(Worker& worker, asio::ip::tcp::socket socket) {
+void startConnection(Worker& worker, asio::ip::tcp::socket socket,
+                     const asio::ip::tcp::endpoint& peer) {
   boost::system::error_code ec;
-  const asio::ip::tcp::endpoint peer = socket.remote_endpoint(ec);
-  if (ec) {
-    return;  // already gone
-  }
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   asio::co_spawn(worker.io(),
                  runConnection(worker, network::IdleConnection{std::move(socket), {}, peer}, false),

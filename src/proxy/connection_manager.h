@@ -162,8 +162,10 @@ class ConnectionManager final : public network::TrackedConnection,
 
 /// Starts serving one accepted downstream connection on `worker` (its thread): a coroutine
 /// owns a (recycled) ConnectionManager for the connection's life; it registers with the
-/// worker's ConnectionRegistry for deadlines and drain.
-void startConnection(Worker& worker, boost::asio::ip::tcp::socket socket);
+/// worker's ConnectionRegistry for deadlines and drain. `peer`: the client's address, as
+/// accept() gave it.
+void startConnection(Worker& worker, boost::asio::ip::tcp::socket socket,
+                     const boost::asio::ip::tcp::endpoint& peer);
 /// Serves a parked connection that became readable again (the worker's IdlePark calls this).
 void resumeConnection(Worker& worker, network::IdleConnection&& connection);
 

@@ -93,8 +93,9 @@ void Worker::acceptNext() {
   if (!acceptor_ || !acceptor_->is_open()) {
     return;
   }
-  acceptor_->async_accept([this](const boost::system::error_code& ec,
-                                 boost::asio::ip::tcp::socket socket) {
+  // The client's address comes with accept() itself (no getpeername per connection).
+  acceptor_->async_accept(accept_peer_, [this](const boost::system::error_code& ec,
+                                               boost::asio::ip::tcp::socket socket) {
     if (ec) {
       if (ec == boost::asio::error::operation_aborted || draining_) {
         return;
@@ -113,7 +114,7 @@ void Worker::acceptNext() {
       return;
     }
     accept_backoff_.onSuccess();
-    startConnection(*this, std::move(socket));
+    startConnection(*this, std::move(socket), accept_peer_);
     acceptNext();
   });
 }

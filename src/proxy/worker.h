@@ -166,6 +166,7 @@ class Worker {
   std::mutex mailbox_mutex_;
   std::vector<std::function<void()>> mailbox_;  ///< guarded by mailbox_mutex_
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  boost::asio::ip::tcp::endpoint accept_peer_;  ///< filled by the accept in flight
   network::AcceptBackoff accept_backoff_;
   size_t memory_freed_ = 0;  ///< since the last malloc_trim (noteMemoryFreed)
   size_t idle_http1_managers_ = 0;
