@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -491,8 +493,21 @@ int check(const std::string& config_path, std::ostream& out) {
     build.resolve_dns = false;
     snapshot = proxy::buildSnapshot(std::move(*loaded.options), build, loaded.diagnostics);
   }
+  // In file order: the compile step's lints (shadowed routes, routes that only answer 403)
+  // come after the loader's diagnostics otherwise. Per file, by line and column; positionless
+  // ones (line 0) first, as the loader writes them.
+  std::vector<const config::Diagnostic*> sorted;
+  std::unordered_map<std::string_view, size_t> file_order;  // files in order of appearance
   for (const config::Diagnostic& d : loaded.diagnostics.items()) {
-    out << d.format() << '\n';
+    sorted.push_back(&d);
+    file_order.emplace(d.pos.file, file_order.size());
+  }
+  std::stable_sort(sorted.begin(), sorted.end(), [&file_order](const auto* a, const auto* b) {
+    return std::tuple(file_order[a->pos.file], a->pos.line, a->pos.column) <
+           std::tuple(file_order[b->pos.file], b->pos.line, b->pos.column);
+  });
+  for (const config::Diagnostic* d : sorted) {
+    out << d->format() << '\n';
   }
   if (loaded.diagnostics.hasErrors()) {
     return 1;

@@ -605,3 +605,15 @@ def test_help_covers_signals_environment_and_ping(vallum_bin):
     check_help = subprocess.run([vallum_bin, "check", "--help"], capture_output=True, text=True, timeout=10)
     assert "exit 0: no error, warnings allowed; 1: errors; 2: usage" in check_help.stdout, check_help.stdout
     assert "While serving" not in check_help.stdout, check_help.stdout  # the top-level help's notes
+
+
+def test_diagnostics_are_printed_in_file_order(tmp_path, vallum_bin):
+    """The compile step's lints (a route that only answers 403, at line 3) come before a later
+    loader warning (line 7), not after every loader diagnostic."""
+    text = ("address: 127.0.0.1:0\nroutes:\n  - from: https://a.example.test\n    to: http://127.0.0.1:9001\n"
+            "  - from: https://b.example.test\n    to: http://127.0.0.1:9001\n    prefix_rewrite: /x\n"
+            "    allow_public_unauthenticated_access: true\n")
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 0, res.stdout
+    assert [(p["line"], p["key"]) for p in problems] == [("3", "routes[0]"), ("7", "routes[1].prefix_rewrite")], \
+        res.stdout
