@@ -1,5 +1,7 @@
 #include "network/downstream_connection.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/ssl.h>
@@ -9,6 +11,15 @@ namespace vallum::network {
 namespace {
 constexpr auto kUse = boost::asio::as_tuple(boost::asio::use_awaitable);
 }  // namespace
+
+void sendWithoutWaiting(int fd, TlsSocket& tls, std::string_view bytes) {
+  if (tls.isOpen()) {
+    tls.writeStep(bytes.data(), bytes.size());
+  } else {
+    [[maybe_unused]] const ssize_t n =
+        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+}
 
 boost::asio::awaitable<boost::system::error_code> DownstreamConnection::handshake() {
   auto attempt = [this] { return tls_.handshakeStep(); };

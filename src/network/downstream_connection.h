@@ -82,6 +82,12 @@ class TlsOperation {
   bool posted_ = false;
 };
 
+/// Writes `bytes` to a connection with one non-blocking attempt (through `tls` when it is open)
+/// and never waits; what does not fit in the socket buffer is dropped. For a goodbye — an HTTP/2
+/// GOAWAY — to an idle connection about to close, whose socket buffer is normally empty.
+/// Worker thread.
+void sendWithoutWaiting(int fd, TlsSocket& tls, std::string_view bytes);
+
 /// One downstream connection's transport. Reused across connections through attach()/detach()
 /// (the owner's spare list), so a connection object allocates nothing in steady state. Owned
 /// and used by one worker.
@@ -185,6 +191,11 @@ class DownstreamConnection {
   /// must not be destroyed by a reset).
   boost::asio::awaitable<void> lingeringClose(boost::asio::mutable_buffer scratch,
                                               size_t max_discard);
+
+  /// Writes `bytes` now or never (see sendWithoutWaiting). Only with no write in flight.
+  void sendWithoutWaiting(std::string_view bytes) {
+    network::sendWithoutWaiting(socket_.native_handle(), tls_, bytes);
+  }
 
   /// Cancels pending operations (a deadline fired, the server drains).
   void cancel() {

@@ -1,10 +1,11 @@
 #include "network/idle_park.h"
 
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <system_error>
+
+#include "network/downstream_connection.h"
 
 namespace vallum::network {
 
@@ -119,12 +120,7 @@ void IdlePark::close(Node* node, bool farewell) {
     http::OutputPieces out;
     node->session->takeOutput(out);
     for (std::string_view piece : out) {
-      if (node->tls.isOpen()) {
-        node->tls.writeStep(piece.data(), piece.size());
-      } else {
-        [[maybe_unused]] const ssize_t n =
-            ::send(node->fd, piece.data(), piece.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      }
+      sendWithoutWaiting(node->fd, node->tls, piece);
     }
   }
   node->session.reset();

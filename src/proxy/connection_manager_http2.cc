@@ -37,6 +37,7 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
   }
   writing_ = true;
   asio::co_spawn(worker_.io(), writeLoop(), asio::detached);
+  bool idle_timed_out = false;
   for (;;) {
     if (!in_.empty()) {
       in_.consume(codec_->dispatch(in_.readable()));
@@ -60,6 +61,17 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
       setPhaseDeadline(std::min(idle_deadline_, park_at_));
     }
     bool got = co_await readSome();
+    if (!got && idle_ && phase_expired_ && !write_in_flight_ && !write_failed_) {
+      // timeout_idle: GOAWAY NO_ERROR, then close at once — what a parked session says at the
+      // same moment (IdlePark), so the client hears it whether or not a PING woke it.
+      idle_timed_out = true;
+      codec_->goAway();
+      http::OutputPieces goodbye;
+      codec_->takeOutput(goodbye);
+      for (std::string_view piece : goodbye) {
+        transport_.sendWithoutWaiting(piece);
+      }
+    }
     if (!got && park_wanted_) {
       // Idle for kParkAfter with no stream: the buffers go back, and the manager too when
       // nothing is in flight — the connection then waits in the worker's IdlePark with its
@@ -90,7 +102,7 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
   idle_ = false;
   setPhaseDeadline(kNoDeadline);
   // Our GOAWAY ended it (not the client, not a failed write): linger below.
-  bool linger = codec_->wantsClose() && !write_failed_;
+  bool linger = codec_->wantsClose() && !write_failed_ && !idle_timed_out;
   // The connection is over: streams still running hear it, then the writer ends.
   for (auto& stream : streams_) {
     stream->onReset(http::StreamResetReason::ConnectionLost);

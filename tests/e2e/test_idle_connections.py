@@ -173,6 +173,8 @@ def test_http2_idle_clock_starts_when_the_last_stream_ends(module_vallum, module
         closed_after = time.monotonic() - ended
         assert c.goaway is not None or c.eof, "still open 6 s after the last stream, PINGs or not"
         assert 1.5 < closed_after < 3.5, closed_after
+        c.wait_eof(3)
+        assert c.goaway is not None and c.goaway[1] == 0, c.goaway  # GOAWAY NO_ERROR first
     finally:
         c.close()
 
@@ -213,6 +215,7 @@ def test_parked_http2_connections_say_goaway_at_drain_and_at_timeout_idle(module
     """A parked HTTP/2 connection is closed with GOAWAY NO_ERROR first: at timeout_idle (2 s
     here, parked after 1 s) and when the worker drains (SIGTERM), where Vallum exits at once."""
     from lib.h2client import RawH2
+    from lib.h2frames import ping_frame
 
     def open_raw(v, n):
         out = []
@@ -224,6 +227,17 @@ def test_parked_http2_connections_say_goaway_at_drain_and_at_timeout_idle(module
         return out
 
     v, mport = start(module_vallum, module_upstream, insecure=False, timeout_idle="2s")
+    # Awake at the timeout: a PING at 1.5 s wakes the parked session, which would park again at
+    # 2.5 s; timeout_idle (2 s, not restarted by the PING) ends it first — with GOAWAY too.
+    awake = open_raw(v, 1)[0]
+    try:
+        time.sleep(1.5)
+        awake.send(ping_frame())
+        awake.wait_eof(3)
+        assert awake.goaway is not None and awake.goaway[1] == 0, awake.goaway
+        assert awake.goaway_at <= awake.eof_at
+    finally:
+        awake.close()
     conns = open_raw(v, 10)
     try:
         ended = time.monotonic()
