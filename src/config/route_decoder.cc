@@ -10,6 +10,7 @@
 #include "config/cluster_decoder.h"
 #include "config/diagnostics.h"
 #include "config/key_tables.h"
+#include "config/rewrite_lint.h"
 #include "config/route_action_decoder.h"
 #include "config/unknown_key.h"
 #include "config/url.h"
@@ -672,55 +673,8 @@ class RouteDecoder {
         }
       }
     }
-
-    // The trailing-slash pitfalls of prefix rewriting (Pomerium `to` paths; Envoy prefix_rewrite).
-    const bool prefix_route = route_.regex.empty() && route_.path.empty();
-    const std::string match_prefix = route_.prefix.empty() ? "/" : route_.prefix;
-    if (prefix_route && !route_.redirect && !route_.response && !has_prefix_rewrite &&
-        route_.regex_rewrite_pattern.empty() && !route_.to.empty()) {
-      const std::string& to_path = route_.to.front().path;
-      if (!to_path.empty() && to_path.back() != '/' && match_prefix.back() == '/') {
-        r_.warning(facts_.to_mark, facts_.to_key,
-                   "the `to` path " + quoted(to_path) + " replaces the matched prefix " +
-                       quoted(match_prefix) + " without a slash: " + match_prefix + "foo reaches " +
-                       "the upstream as " + to_path + "foo; write " + quoted(to_path + "/"));
-      }
-    }
-    if (prefix_route && has_prefix_rewrite && route_.prefix_rewrite == "/" &&
-        match_prefix.back() != '/') {
-      r_.warning(*facts_.prefix_rewrite_mark, childKey(key_, "prefix_rewrite"),
-                 "prefix_rewrite \"/\" after prefix " + quoted(match_prefix) + " keeps the slash " +
-                     "that follows the prefix: " + match_prefix +
-                     "/x reaches the upstream as //x; " +
-                     "use prefix: " + quoted(match_prefix + "/"));
-    }
-    // Envoy's prefix_rewrite replaces the matched prefix, slash included: without `prefix`
-    // that is the leading "/" alone, and a rewrite without a final slash glues the rest on.
-    if (prefix_route && has_prefix_rewrite) {
-      const std::string& rewrite = route_.prefix_rewrite;
-      const std::string key = childKey(key_, "prefix_rewrite");
-      const yaml::Mark mark = *facts_.prefix_rewrite_mark;
-      if (route_.prefix.empty() && rewrite == "/") {
-        r_.warning(mark, key,
-                   "prefix_rewrite \"/\" without prefix does nothing: every path reaches the "
-                   "upstream unchanged");
-      } else if (route_.prefix.empty() && rewrite.back() == '/') {
-        r_.warning(mark, key,
-                   "prefix_rewrite without prefix applies to every path: /foo reaches the "
-                   "upstream as " + rewrite + "foo");
-      } else if (route_.prefix.empty()) {
-        r_.warning(mark, key,
-                   "prefix_rewrite without prefix replaces only the leading \"/\": /foo reaches "
-                   "the upstream as " + rewrite + "foo; write " + quoted(rewrite + "/") +
-                       " or set the prefix it is meant to replace");
-      } else if (match_prefix.back() == '/' && rewrite.back() != '/') {
-        r_.warning(mark, key,
-                   "prefix_rewrite " + quoted(rewrite) + " replaces the matched prefix " +
-                       quoted(match_prefix) + " with its final slash: " + match_prefix +
-                       "foo reaches the upstream as " + rewrite + "foo; write " +
-                       quoted(rewrite + "/"));
-      }
-    }
+    lintRewriteSlashes(route_, {facts_.to_mark, facts_.to_key, facts_.prefix_rewrite_mark}, key_,
+                       r_);
     (void)node;
   }
 
