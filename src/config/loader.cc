@@ -405,18 +405,9 @@ class Loader {
     if (!s) {
       return;
     }
-    // Pomerium's (zerolog's) names mapped onto the levels common/logging understands.
-    static const std::pair<std::string_view, std::string_view> kLevels[] = {
-        {"", "info"},          {"trace", "trace"},  {"debug", "debug"}, {"info", "info"},
-        {"warn", "warn"},      {"warning", "warn"}, {"error", "error"}, {"fatal", "critical"},
-        {"panic", "critical"}, {"disabled", "off"},  {"critical", "critical"}, {"off", "off"},
-    };
-    std::string lower = strings::lowerAscii(*s);
-    for (const auto& [text, level] : kLevels) {
-      if (lower == text) {
-        opts_.log_level = std::string(level);
-        return;
-      }
+    if (const auto level = logLevelName(*s)) {
+      opts_.log_level = std::string(*level);
+      return;
     }
     r.error(v.mark, key,
             "unknown log level " + quoted(*s) +
@@ -803,6 +794,22 @@ EnvLookup processEnvironment() {
 
 EnvLookup emptyEnvironment() {
   return [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+}
+
+std::optional<std::string_view> logLevelName(std::string_view name) {
+  // Pomerium's (zerolog's) names and spdlog's, mapped onto the levels common/logging takes.
+  static constexpr std::pair<std::string_view, std::string_view> kLevels[] = {
+      {"", "info"},          {"trace", "trace"},  {"debug", "debug"},       {"info", "info"},
+      {"warn", "warn"},      {"warning", "warn"}, {"error", "error"},       {"fatal", "critical"},
+      {"panic", "critical"}, {"disabled", "off"}, {"critical", "critical"}, {"off", "off"},
+  };
+  const std::string lower = strings::lowerAscii(name);
+  for (const auto& [text, level] : kLevels) {
+    if (lower == text) {
+      return level;
+    }
+  }
+  return std::nullopt;
 }
 
 LoadResult loadFile(const std::string& path, const EnvLookup& env, const LoadOptions& options) {

@@ -75,4 +75,9 @@ LoadResult loadFile(const std::string& path, const EnvLookup& env, const LoadOpt
 LoadResult loadString(std::string_view text, const std::string& file_label, const EnvLookup& env,
                       const LoadOptions& options = {});
 
+/// The level common/logging takes ("trace", "debug", "info", "warn", "error", "critical",
+/// "off") for a `log_level` / `--log-level` value: Pomerium's names (warn, fatal, panic,
+/// disabled; "" is info) and spdlog's (warning, critical, off), in any case. nullopt: unknown.
+std::optional<std::string_view> logLevelName(std::string_view name);
+
 }  // namespace vallum::config

@@ -12,12 +12,17 @@ namespace {
 constexpr auto kUse = boost::asio::as_tuple(boost::asio::use_awaitable);
 }  // namespace
 
-void sendWithoutWaiting(int fd, TlsSocket& tls, std::string_view bytes) {
-  if (tls.isOpen()) {
-    tls.writeStep(bytes.data(), bytes.size());
-  } else {
-    [[maybe_unused]] const ssize_t n =
-        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+void sendGoAwayWithoutWaiting(http::ServerCodec& session, int fd, TlsSocket& tls) {
+  session.goAway();
+  http::OutputPieces out;
+  session.takeOutput(out);
+  for (std::string_view bytes : out) {
+    if (tls.isOpen()) {
+      tls.writeStep(bytes.data(), bytes.size());
+    } else {
+      [[maybe_unused]] const ssize_t n =
+          ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include "http/codec.h"
 #include "network/tls_socket.h"
 
 /// The client side of one accepted connection: the socket, TLS and its handshake (SNI picks the
@@ -82,11 +83,11 @@ class TlsOperation {
   bool posted_ = false;
 };
 
-/// Writes `bytes` to a connection with one non-blocking attempt (through `tls` when it is open)
-/// and never waits; what does not fit in the socket buffer is dropped. For a goodbye — an HTTP/2
-/// GOAWAY — to an idle connection about to close, whose socket buffer is normally empty.
-/// Worker thread.
-void sendWithoutWaiting(int fd, TlsSocket& tls, std::string_view bytes);
+/// Says goodbye to an idle HTTP/2 connection about to close: queues GOAWAY NO_ERROR on
+/// `session` (RFC 9113 §6.8) and writes what the session has to send with one non-blocking
+/// attempt (through `tls` when it is open), never waiting: an idle socket's buffer is empty; what
+/// does not fit is dropped. Only with no write in flight. Worker thread.
+void sendGoAwayWithoutWaiting(http::ServerCodec& session, int fd, TlsSocket& tls);
 
 /// One downstream connection's transport. Reused across connections through attach()/detach()
 /// (the owner's spare list), so a connection object allocates nothing in steady state. Owned
@@ -192,9 +193,9 @@ class DownstreamConnection {
   boost::asio::awaitable<void> lingeringClose(boost::asio::mutable_buffer scratch,
                                               size_t max_discard);
 
-  /// Writes `bytes` now or never (see sendWithoutWaiting). Only with no write in flight.
-  void sendWithoutWaiting(std::string_view bytes) {
-    network::sendWithoutWaiting(socket_.native_handle(), tls_, bytes);
+  /// GOAWAY now or never (see sendGoAwayWithoutWaiting). Only with no write in flight.
+  void sendGoAwayWithoutWaiting(http::ServerCodec& session) {
+    network::sendGoAwayWithoutWaiting(session, socket_.native_handle(), tls_);
   }
 
   /// Cancels pending operations (a deadline fired, the server drains).

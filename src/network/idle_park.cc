@@ -114,14 +114,7 @@ void IdlePark::park(IdleConnection&& connection, SteadyTime deadline) {
 
 void IdlePark::close(Node* node, bool farewell) {
   if (farewell && node->session) {
-    // An idle connection's socket buffer is empty: one non-blocking attempt sends the GOAWAY
-    // (a few dozen bytes); a client that stopped reading simply does not get it.
-    node->session->goAway();
-    http::OutputPieces out;
-    node->session->takeOutput(out);
-    for (std::string_view piece : out) {
-      sendWithoutWaiting(node->fd, node->tls, piece);
-    }
+    sendGoAwayWithoutWaiting(*node->session, node->fd, node->tls);
   }
   node->session.reset();
   node->tls.reset();  // no close_notify for an idle connection, as nginx

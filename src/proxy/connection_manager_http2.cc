@@ -65,12 +65,7 @@ asio::awaitable<void> ConnectionManager::serveHttp2() {
       // timeout_idle: GOAWAY NO_ERROR, then close at once — what a parked session says at the
       // same moment (IdlePark), so the client hears it whether or not a PING woke it.
       idle_timed_out = true;
-      codec_->goAway();
-      http::OutputPieces goodbye;
-      codec_->takeOutput(goodbye);
-      for (std::string_view piece : goodbye) {
-        transport_.sendWithoutWaiting(piece);
-      }
+      transport_.sendGoAwayWithoutWaiting(*codec_);
     }
     if (!got && park_wanted_) {
       // Idle for kParkAfter with no stream: the buffers go back, and the manager too when

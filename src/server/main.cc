@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/logging.h"
+#include "config/loader.h"
 #include "server/server.h"
 
 #ifndef VALLUM_VERSION
@@ -47,9 +48,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", serve.log_level,
                  "trace|debug|info|warn|warning|error|critical|fatal|panic|off|disabled "
                  "(overrides log_level in the config)")
-      ->transform(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "critical",
-                                 "fatal", "panic", "off", "disabled"},
-                                CLI::ignore_case));
+      ->check([](const std::string& value) {
+        return vallum::config::logLevelName(value) ? std::string()
+                                                   : "unknown log level " + value +
+                                                         " (expected trace, debug, info, warn, "
+                                                         "warning, error, critical, fatal, "
+                                                         "panic, off or disabled)";
+      });
 
   std::string check_path, check_positional;
   CLI::App* check = app.add_subcommand(
@@ -85,10 +90,8 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  if (serve.log_level == "fatal" || serve.log_level == "panic") {
-    serve.log_level = "critical";
-  } else if (serve.log_level == "disabled") {
-    serve.log_level = "off";
+  if (!serve.log_level.empty()) {
+    serve.log_level = std::string(*vallum::config::logLevelName(serve.log_level));
   }
 
   if (version->parsed()) {
