@@ -12,6 +12,7 @@ ratios Vallum/nginx and Vallum/HAProxy, and writes bench/out/latest.json and lat
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import datetime as dt
 import json
@@ -36,10 +37,13 @@ CONFIGS = BENCH / "configs"  # --configs DIR replaces it (experiments with other
 sys.path.insert(0, str(LIB))
 import httpclient  # noqa: E402
 import idleclient  # noqa: E402
+import session_cookie as cookiejar  # noqa: E402  (bench/lib/session_cookie.py)
 
 PROXY_CORE = "0"
 LOAD_CORE = "1"
 HOST_HEADER = "bench.local"
+PROTECTED_HOST = "protected.local"  # the `protected` workload's route (sign-in required)
+PROTECTED_TARGET = 1.25  # the protected workload's goal: CPU (and instructions) <= 1.25x keepalive's
 SMALL_BODY = b"Hello, World!"
 BIG_LEN = 65536
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -59,6 +63,9 @@ class Workload:
     default: bool = True    # part of the default --workloads set
     h2: bool = False        # HTTP/2 by ALPN, load from h2load (H2_CLIENTS x H2_STREAMS) instead of wrk
     idle: str = ""          # idle-memory workload: idleclient mode (http1, tls, h2); no wrk, no callgrind
+    host: str = HOST_HEADER  # Host header (route) of every request
+    cookie: bool = False    # every request carries the sealed session cookie (Cookie: _pomerium=...)
+    identity: bool = False  # a protected route: checked by identity_check() before it is measured
 
 
 WORKLOADS = {
@@ -66,6 +73,18 @@ WORKLOADS = {
     for w in [
         Workload("keepalive", False, "/small", False, "HTTP/1.1 keep-alive, 13-byte body", 1.0),
         Workload("keepalive-64k", False, "/64k", False, "HTTP/1.1 keep-alive, 64 KiB body", 1.0),
+        # `keepalive` on a route that needs a signed-in user (Host: protected.local), with a valid
+        # sealed session cookie on every request. Vallum: decrypts the session, evaluates the
+        # policy, adds the identity JWT and claim headers; nginx and HAProxy: a static-token check.
+        Workload("protected", False, "/small", False,
+                 "HTTP/1.1 keep-alive, 13-byte body, protected route (Host: protected.local) with a valid "
+                 "session cookie; nginx/HAProxy: static cookie check + static assertion header", 1.0,
+                 host=PROTECTED_HOST, cookie=True, identity=True),
+        # Optional control: `keepalive` (public route) with the same cookie on every request, so
+        # protected ÷ public-cookie isolates the identity work from reading a 3 KB bigger request.
+        Workload("public-cookie", False, "/small", False,
+                 "HTTP/1.1 keep-alive, 13-byte body, public route (Host: bench.local) with the same session cookie "
+                 "as `protected`", 1.0, cookie=True, default=False),
         Workload("newconn", False, "/small", True, "new TCP connection per request (Connection: close), 13 B", 0.5),
         Workload("tls-keepalive", True, "/small", False, "TLS 1.3 keep-alive, 13-byte body", 1.0),
         Workload("tls-handshake", True, "/small", True, "full TLS 1.3 handshake per request (Connection: close), 13 B", 0.1),
@@ -87,7 +106,7 @@ WORKLOADS = {
     ]
 }
 DEFAULT_WORKLOADS = [w.name for w in WORKLOADS.values() if w.default]
-DEFAULT_CALLGRIND = DEFAULT_WORKLOADS
+DEFAULT_CALLGRIND = DEFAULT_WORKLOADS + ["public-cookie"]  # (only those selected by --workloads run)
 IDLE_WORKLOADS = [w.name for w in WORKLOADS.values() if w.idle]
 IDLE_CONNS = {"http1": 10000, "tls": 4000, "h2": 4000}  # --idle-conns HTTP1,TLS (tls and h2 share)
 MAX_CONNS = 8192  # nginx worker_connections, HAProxy maxconn (idle workloads: more)
@@ -319,6 +338,21 @@ class Ctx:
     origin_port: int
     ports_taken: set
     vallum: Path
+    # The `protected` workload: the sealed session wrk sends (None: could not be made, see
+    # session_error), the static assertion nginx and HAProxy add, Vallum's secrets.
+    session_cookie: str | None = None
+    session_error: str = ""
+    static_assertion: str = ""
+    cookie_secret: str = cookiejar.COOKIE_SECRET
+    shared_secret: str = cookiejar.SHARED_SECRET
+
+    def identity_headers(self, w: "Workload") -> list[tuple[str, str]]:
+        """Extra request headers of workload w (the session cookie for `protected`)."""
+        if not w.cookie:
+            return []
+        if self.session_cookie is None:
+            raise BenchError(f"no session cookie for the {w.name} workload: {self.session_error}")
+        return [("Cookie", f"{cookiejar.COOKIE_NAME}={self.session_cookie}")]
 
 
 class Proxy:
@@ -372,7 +406,8 @@ class Nginx(Proxy):
         nginx_dirs(d)
         conf = render("nginx.conf.in", d / "nginx.conf", dir=d, origin_port=ctx.origin_port, max_conns=max_conns,
                       plain_port=ports["plain"], tls_port=ports["tls"], cert=ctx.cert, key=ctx.key,
-                      access_log=d / "access.log")
+                      access_log=d / "access.log", session_cookie=ctx.session_cookie or "unavailable",
+                      static_assertion=ctx.static_assertion)
         return (["nginx", "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")],
                 d / "stdout.log", d / "stderr.log")
 
@@ -383,7 +418,8 @@ class HAProxy(Proxy):
     def prepare(self, ctx, kind, d, ports, max_conns=MAX_CONNS):
         cfg = render("haproxy.cfg.in", d / "haproxy.cfg", origin_port=ctx.origin_port, max_conns=max_conns,
                      strict_limits="strict-limits" if max_conns <= MAX_CONNS else "no strict-limits",
-                     plain_port=ports["plain"], tls_port=ports["tls"], pem=ctx.pem)
+                     plain_port=ports["plain"], tls_port=ports["tls"], pem=ctx.pem,
+                     session_cookie=ctx.session_cookie or "unavailable", static_assertion=ctx.static_assertion)
         # -db: foreground, no fork. stdout carries the access log ("log stdout").
         return ["haproxy", "-db", "-f", str(cfg)], d / "access.log", d / "stderr.log"
 
@@ -411,7 +447,8 @@ class Vallum(Proxy):
         if kind == "tls":
             certs = f"certificates:\n  - cert: {ctx.cert}\n    key: {ctx.key}\n"
         cfg = render("vallum.yaml.in", d / "vallum.yaml", port=port, origin_port=ctx.origin_port,
-                     insecure="true" if kind == "plain" else "false", certificates=certs)
+                     insecure="true" if kind == "plain" else "false", certificates=certs,
+                     cookie_secret=ctx.cookie_secret, shared_secret=ctx.shared_secret)
         # Vallum writes one JSON access-log line per request to stdout: into a file.
         return ([str(ctx.vallum), "--config", str(cfg), "--concurrency", "1"],
                 d / "access.log", d / "stderr.log")
@@ -482,6 +519,77 @@ def check_listener(inst: Instance, tls: bool) -> dict:
     return {"tls_resumption": r["resumed"] > 0} if tls else {}
 
 
+IDENTITY_FAILURES: list[str] = []  # failed identity checks (the run exits with status 1)
+
+
+def identity_check(ctx: Ctx, proxy: str, port: int, w: Workload) -> dict:
+    """The precondition of an identity workload (`protected`), checked before it is measured and
+    in every callgrind run: with the session cookie the route answers 200 with the origin's body
+    and the origin receives an X-Pomerium-Jwt-Assertion (a JWT for alice@example.com) and
+    X-Pomerium-Claim-Email; without the cookie the proxy refuses (Vallum: a 302 to sign-in or a
+    401; nginx and HAProxy: 403). Raises BenchError otherwise; returns what it saw."""
+    hdrs = ctx.identity_headers(w)
+    tls = httpclient.client_tls_context() if w.tls else None
+
+    def one(path: str, extra: list[tuple[str, str]]) -> tuple[int, bytes]:
+        conn = httpclient.Connection("127.0.0.1", port, tls, w.host, 10)
+        try:
+            status, body, _ = conn.request(path, w.host, False, extra)
+        finally:
+            conn.close()
+        return status, body
+
+    where = f"{proxy} {w.name} check (Host: {w.host})"
+    try:
+        status, body = one(w.path, hdrs)
+        if status != 200 or body != SMALL_BODY:
+            raise BenchError(f"{where}: GET {w.path} with the session cookie answered {status} "
+                             f"{body[:120]!r}, expected 200 {SMALL_BODY!r}")
+        status, body = one("/echo-identity", hdrs)
+        if status != 200:
+            raise BenchError(f"{where}: GET /echo-identity with the session cookie answered {status}")
+        seen = dict(line.partition("=")[::2] for line in body.decode("latin-1").splitlines())
+        assertion = seen.get("assertion", "")
+        try:
+            claims = cookiejar.jwt_payload(assertion)
+        except ValueError as e:
+            raise BenchError(f"{where}: the origin received no usable X-Pomerium-Jwt-Assertion "
+                             f"({e}; {assertion[:80]!r})")
+        if claims.get("email") != cookiejar.EMAIL:
+            raise BenchError(f"{where}: the assertion's email is {claims.get('email')!r}, not {cookiejar.EMAIL}")
+        if seen.get("email") != cookiejar.EMAIL:
+            raise BenchError(f"{where}: X-Pomerium-Claim-Email {seen.get('email')!r}, not {cookiejar.EMAIL}")
+        denied, _ = one(w.path, [])
+        if denied not in (302, 401, 403):
+            raise BenchError(f"{where}: GET {w.path} without the session cookie answered {denied}, "
+                             f"expected 302, 401 or 403")
+    except (httpclient.ProtocolError, OSError) as e:
+        raise BenchError(f"{where}: {e}") from e
+    return {"assertion_bytes": len(assertion), "assertion_alg": _jwt_alg(assertion),
+            "claim_email": seen.get("email"), "without_cookie_status": denied,
+            "cookie_bytes": len(ctx.session_cookie or ""),
+            "cookie_forwarded_upstream": cookiejar.COOKIE_NAME + "=" in seen.get("cookie", "")}
+
+
+def _jwt_alg(token: str) -> str | None:
+    try:
+        head = token.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))).get("alg")
+    except (ValueError, IndexError, AttributeError):
+        return None
+
+
+def make_session(ctx: Ctx) -> None:
+    """The sealed session cookie and the static assertion for the identity workloads."""
+    ctx.static_assertion = cookiejar.static_assertion(PROTECTED_HOST)
+    try:
+        ctx.session_cookie = cookiejar.sealed_session(ctx.cookie_secret)
+    except ImportError as e:  # python3-cryptography missing: only the identity workloads fail
+        ctx.session_cookie = None
+        ctx.session_error = f"cannot seal a session cookie ({e}; install python3-cryptography)"
+        log(f"warning: {ctx.session_error}")
+
+
 def versions(vallum: Path, use_vallum: bool) -> dict:
     v = {}
     v["nginx"] = run_cmd(["nginx", "-v"]).stderr.strip()
@@ -520,9 +628,12 @@ SHIM: Path | None = None
 
 
 def wrk(url: str, duration: float, connections: int, close: bool, out: Path | None,
-        full_handshake: bool = False) -> dict:
+        full_handshake: bool = False, host: str = HOST_HEADER,
+        headers: list[tuple[str, str]] | None = None) -> dict:
     argv = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s",
-            "--timeout", "5s", "-s", str(LIB / "wrk-report.lua"), "-H", f"Host: {HOST_HEADER}"]
+            "--timeout", "5s", "-s", str(LIB / "wrk-report.lua"), "-H", f"Host: {host}"]
+    for name, value in headers or ():
+        argv += ["-H", f"{name}: {value}"]
     if close:
         argv += ["-H", "Connection: close"]
     argv.append(url)
@@ -573,28 +684,31 @@ def h2load(url: str, duration: float, out: Path | None, n: int | None = None) ->
     return {"requests": ok2xx, "duration_us": secs * 1e6, "mean_us": mean_us, "errors": errors}
 
 
-def load(url: str, w: Workload, duration: float, args, out: Path | None) -> dict:
+def load(url: str, w: Workload, duration: float, args, out: Path | None,
+         headers: list[tuple[str, str]] | None = None) -> dict:
     """One closed-loop load run for workload w: wrk (HTTP/1.1) or h2load (HTTP/2)."""
     if w.h2:
         res = h2load(url, duration, out)
         # h2load gives the mean request time only: it stands in for p50; p99 is unknown.
         res["latency_us"] = {"p50": res["mean_us"], "p99": None, "p999": None}
         return res
-    return wrk(url, duration, args.connections, w.close, out, full_handshake=w.tls and not w.resume)
+    return wrk(url, duration, args.connections, w.close, out, full_handshake=w.tls and not w.resume,
+               host=w.host, headers=headers)
 
 
-def measure(inst: Instance, origin: subprocess.Popen, origin_port: int, w: Workload, args, out: Path) -> dict:
+def measure(inst: Instance, origin: subprocess.Popen, origin_port: int, w: Workload, args, out: Path,
+            headers: list[tuple[str, str]] | None = None) -> dict:
     port = inst.ports["tls" if w.tls else "plain"]
     url = f"{'https' if w.tls else 'http'}://127.0.0.1:{port}{w.path}"
     if args.warmup > 0:
-        load(url, w, args.warmup, args, None)
+        load(url, w, args.warmup, args, None, headers)
     if inst.popen.poll() is not None:
         raise BenchError(f"{inst.proxy} exited during warm-up (status {inst.popen.returncode})")
     a0 = origin_accepts(origin_port)
     v0, (u0, k0) = voluntary_switches(inst.pid), cpu_split(inst.pid)
     c0, s0, o0, st0, t0 = u0 + k0, sched_ns(inst.pid), cpu_ticks(origin.pid), core_times(), time.monotonic()
     rc0, rs0 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
-    res = load(url, w, args.duration, args, out)
+    res = load(url, w, args.duration, args, out, headers)
     u1, k1 = cpu_split(inst.pid)
     c1, s1, o1, st1, t1 = u1 + k1, sched_ns(inst.pid), cpu_ticks(origin.pid), core_times(), time.monotonic()
     rc1, rs1 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
@@ -638,12 +752,14 @@ def measure(inst: Instance, origin: subprocess.Popen, origin_port: int, w: Workl
 
 # --------------------------------------------------------------------------- strace
 
-def strace_count(inst: Instance, w: Workload, n: int, out: Path) -> dict:
+def strace_count(inst: Instance, w: Workload, n: int, out: Path,
+                 headers: list[tuple[str, str]] | None = None) -> dict:
     """System calls of the proxy (all threads) per request over n sequential requests."""
     if shutil.which("strace") is None:
         raise BenchError("strace not installed")
     port = inst.ports["tls" if w.tls else "plain"]
     kw = {"expect_body": SMALL_BODY} if w.path == "/small" else {"expect_len": BIG_LEN}
+    kw.update(host_header=w.host, headers=headers)
     httpclient.run(port, w.path, 20, tls=w.tls, close=w.close, resume=w.resume, **kw)  # warm
     st = subprocess.Popen(["strace", "-c", "-f", "-p", str(inst.pid), "-o", str(out)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_child_setup)
@@ -695,9 +811,12 @@ def callgrind_run(ctx: Ctx, proxy: Proxy, w: Workload, n: int, args) -> int:
             if res["requests"] != n:
                 raise BenchError(f"h2load under callgrind: {res['requests']} of {n} requests succeeded")
         else:
+            if w.identity:  # the same few requests in the N1 and N2 runs: they cancel out
+                identity_check(ctx, proxy.name, port, w)
             httpclient.run(port, w.path, n, tls=w.tls, close=w.close, resume=w.resume,
                            expect_body=SMALL_BODY if w.path == "/small" else None,
-                           expect_len=BIG_LEN if w.path == "/64k" else None, timeout=120)
+                           expect_len=BIG_LEN if w.path == "/64k" else None, timeout=120,
+                           host_header=w.host, headers=ctx.identity_headers(w))
     finally:
         rc = PROCS.stop(inst.popen, timeout=300, resend=3.0)
     files = sorted(inst.dir.glob("callgrind.out.*"))
@@ -853,6 +972,97 @@ def ratio(a, b) -> str:
     return f"{a / b:.2f}×"
 
 
+def identity_ratios(summary: dict) -> dict | None:
+    """protected ÷ keepalive per proxy: CPU µs/request and instructions/request (the cost of a
+    protected request relative to a public one), and whether Vallum's meets PROTECTED_TARGET."""
+    if not {"protected", "keepalive"} <= set(summary["workloads"]):
+        return None
+    per = {}
+    for p in summary["proxies"]:
+        pub = summary["results"].get(p, {}).get("keepalive", {})
+        prot = summary["results"].get(p, {}).get("protected", {})
+        ctl = summary["results"].get(p, {}).get("public-cookie")  # optional control workload
+        row = {}
+        for key, short in (("cpu_us_per_req", "cpu"), ("ir_per_req", "ir")):
+            a, b = prot.get(key), pub.get(key)
+            row[f"{short}_public"], row[f"{short}_protected"] = b, a
+            row[f"{short}_ratio"] = a / b if a is not None and b else None
+            row[f"{short}_extra"] = a - b if a is not None and b is not None else None
+            if ctl is not None:
+                c = ctl.get(key)
+                row[f"{short}_public_cookie"] = c
+                row[f"{short}_ratio_vs_public_cookie"] = a / c if a is not None and c else None
+        if prot.get("error") or prot.get("callgrind_error"):
+            row["error"] = prot.get("error") or prot.get("callgrind_error")
+        per[p] = row
+    out = {"target": PROTECTED_TARGET, "per_proxy": per}
+    if "vallum" in per:
+        v = per["vallum"]
+        out["vallum_meets_target"] = {
+            "cpu": None if v["cpu_ratio"] is None else v["cpu_ratio"] <= PROTECTED_TARGET,
+            "instructions": None if v["ir_ratio"] is None else v["ir_ratio"] <= PROTECTED_TARGET}
+    return out
+
+
+def _times(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}×"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("met" if ok else "MISSED")
+
+
+def identity_ratio_line(idr: dict) -> str:
+    parts = []
+    for p, r in idr["per_proxy"].items():
+        cpu = "—" if r["cpu_ratio"] is None else f"{r['cpu_ratio']:.2f}× ({r['cpu_extra']:+.1f} µs)"
+        ir = "—" if r["ir_ratio"] is None else f"{r['ir_ratio']:.2f}× ({r['ir_extra'] / 1000:+.1f}k)"
+        if "ir_ratio_vs_public_cookie" in r:
+            ir += f" [÷ public-cookie {_times(r['ir_ratio_vs_public_cookie'])}]"
+            cpu += f" [÷ public-cookie {_times(r['cpu_ratio_vs_public_cookie'])}]"
+        parts.append(f"{p} CPU {cpu}, instructions {ir}")
+    line = "protected ÷ keepalive per request: " + "; ".join(parts)
+    if "vallum_meets_target" in idr:
+        m = idr["vallum_meets_target"]
+        line += (f" — Vallum target ≤ {idr['target']:.2f}×: instructions {_verdict(m['instructions'])}, "
+                 f"CPU {_verdict(m['cpu'])}")
+    return line
+
+
+def identity_markdown(idr: dict) -> list[str]:
+    lines = [f"#### protected ÷ keepalive — the cost of a protected request (valid session) relative to a "
+             f"public one; Vallum's target ≤ {idr['target']:.2f}×\n",
+             "| proxy | CPU µs/req public | CPU µs/req protected | CPU ratio | Ir/req public | Ir/req protected "
+             "| Ir ratio | extra Ir/req |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for p, r in idr["per_proxy"].items():
+        lines.append(
+            f"| {p} | {fmt('cpu_us_per_req', r['cpu_public'])} | {fmt('cpu_us_per_req', r['cpu_protected'])} | "
+            f"{_times(r['cpu_ratio'])} | "
+            f"{fmt('ir_per_req', r['ir_public'])} | {fmt('ir_per_req', r['ir_protected'])} | "
+            f"{_times(r['ir_ratio'])} | "
+            f"{'—' if r['ir_extra'] is None else fmt('ir_per_req', r['ir_extra'])} |")
+    errs = [f"- {p} protected: **{r['error'][:300]}**" for p, r in idr["per_proxy"].items() if r.get("error")]
+    if errs:
+        lines += ["", "Errors (the protected figures of these proxies are missing):", *errs]
+    if "vallum_meets_target" in idr:
+        m = idr["vallum_meets_target"]
+        lines.append(f"\nVallum: instructions {_verdict(m['instructions'])}, CPU {_verdict(m['cpu'])} "
+                     f"(target ≤ {idr['target']:.2f}×). nginx and HAProxy only compare a static cookie and add "
+                     f"a static header (no sessions, policy or signing): a lighter task.")
+    if any("ir_ratio_vs_public_cookie" in r for r in idr["per_proxy"].values()):
+        lines += ["", "Against the `public-cookie` control (the public route, the same 3 KB cookie on every request), "
+                  "which isolates the identity work from reading a bigger request:", "",
+                  "| proxy | CPU µs/req public-cookie | CPU protected ÷ public-cookie | Ir/req public-cookie "
+                  "| Ir protected ÷ public-cookie |", "|---|---:|---:|---:|---:|"]
+        for p, r in idr["per_proxy"].items():
+            lines.append(f"| {p} | {fmt('cpu_us_per_req', r.get('cpu_public_cookie'))} | "
+                         f"{_times(r.get('cpu_ratio_vs_public_cookie'))} | {fmt('ir_per_req', r.get('ir_public_cookie'))} | "
+                         f"{_times(r.get('ir_ratio_vs_public_cookie'))} |")
+    lines.append("")
+    return lines
+
+
 def markdown(summary: dict) -> str:
     proxies = summary["proxies"]
     res = summary["results"]
@@ -874,6 +1084,8 @@ def markdown(summary: dict) -> str:
             row += "".join(f" | {ratio(vals['vallum'], vals[p])}" for p in ratios) + " |"
             lines.append(row)
         lines.append("")
+    if summary.get("identity_ratios"):
+        lines += identity_markdown(summary["identity_ratios"])
     idle_w = [w for w in summary["workloads"] if WORKLOADS[w].idle]
     if idle_w:
         others = [p for p in proxies if p != "nginx"]
@@ -996,6 +1208,12 @@ harness starts is stopped by PID when it exits.
 Workloads:
   keepalive      HTTP/1.1 keep-alive, 13-byte body
   keepalive-64k  HTTP/1.1 keep-alive, 64 KiB body
+  protected      keepalive on a route that needs a signed-in user, with a valid session
+                 cookie (Vallum: session, policy, identity JWT; nginx/HAProxy: a static
+                 cookie check and a static assertion header); the harness also reports
+                 protected/keepalive per proxy (Vallum's target <= 1.25x)
+  public-cookie  (optional) keepalive with the same session cookie on the public route: a
+                 control that separates reading a 3 KB bigger request from identity work
   newconn        a new TCP connection per request (Connection: close)
   tls-keepalive  TLS 1.3 keep-alive, 13-byte body (ECDSA P-256 certificate)
   tls-handshake  a full TLS handshake per request (Connection: close)
@@ -1043,7 +1261,7 @@ bench/out/latest.json, and per-run logs/configs under bench/out/run-<timestamp>/
     ap.add_argument("--repeat", type=int, default=1, help="rounds of wrk runs; figures are per-figure medians (default 1)")
     ap.add_argument("--callgrind", default=None,
                     help=f"workloads measured under callgrind: comma list, 'all' or 'none' "
-                         f"(default: {','.join(DEFAULT_CALLGRIND)}; with --quick: keepalive,keepalive-64k)")
+                         f"(default: {','.join(DEFAULT_CALLGRIND)}; with --quick: keepalive,keepalive-64k,protected)")
     ap.add_argument("--callgrind-n", default=None,
                     help="request counts N1,N2 for the two callgrind runs (default 2000,4000; --quick 500,1000); "
                          "newconn uses half, tls-handshake a tenth")
@@ -1076,7 +1294,7 @@ bench/out/latest.json, and per-run logs/configs under bench/out/run-<timestamp>/
         if a.warmup == 2.0:
             a.warmup = 1.0
     if a.callgrind is None:
-        a.callgrind = "keepalive,keepalive-64k" if a.quick else ",".join(DEFAULT_CALLGRIND)
+        a.callgrind = "keepalive,keepalive-64k,protected" if a.quick else ",".join(DEFAULT_CALLGRIND)
     if a.syscalls is None:
         a.syscalls = "keepalive,keepalive-64k" if a.quick else "keepalive,keepalive-64k,newconn,tls-keepalive"
     if a.callgrind_n is None:
@@ -1141,6 +1359,7 @@ def main(argv: list[str]) -> int:
     taken: set[int] = set()
     cert, key, pem = make_cert(work)
     ctx = Ctx(work, cert, key, pem, 0, taken, Path(args.vallum))
+    make_session(ctx)
 
     proxies = []
     skipped = {}
@@ -1209,6 +1428,7 @@ def main(argv: list[str]) -> int:
                 failed[p] = f"failed to start or answer correctly: {e}"
                 log(f"{p}: {failed[p]}")
         runs: dict[tuple[str, str], list[dict]] = {}
+        id_checked: dict[tuple[str, str], dict | str] = {}  # (proxy, kind) -> check result or error
         for rnd in range(args.repeat):
             order = [p for p in proxies if p not in failed]
             if order:
@@ -1219,11 +1439,30 @@ def main(argv: list[str]) -> int:
                 for p in order:
                     inst = instances[(p, PROXIES[p].kind_for(w.tls))]
                     tag = f"{p} {wname}" + (f" round {rnd + 1}/{args.repeat}" if args.repeat > 1 else "")
+                    if w.identity:
+                        key = (p, inst.kind)
+                        if key not in id_checked:
+                            try:
+                                info = identity_check(ctx, p, inst.ports["tls" if w.tls else "plain"], w)
+                                id_checked[key] = info
+                                summary["results"][p].setdefault("_info", {})["identity_check"] = info
+                                log(f"{tag}: identity check passed (200 with the cookie, {info['without_cookie_status']} "
+                                    f"without; the origin got a {info['assertion_bytes']}-byte "
+                                    f"{info['assertion_alg']} X-Pomerium-Jwt-Assertion)")
+                            except BenchError as e:
+                                id_checked[key] = str(e)
+                                IDENTITY_FAILURES.append(str(e))
+                                log(f"{tag}: ERROR: IDENTITY CHECK FAILED, {wname} not measured: {e}")
+                        if isinstance(id_checked[key], str):
+                            runs.setdefault((p, wname), []).append(
+                                {"error": f"identity check failed: {id_checked[key]}"})
+                            continue
                     best = None
                     for attempt in range(1 + args.retries):
                         try:
                             r = measure(inst, origin, ctx.origin_port, w, args,
-                                        work / f"wrk-{p}-{wname}-r{rnd + 1}-a{attempt + 1}.txt")
+                                        work / f"wrk-{p}-{wname}-r{rnd + 1}-a{attempt + 1}.txt",
+                                        ctx.identity_headers(w))
                             fl = r["foreign_load"]
                             log(f"{tag}: {r['rps']:,.0f} req/s, p50 {r['p50_us']} µs, p99 {r['p99_us']} µs, "
                                 f"CPU {r['cpu_us_per_req']:.1f} µs/req (core busy {r['proxy_core_busy'] * 100:.0f}%)"
@@ -1257,7 +1496,8 @@ def main(argv: list[str]) -> int:
                     continue
                 try:
                     cell = summary["results"][p].setdefault(wname, {})
-                    cell.update(strace_count(inst, w, args.syscalls_n, work / f"strace-{p}-{wname}.txt"))
+                    cell.update(strace_count(inst, w, args.syscalls_n, work / f"strace-{p}-{wname}.txt",
+                                             ctx.identity_headers(w)))
                     log(f"{p} {wname}: {cell['syscalls_per_req']:.2f} system calls/request "
                         f"({', '.join(f'{k} {v:.2f}' for k, v in list(cell['syscalls'].items())[:6])})")
                 except (BenchError, httpclient.ProtocolError, OSError, subprocess.TimeoutExpired) as e:
@@ -1312,10 +1552,17 @@ def main(argv: list[str]) -> int:
             except (BenchError, httpclient.ProtocolError, OSError, subprocess.TimeoutExpired) as e:
                 cell["callgrind_error"] = str(e)
                 log(f"{p} {wname} callgrind: ERROR {e}")
+                if w.identity:
+                    IDENTITY_FAILURES.append(str(e))
 
     PROCS.stop(origin)
     summary["host"]["loadavg_after"] = os.getloadavg()
     summary["signals_resent"] = PROCS.resent
+    idr = identity_ratios(summary)
+    if idr:
+        summary["identity_ratios"] = idr
+    if IDENTITY_FAILURES:
+        summary["identity_failures"] = IDENTITY_FAILURES
 
     md = markdown(summary)
     header = (f"Run {summary['date']} — {summary['versions'].get('nginx')}, {summary['versions'].get('haproxy')}"
@@ -1338,6 +1585,12 @@ def main(argv: list[str]) -> int:
     (out / "latest.json").write_text(blob)
     (work / "summary.json").write_text(blob)
     log(f"wrote {out / 'latest.md'}, {out / 'latest.json'} (and {work}/summary.json)")
+    if idr:
+        log(identity_ratio_line(idr))
+    if IDENTITY_FAILURES:
+        log(f"ERROR: {len(IDENTITY_FAILURES)} identity check(s) failed; the protected figures are missing or "
+            f"invalid: " + " | ".join(IDENTITY_FAILURES))
+        return 1
     return 0
 
 

@@ -68,8 +68,11 @@ class Connection:
             if len(self.buf) > 0:
                 raise ProtocolError("unexpected bytes after a Connection: close response")
 
-    def request(self, path: str, host_header: str, close: bool) -> tuple[int, bytes, bool]:
+    def request(self, path: str, host_header: str, close: bool,
+                extra: list[tuple[str, str]] | None = None) -> tuple[int, bytes, bool]:
         req = f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\n"
+        for name, value in extra or ():
+            req += f"{name}: {value}\r\n"
         if close:
             req += "Connection: close\r\n"
         req += "\r\n"
@@ -138,9 +141,10 @@ class Connection:
 def run(port: int, path: str, n: int, *, host: str = "127.0.0.1", host_header: str = "bench.local",
         tls: bool = False, close: bool = False, resume: bool = False, sni: str | None = "bench.local",
         expect_body: bytes | None = None, expect_len: int | None = None,
-        timeout: float = 120.0) -> dict:
+        timeout: float = 120.0, headers: list[tuple[str, str]] | None = None) -> dict:
     """Send n requests sequentially. Raises on any non-200 status or wrong body.
-    With tls and resume, each new connection offers the previous connection's session."""
+    With tls and resume, each new connection offers the previous connection's session.
+    headers: extra request headers (name, value) sent with every request (e.g. a Cookie)."""
     ctx = client_tls_context() if tls else None
     conn = None
     session = None
@@ -152,7 +156,7 @@ def run(port: int, path: str, n: int, *, host: str = "127.0.0.1", host_header: s
                 conn = Connection(host, port, ctx, sni, timeout, session if resume else None)
                 if tls and conn.sock.session_reused:
                     resumed += 1
-            status, body, server_close = conn.request(path, host_header, close)
+            status, body, server_close = conn.request(path, host_header, close, headers)
             if status != 200:
                 raise ProtocolError(f"request {i}: status {status}, body {body[:200]!r}")
             if expect_body is not None and body != expect_body:
@@ -180,12 +184,15 @@ def main() -> int:
     ap.add_argument("--path", default="/small")
     ap.add_argument("--host-header", default="bench.local")
     ap.add_argument("-n", type=int, default=1)
+    ap.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'",
+                    help="extra request header (repeatable)")
     ap.add_argument("--tls", action="store_true")
     ap.add_argument("--close", action="store_true")
     ap.add_argument("--resume", action="store_true", help="with --tls --close: resume TLS sessions")
     a = ap.parse_args()
+    hdrs = [(h.partition(":")[0].strip(), h.partition(":")[2].strip()) for h in a.header]
     r = run(a.port, a.path, a.n, host=a.host, host_header=a.host_header, tls=a.tls, close=a.close,
-            resume=a.resume)
+            resume=a.resume, headers=hdrs)
     print(f"{r['requests']} requests in {r['seconds']:.3f} s, {r['resumed']} TLS sessions resumed")
     return 0
 

@@ -1,5 +1,8 @@
 #include "config/diagnostics.h"
 
+#include <algorithm>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 
 #include "common/printable.h"
@@ -67,6 +70,25 @@ std::string Diagnostics::formatAll() const {
       out += '\n';
     }
     out += d.format();
+  }
+  return out;
+}
+
+std::string Diagnostics::formatInFileOrder() const {
+  std::vector<const Diagnostic*> sorted;
+  std::unordered_map<std::string_view, size_t> file_order;  // files in order of appearance
+  for (const Diagnostic& d : items_) {
+    sorted.push_back(&d);
+    file_order.emplace(d.pos.file, file_order.size());
+  }
+  std::stable_sort(sorted.begin(), sorted.end(), [&file_order](const auto* a, const auto* b) {
+    return std::tuple(file_order[a->pos.file], a->pos.line, a->pos.column) <
+           std::tuple(file_order[b->pos.file], b->pos.line, b->pos.column);
+  });
+  std::string out;
+  for (const Diagnostic* d : sorted) {
+    out += d->format();
+    out += '\n';
   }
   return out;
 }

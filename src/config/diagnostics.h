@@ -53,6 +53,10 @@ class Diagnostics {
 
   /// All lines joined with '\n' (no trailing newline).
   std::string formatAll() const;
+  /// Every line followed by '\n', in file order (`vallum check`'s output): per file in order of
+  /// first appearance, by line and column; positionless ones (line 0) first. Stable otherwise,
+  /// so a compile step's lints land among the loader's diagnostics.
+  std::string formatInFileOrder() const;
 
  private:
   std::vector<Diagnostic> items_;

@@ -11,8 +11,10 @@
 #include "common/strings.h"
 #include "config/diagnostics.h"
 #include "config/file_reader.h"
+#include "config/identity_decoder.h"
 #include "config/key_tables.h"
 #include "config/route_decoder.h"
+#include "config/route_uniqueness.h"
 #include "config/url.h"
 #include "config/value_reader.h"
 #include "config/yaml_tree.h"
@@ -130,6 +132,7 @@ class Loader {
     finishCertificateAuthority();
     finishCertificates();
     finishSecrets();
+    identity_.finish(opts_.identity);
     finishRoutes();
   }
 
@@ -204,7 +207,8 @@ class Loader {
       return;  // `key:` with no value, or an empty POLICY document: not set
     }
     if (o.spec->status == KeyStatus::NotSupportedYet) {
-      if (o.source->reader.check(o.spec->type, *o.value, o.key, o.spec->allowed)) {
+      if (o.source->reader.check(o.spec->type, *o.value, o.key, o.spec->allowed) &&
+          (o.spec->name != "http_redirect_addr" || checkRedirectAddress(o))) {
         o.source->reader.warning(o.key_mark, o.key, "not supported yet; ignored");
       }
       return;
@@ -216,6 +220,10 @@ class Loader {
     ValueReader& r = o.source->reader;
     const yaml::Node& v = *o.value;
     std::string_view name = o.spec->name;
+    if (IdentityDecoder::handlesGlobal(name)) {
+      identity_.decodeGlobal(r, v, o.key_mark, o.key, name, opts_.identity);
+      return;
+    }
     if (name == "address") {
       if (auto s = r.readString(v, o.key)) {
         if (s->empty()) {
@@ -330,6 +338,29 @@ class Loader {
     opts_.metrics_address = parsed->address;
     metrics_address_pos_ = r.pos(v.mark);
     metrics_address_key_ = key;
+  }
+
+  // Pomerium global `http_redirect_addr` (not served yet): Pomerium strips surrounding quotes
+  // (its #811) and listens on host:port (port 80 when left out). Only the form is checked here;
+  // false when it is not a listen address (reported at the value).
+  static bool checkRedirectAddress(const Option& o) {
+    ValueReader& r = o.source->reader;
+    auto s = r.readString(*o.value, o.key);
+    if (!s) {
+      return false;
+    }
+    std::string_view text = *s;
+    size_t first = text.find_first_not_of("\"'");
+    text = first == std::string_view::npos ? std::string_view() : text.substr(first);
+    text = text.substr(0, text.find_last_not_of("\"'") + 1);
+    if (text.empty()) {
+      return true;
+    }
+    if (auto parsed = parseListenAddress(text); !parsed) {
+      r.error(o.value->mark, o.key, parsed.error().detail());
+      return false;
+    }
+    return true;
   }
 
   static bool readBoolInto(ValueReader& r, const yaml::Node& v, const std::string& key, bool& out) {
@@ -702,6 +733,7 @@ class Loader {
         opts_.routes.push_back(std::move(route));
       }
     }
+    checkRouteUniqueness(opts_.routes, diags_);
     // Pomerium route `timeout` vs global `timeout_write`: a non-zero timeout_write (max stream
     // duration) ends every stream first.
     if (opts_.timeout_write > Duration::zero()) {
@@ -777,6 +809,7 @@ class Loader {
   SourcePos metrics_address_pos_;
   std::string metrics_address_key_;
   std::optional<Option> policy_, routes_;
+  IdentityDecoder identity_{diags_, options_.max_bytes};
 };
 
 }  // namespace

@@ -2,12 +2,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config/diagnostics.h"
 #include "config/duration.h"
+
+namespace vallum::config::yaml {
+struct Node;
+}
 
 /// Plain data decoded from a Pomerium-style config.yaml (Pomerium's route and global options).
 /// Defaults are the documented Pomerium/Vallum defaults. No behaviour lives here: each component
@@ -258,6 +263,60 @@ struct UpstreamTls {
   SourcePos client_key_pos;
 };
 
+/// One `jwt_claims_headers` entry (Pomerium global option): the upstream gets header `header`
+/// carrying claim `claim` of the identity JWT.
+struct ClaimHeader {
+  std::string header;
+  std::string claim;
+};
+
+/// An absolute URL option (`authenticate_service_url`, `idp_provider_url`, ...), split.
+struct AbsoluteUrl {
+  std::string raw;
+  std::string scheme;  ///< lower-case
+  std::string host;    ///< lower-case, IPv6 without brackets
+  std::optional<uint16_t> port;
+  std::string authority;  ///< host[:port] as written
+  std::string path;
+  SourcePos pos;    ///< where the value is written
+  std::string key;  ///< its YAML path, for messages
+};
+
+/// Sign-in and identity headers (Pomerium global options, all-in-one mode). Sign-in is on when
+/// `authenticate_service_url` is set (Vallum then serves the authenticate host itself).
+struct IdentityOptions {
+  std::optional<AbsoluteUrl> authenticate_service_url;
+  std::optional<AbsoluteUrl> signout_redirect_url;
+  /// `idp_provider` as written, lower-case: oidc, or a provider that is OIDC underneath
+  /// (google, okta, auth0, azure, cognito, gitlab, onelogin, ping).
+  std::string idp_provider;
+  std::optional<AbsoluteUrl> idp_provider_url;  ///< issuer (discovery at /.well-known/...)
+  std::string idp_client_id;
+  std::string idp_client_secret;
+  /// Empty → the provider's default scopes (openid profile email offline_access; google,
+  /// gitlab and cognito without offline_access).
+  std::vector<std::string> idp_scopes;
+  std::vector<HeaderSetting> idp_request_params;
+  std::string cookie_name = "_pomerium";
+  std::string cookie_domain;
+  Duration cookie_expire = std::chrono::hours(14);
+  bool cookie_secure = true;
+  bool cookie_http_only = true;
+  std::string cookie_same_site;  ///< "", "strict", "lax" or "none"
+  /// `signing_key` / `signing_key_file`: PEM text (maybe base64-wrapped); empty → derived from
+  /// shared_secret. Never logged.
+  std::string signing_key;
+  SourcePos signing_key_pos;
+  std::string signing_key_key;
+  std::vector<ClaimHeader> jwt_claims_headers;
+  std::vector<std::string> jwt_groups_filter;
+  bool jwt_issuer_uri = false;  ///< jwt_issuer_format: uri (default hostOnly)
+  bool pass_identity_headers = false;
+  bool show_error_details = false;
+  /// runtime_flags.pomerium_jwt_endpoint: /.pomerium/jwt answers (default off, as Pomerium).
+  bool pomerium_jwt_endpoint = false;
+};
+
 /// One route, from `policy:` (first) or `routes:` (then), in file order.
 struct Route {
   size_t index = 0;  ///< position in Options::routes
@@ -324,6 +383,21 @@ struct Route {
   std::optional<Duration> timeout;
   SourcePos timeout_pos;  ///< position of the `timeout` value, for later warnings
   bool allow_public_unauthenticated_access = false;
+
+  /// Who may pass (Pomerium route options): the PPL `policy` as written (compiled by
+  /// src/policy when the snapshot is built, with positions), and the legacy allow lists folded
+  /// into it.
+  std::shared_ptr<const yaml::Node> policy;
+  bool allow_any_authenticated_user = false;
+  bool cors_allow_preflight = false;
+  std::vector<std::string> allowed_users;
+  std::vector<std::string> allowed_domains;
+  std::shared_ptr<const yaml::Node> allowed_idp_claims;
+  /// Identity headers (route value wins over the global one when set).
+  std::optional<bool> pass_identity_headers;
+  std::optional<std::vector<std::string>> jwt_groups_filter;
+  std::optional<bool> jwt_issuer_uri;
+  std::optional<bool> show_error_details;
 };
 
 /// Effective upstream timeout of a route (Pomerium route option `timeout`): its `timeout`,
@@ -370,6 +444,8 @@ struct Options {
   /// Decoded secrets (validated at load; used by sign-in later). Empty when not set.
   std::string shared_secret;
   std::string cookie_secret;
+
+  IdentityOptions identity;
 
   std::vector<Route> routes;
 };

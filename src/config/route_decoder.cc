@@ -8,6 +8,7 @@
 
 #include "common/strings.h"
 #include "config/cluster_decoder.h"
+#include "config/identity_decoder.h"
 #include "config/diagnostics.h"
 #include "config/key_tables.h"
 #include "config/rewrite_lint.h"
@@ -119,6 +120,11 @@ class RouteDecoder {
     const std::string& name = e.key;
     if (ClusterDecoder::handles(name)) {
       cluster_.decode(e, key, route_);
+      return;
+    }
+    if (IdentityDecoder::handlesRoute(name)) {
+      noteFacts(name, v, key, isEmptyValue(spec->type, v));
+      IdentityDecoder::decodeRoute(r_, e, key, route_);
       return;
     }
     if (name == "from") {

@@ -162,7 +162,11 @@ std::string checkAbsoluteUrl(std::string_view text) {
 
 Result<ParsedAddress> parseListenAddress(std::string_view text) {
   auto invalid = [&](std::string why) {
-    return configError("invalid address " + quoted(text) + ": " + std::move(why));
+    std::string message = "invalid address " + quoted(text) + ": " + std::move(why);
+    if (text.find('$') != std::string_view::npos) {
+      message += " (environment variables are not expanded)";
+    }
+    return configError(std::move(message));
   };
   ParsedAddress out;
   out.address.port = 0;

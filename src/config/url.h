@@ -44,7 +44,8 @@ struct ParsedAddress {
 
 /// Parses "host:port", ":port", "[v6]:port", "host" or "[v6]" (port then 0 and has_port
 /// false). Ports are 0-65535 (0 = any free port). Hosts are IPv4 literals, bracketed IPv6
-/// literals or DNS names.
+/// literals or DNS names. The error names the text and the problem; when the text holds '$' it
+/// adds that environment variables are not expanded (`:$PORT`, `${ADDRESS}`).
 Result<ParsedAddress> parseListenAddress(std::string_view text);
 
 }  // namespace vallum::config

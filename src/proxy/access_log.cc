@@ -1,13 +1,14 @@
 #include "proxy/access_log.h"
 
-#include <cerrno>
-#include <ctime>
-#include <climits>
 #include <unistd.h>
+#include <cerrno>
+#include <climits>
+#include <ctime>
 
 #include <charconv>
 
 #include "common/strings.h"
+#include "policy/reasons.h"
 
 namespace vallum::proxy {
 
@@ -79,7 +80,25 @@ void AccessLog::format(const AccessLogEntry& e, std::string& out, std::string& t
   strings::appendJsonEscaped(out, e.route);
   out += "\",\"request_id\":\"";
   out += e.request_id;
-  out += "\"}";
+  out += '"';
+  if (!e.decision.empty()) {
+    out += ",\"decision\":\"";
+    out += e.decision;
+    out += "\",\"reasons\":[";
+    bool first = true;
+    for (size_t i = 0; i < policy::kReasonCount; ++i) {
+      if ((e.reasons >> i) & 1U) {
+        out += first ? "\"" : ",\"";
+        out += policy::reasonName(static_cast<policy::Reason>(i));
+        out += '"';
+        first = false;
+      }
+    }
+    out += "],\"user\":\"";
+    strings::appendJsonEscaped(out, e.user);
+    out += '"';
+  }
+  out += '}';
 }
 
 void AccessLog::append(const AccessLogEntry& entry) {

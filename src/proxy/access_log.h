@@ -20,6 +20,12 @@ struct AccessLogEntry {
   uint64_t bytes_out = 0;  ///< response body bytes sent to the client
   std::string_view route;  ///< route name (or "route-<id>"), "" when none matched
   std::string_view request_id;
+  /// The authorization decision (Pomerium's authorize log): "allow" / "deny", or "" when no
+  /// policy ran (internal endpoints, no route); its reasons (policy::ReasonSet bits) and the
+  /// user it was made for (email, else IdP subject; "" anonymous).
+  std::string_view decision;
+  uint64_t reasons = 0;
+  std::string_view user;
 };
 
 /// Per-worker JSON-lines access log on a file descriptor (stdout). Lines are buffered and

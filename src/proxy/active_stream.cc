@@ -10,6 +10,7 @@
 #include "proxy/access_log.h"
 #include "proxy/connection_manager.h"
 #include "proxy/response_headers.h"
+#include "proxy/sign_in_state.h"
 #include "proxy/stages/stage_chain.h"
 
 namespace vallum::proxy {
@@ -61,6 +62,12 @@ void ActiveStream::begin(http::StreamId id) {
   request_id_.clear();
   ctx_.reset(facts_.snapshot->snapshot.get(), manager_.tls(), nullptr);
   ctx_.tls_connection = manager_.transport().sslHandle();
+  if (ctx_.sign_in) {
+    ctx_.sign_in->decided = false;  // the stream object serves another request now
+    ctx_.sign_in->signed_in = false;
+    ctx_.sign_in->refresh_tried = false;
+    ctx_.sign_in->refreshed = false;
+  }
 }
 
 void ActiveStream::onHeaders(http::RequestHeaders& request, bool end_stream) {
@@ -70,12 +77,45 @@ void ActiveStream::onHeaders(http::RequestHeaders& request, bool end_stream) {
   appendRequestId(request_id_, worker_.random());
   ctx_.request_id = request_id_;
   ctx_.client_ip = manager_.peerIp();
-  next_ = runStages(ctx_) == StageStatus::Continue ? Next::Forward : Next::Reply;
+  ctx_.worker = &worker_;
+  nextFromStages(runStages(ctx_));
+}
+
+void ActiveStream::nextFromStages(StageStatus status) {
+  switch (status) {
+    case StageStatus::Continue:
+      next_ = Next::Forward;
+      break;
+    case StageStatus::LocalReply:
+      next_ = Next::Reply;
+      break;
+    case StageStatus::Pending:
+      next_ = Next::Pending;
+      break;
+  }
+}
+
+asio::awaitable<void> ActiveStream::runPendingStages() {
+  while (next_ == Next::Pending) {
+    StreamContext::PendingStep step = ctx_.pending;
+    ctx_.pending = nullptr;
+    if (step == nullptr) {
+      setReply(500, "internal error: a stage is pending without I/O", false);
+      next_ = Next::Reply;
+      co_return;
+    }
+    co_await step(ctx_);
+    if (reset_) {
+      next_ = Next::Reply;  // the client went; nothing will be written
+      co_return;
+    }
+    nextFromStages(runStages(ctx_));
+  }
 }
 
 void ActiveStream::onData(std::string_view data, bool end_stream) {
   facts_.bytes_in += data.size();
-  if (next_ == Next::Forward && !reset_) {
+  if ((next_ == Next::Forward || next_ == Next::Pending) && !reset_) {
     body_.append(data);
   } else if (manager_.http2()) {
     // Not forwarded (a local reply, a reset): the window reopens at once so the connection's
@@ -135,6 +175,9 @@ void ActiveStream::endForward(Step step) {
 }
 
 asio::awaitable<void> ActiveStream::respond() {
+  if (next_ == Next::Pending) {
+    co_await runPendingStages();
+  }
   if (startForward()) {
     Step step = Step::Reply;
     if (forwarder_.http2Endpoint()) {
@@ -186,6 +229,11 @@ bool ActiveStream::encodeLocalReply() {
   if (request_id_.empty()) {
     appendRequestId(request_id_, worker_.random());
   }
+  if (ctx_.sign_in && ctx_.sign_in->refreshed) {
+    for (const std::string& cookie : ctx_.sign_in->set_cookies) {
+      ctx_.reply.headers.add("Set-Cookie", cookie);  // the refreshed session
+    }
+  }
   const LocalReply& reply = ctx_.reply;
   if (!reply.log_reason.empty()) {
     VALLUM_LOG_INFO("{} for {}{}: {}", reply.status, ctx_.host, ctx_.path, reply.log_reason);
@@ -218,6 +266,11 @@ bool ActiveStream::encodeLocalReply() {
 
 void ActiveStream::startResponse(const http::ResponseHeaders& head) {
   composeResponse(head, *ctx_.route, request_id_, ctx_.nominated, response_);
+  if (ctx_.sign_in && ctx_.sign_in->refreshed) {
+    for (const std::string& cookie : ctx_.sign_in->set_cookies) {
+      response_.headers.add("Set-Cookie", cookie);  // the refreshed session
+    }
+  }
   manager_.codec().encodeHeaders(id_, response_, false);
   facts_.status = head.status;
   facts_.response_started = true;
@@ -298,6 +351,14 @@ void ActiveStream::finish() {
   entry.bytes_out = facts_.bytes_out;
   entry.route = ctx_.route != nullptr ? std::string_view(ctx_.route->log_name) : std::string_view();
   entry.request_id = request_id_;
+  if (const SignInState* st = ctx_.sign_in.get(); st != nullptr && st->decided) {
+    entry.decision = st->decision.allowed() ? "allow" : "deny";
+    entry.reasons = st->decision.reasons().bits();
+    if (st->signed_in) {
+      entry.user = st->session.email.empty() ? std::string_view(st->session.user)
+                                             : std::string_view(st->session.email);
+    }
+  }
   worker_.accessLog().append(entry);
   if (ctx_.route != nullptr && !ctx_.route->metrics.empty()) {
     std::optional<std::chrono::nanoseconds> latency;

@@ -15,6 +15,7 @@
 #include "network/connection_registry.h"
 #include "network/downstream_connection.h"
 #include "proxy/forward.h"
+#include "proxy/stages/stage.h"
 #include "proxy/stream_context.h"
 #include "proxy/worker.h"
 
@@ -81,6 +82,10 @@ class ActiveStream {
   /// stream ends; nothing more is written.
   void onReset(http::StreamResetReason reason);
   bool headersSeen() const { return next_ != Next::None; }
+  /// A stage started I/O (sign-in): runPendingStages() must run before respond()'s steps.
+  bool stagePending() const { return next_ == Next::Pending; }
+  /// Awaits the pending stage's I/O and runs the rest of the chain, as often as stages ask.
+  boost::asio::awaitable<void> runPendingStages();
   /// Runs what onHeaders decided: the local reply, or the forward step. Returns when the
   /// response is complete or abandoned. (HTTP/1 runs the same three steps inline — see
   /// ConnectionManager::serveHttp1 — to save a coroutine frame per request.)
@@ -165,7 +170,7 @@ class ActiveStream {
   boost::asio::steady_timer& signal() { return signal_; }
 
  private:
-  enum class Next : uint8_t { None, Reply, Forward };
+  enum class Next : uint8_t { None, Reply, Forward, Pending };
 
   // The connection's, for flush() (defined in active_stream.cc: the manager is incomplete here).
   bool manager_http2() const;
@@ -173,6 +178,7 @@ class ActiveStream {
   network::BufferSpan takeWriteBuffers();
 
   void noteDeadline(SteadyTime t);
+  void nextFromStages(StageStatus status);
   void interrupt();
 
   ConnectionManager& manager_;

@@ -299,6 +299,9 @@ asio::awaitable<void> ConnectionManager::serveHttp1() {
       break;
     }
     // ActiveStream::respond(), inline: one coroutine frame fewer per request.
+    if (stream.stagePending()) {
+      co_await stream.runPendingStages();
+    }
     if (stream.startForward()) {
       Step step = Step::Reply;
       if (stream.forwarder().http2Endpoint()) {

@@ -5,6 +5,7 @@
 #include "common/strings.h"
 #include "http/http1/parser.h"
 #include "http/path.h"
+#include "proxy/sign_in_flow.h"
 #include "proxy/stages/stage_chain.h"
 
 namespace vallum::proxy {
@@ -104,6 +105,14 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
     wire += name + ": " + value + "\r\n";
     client.emplace_back(name, value);
   }
+  const int64_t now = unixNow();
+  if (request.identity) {
+    // Not in `client`: the session cookie is the tool's, not the caller's header.
+    const std::string cookie = explainSessionCookie(snapshot, *request.identity, now);
+    if (!cookie.empty()) {
+      wire += "Cookie: " + cookie + "\r\n";
+    }
+  }
   wire += "\r\n";
 
   http::http1::RequestParser parser;
@@ -147,6 +156,9 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
       doc["reason"] = std::string(ctx.reply.details);
     }
     doc["response_headers"] = headersJson(snapshot.response_headers);
+    if (request.identity) {
+      describeIdentity(snapshot, ctx, *request.identity, now, doc);
+    }
     result.json = doc.dump(2);
     return result;
   }
@@ -181,6 +193,9 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
         doc["reason"] = std::string(ctx.reply.details);
         break;
     }
+    if (request.identity) {
+      describeIdentity(snapshot, ctx, *request.identity, now, doc);
+    }
     result.json = doc.dump(2);
     return result;
   }
@@ -198,6 +213,9 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
       out.authority = endpoint.authority;
     }
     HeaderList headers = upstreamFields(out);
+    if (request.identity) {
+      hideSignedAssertion(ctx, headers);
+    }
     const std::string request_line = std::string(out.method) + " " + out.path + " HTTP/1.1";
     json added = json::array();
     for (const auto& [name, value] : headers) {
@@ -221,6 +239,9 @@ ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& req
     upstream["removed"] = removed;
   }
   doc["upstream"] = upstream;
+  if (request.identity) {
+    describeIdentity(snapshot, ctx, *request.identity, now, doc);
+  }
   result.json = doc.dump(2);
   return result;
 }

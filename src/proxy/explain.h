@@ -1,9 +1,11 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "proxy/explain_identity.h"
 #include "proxy/snapshot.h"
 
 namespace vallum::proxy {
@@ -13,6 +15,9 @@ struct ExplainRequest {
   std::string method = "GET";
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// `--as EMAIL` / `--anonymous`: explain the request for this visitor (explain_identity.h);
+  /// unset: as an anonymous request, without the identity fields.
+  std::optional<ExplainIdentity> identity;
 };
 
 struct ExplainResult {
@@ -35,6 +40,12 @@ struct ExplainResult {
 ///   replies: status and details);
 /// * `response_headers`: the set_response_headers the reply or response would carry.
 /// The listener is TLS unless the snapshot's config sets `insecure_server`.
+///
+/// With `request.identity`, the chain runs with that user signed in (their session sealed into
+/// the request's cookie, as a browser would send it, when the config has sign-in), the signed
+/// assertion in the upstream headers is replaced by a placeholder, and the document also has
+/// the fields of describeIdentity() (`as`, `decision`, `reasons`, `summary`, `policy.trace`,
+/// `identity_headers`).
 ExplainResult explainRequest(const Snapshot& snapshot, const ExplainRequest& request);
 
 }  // namespace vallum::proxy

@@ -9,6 +9,8 @@
 
 #include "common/logging.h"
 #include "common/strings.h"
+#include "policy/ast.h"
+#include "policy/parser.h"
 #include "proxy/stages/authorize.h"
 #include "router/lint.h"
 #include "tls/client_context.h"
@@ -38,7 +40,14 @@ HeaderTemplate::Piece resolveReference(std::string_view ref) {
       piece.text = std::string(rest.substr(2, rest.size() - 4));
     }
   }
-  // Identity references (pomerium.jwt, pomerium.id_token, ...) and unknown ones render empty.
+  if (ref == "pomerium.jwt") {
+    piece.identity = HeaderTemplate::IdentityRef::Jwt;
+  } else if (ref == "pomerium.id_token") {
+    piece.identity = HeaderTemplate::IdentityRef::IdToken;
+  } else if (ref == "pomerium.access_token") {
+    piece.identity = HeaderTemplate::IdentityRef::AccessToken;
+  }
+  // Unknown references render empty.
   return piece;
 }
 
@@ -186,7 +195,7 @@ HeaderTemplate HeaderTemplate::parse(std::string_view value) {
       }
       Piece piece = resolveReference(value.substr(i + 2, close - i - 2));
       flush();
-      if (piece.header_ref) {
+      if (piece.header_ref || piece.identity != IdentityRef::None) {
         t.pieces.push_back(std::move(piece));
       }
       i = close + 1;
@@ -203,7 +212,7 @@ HeaderTemplate HeaderTemplate::parse(std::string_view value) {
     }
     Piece piece = resolveReference(value.substr(i + 1, end - i - 1));
     flush();
-    if (piece.header_ref) {
+    if (piece.header_ref || piece.identity != IdentityRef::None) {
       t.pieces.push_back(std::move(piece));
     }
     i = end;
@@ -246,6 +255,65 @@ std::string routeId(const config::Route& route) {
   }
   return out;
 }
+
+namespace {
+
+/// True when some criterion of the policy reads the session (it may ask for sign-in).
+bool policyReadsSession(const policy::Policy& p) {
+  for (const policy::Rule& rule : p.rules) {
+    for (const policy::OperatorBlock& block : rule.blocks) {
+      for (const policy::Criterion& c : block.criteria) {
+        if (policy::isSessionCriterion(c.kind)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/// The route's policy (PPL plus legacy allow lists) and identity-header settings.
+void compileRoutePolicy(const config::Route& route, const config::Options& opts, RouteRuntime& rt,
+                        config::Diagnostics& diagnostics, bool& ok) {
+  policy::RouteRules rules;
+  rules.ppl = route.policy.get();
+  rules.file = route.pos.file;
+  rules.key = route.key;
+  rules.allow_public_unauthenticated_access = route.allow_public_unauthenticated_access;
+  rules.allow_any_authenticated_user = route.allow_any_authenticated_user;
+  rules.cors_allow_preflight = route.cors_allow_preflight;
+  rules.allowed_users = route.allowed_users;
+  rules.allowed_domains = route.allowed_domains;
+  rules.allowed_idp_claims = route.allowed_idp_claims.get();
+  rt.policy = std::make_unique<policy::Policy>();
+  if (!policy::compilePolicy(rules, *rt.policy, diagnostics)) {
+    ok = false;
+  }
+  const config::IdentityOptions& id = opts.identity;
+  rt.pass_identity_headers = route.pass_identity_headers.value_or(id.pass_identity_headers);
+  rt.jwt_issuer_uri = route.jwt_issuer_uri.value_or(id.jwt_issuer_uri);
+  rt.jwt_groups_filter = id.jwt_groups_filter;
+  if (route.jwt_groups_filter) {
+    rt.jwt_groups_filter.insert(rt.jwt_groups_filter.end(), route.jwt_groups_filter->begin(),
+                                route.jwt_groups_filter->end());
+  }
+  rt.show_error_details = route.show_error_details.value_or(id.show_error_details);
+}
+
+/// Without authenticate_service_url nobody can sign in: a route whose policy asks who the
+/// user is answers 401 to everyone.
+void lintSignInNeeded(const std::vector<RouteRuntime>& routes, config::Diagnostics& diagnostics) {
+  for (const RouteRuntime& rt : routes) {
+    if (policyReadsSession(*rt.policy)) {
+      diagnostics.warning(rt.config->pos, rt.config->key,
+                          "the policy needs a signed-in user but sign-in is not configured "
+                          "(set authenticate_service_url and idp_*): requests that need a "
+                          "user get 401");
+    }
+  }
+}
+
+}  // namespace
 
 SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuildOptions& build,
                                      config::Diagnostics& diagnostics) {
@@ -298,6 +366,12 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
       } else {
         ok = false;
       }
+    } else if (!any_tls && (!route.tls.custom_ca.empty() || !route.tls.client_cert.empty()) &&
+               !tls::ClientContext::build(route.tls, global_ca_ok ? opts.certificate_authority : "",
+                                          opts.certificate_authority_pos, diagnostics)) {
+      // No https upstream uses them, but Pomerium loads them all the same (Policy.Validate):
+      // a missing or broken file is still an error (docs/decisions.md).
+      ok = false;
     }
     if (!route.to.empty()) {
       rt.to_path = route.to.front().path;
@@ -356,7 +430,7 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
     rt.response_headers = routeResponseHeaders(snapshot->response_headers, route);
     rt.rewrite_response_headers = route.rewrite_response_headers;
     rt.timeout = config::routeTimeout(route, opts.default_upstream_timeout);
-    rt.is_public = route.allow_public_unauthenticated_access;
+    compileRoutePolicy(route, opts, rt, diagnostics, ok);
     rt.id = routeId(route);
     rt.log_name = !route.name.empty() ? route.name : "route-" + rt.id;
     if (route.outlier_detection) {
@@ -389,6 +463,22 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
     if (!snapshot->tls) {
       ok = false;
     }
+  } else if (!opts.certificates.empty() &&
+             !tls::ServerContext::build(opts.certificates, diagnostics, opts.codec_type)) {
+    // Served in clear, but Pomerium loads the certificates all the same (Options.Validate): a
+    // missing or broken one is still an error (docs/decisions.md).
+    ok = false;
+  }
+
+  const bool uses_identity =
+      std::any_of(snapshot->routes.begin(), snapshot->routes.end(), [](const RouteRuntime& rt) {
+        return rt.pass_identity_headers || policyReadsSession(*rt.policy);
+      });
+  snapshot->identity = buildIdentityRuntime(opts, uses_identity, diagnostics);
+  if (!snapshot->identity) {
+    ok = false;
+  } else if (!snapshot->identity->sign_in) {
+    lintSignInNeeded(snapshot->routes, diagnostics);
   }
 
   snapshot->path_options.normalize_path = opts.normalize_path;

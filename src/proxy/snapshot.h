@@ -12,12 +12,17 @@
 #include "config/options.h"
 #include "http/path.h"
 #include "metrics/registry.h"
+#include "proxy/identity_runtime.h"
 #include "router/route_table.h"
 #include "tls/server_context.h"
 #include "upstream/cluster.h"
 
 namespace re2 {
 class RE2;
+}
+
+namespace vallum::policy {
+struct Policy;
 }
 
 namespace vallum::proxy {
@@ -27,18 +32,26 @@ namespace vallum::proxy {
 /// references (`pomerium.jwt`, `pomerium.access_token`, ...) render empty until sign-in
 /// exists, as unknown references do.
 struct HeaderTemplate {
+  /// The identity values a template can name (Pomerium's `${pomerium.jwt}`,
+  /// `${pomerium.id_token}`, `${pomerium.access_token}`); empty without a session.
+  enum class IdentityRef : uint8_t { None, Jwt, IdToken, AccessToken };
   struct Piece {
     bool header_ref = false;  ///< true: `text` is a request header name
     std::string text;
+    IdentityRef identity = IdentityRef::None;  ///< set: the piece is that identity value
   };
   std::vector<Piece> pieces;
 
   /// Parses Pomerium's template syntax: `$$` → `$`; `${pomerium.request.headers.NAME}`,
   /// `${pomerium.request.headers["NAME"]}` and `$pomerium.request.headers.NAME` → that request
-  /// header; other references → ""; a `${` without its `}` stays verbatim.
+  /// header; `pomerium.jwt`, `pomerium.id_token`, `pomerium.access_token` → the identity
+  /// value; other references → ""; a `${` without its `}` stays verbatim.
   static HeaderTemplate parse(std::string_view value);
   /// True when the value has no references (rendering is a copy).
-  bool literal() const { return pieces.size() <= 1 && (pieces.empty() || !pieces[0].header_ref); }
+  bool literal() const {
+    return pieces.size() <= 1 &&
+           (pieces.empty() || (!pieces[0].header_ref && pieces[0].identity == IdentityRef::None));
+  }
 };
 
 /// What the data path needs of one route, compiled once per snapshot.
@@ -69,8 +82,13 @@ struct RouteRuntime {
 
   /// Upstream Host (Pomerium's setHostRewriteOptions): host_rewrite > host_rewrite_header >
   /// host_path_regex_rewrite_pattern > preserve_host_header > the endpoint's `to` authority.
-  enum class HostRewrite : uint8_t { Endpoint, Literal, Header, PathRegex, Preserve } host_rewrite =
-      HostRewrite::Endpoint;
+  enum class HostRewrite : uint8_t {
+    Endpoint,
+    Literal,
+    Header,
+    PathRegex,
+    Preserve
+  } host_rewrite = HostRewrite::Endpoint;
   std::string host_value;  ///< Literal: the host; Header: the header name
   std::unique_ptr<re2::RE2> host_regex;
   std::string host_substitution;
@@ -88,7 +106,16 @@ struct RouteRuntime {
   std::vector<std::pair<std::string, std::string>> response_headers;
   std::vector<config::ResponseHeaderRewrite> rewrite_response_headers;
   config::Duration timeout{};  ///< 0 = none
-  bool is_public = false;
+
+  /// Who may pass: the route's PPL policy with the legacy allow lists folded in (Pomerium
+  /// route options `policy`, `allowed_users`, ...), compiled once. Never null once built.
+  std::unique_ptr<policy::Policy> policy;
+  /// Identity headers for this route (route value, else the global `pass_identity_headers`),
+  /// the JWT issuer form and the groups filter (global ∪ route), show_error_details.
+  bool pass_identity_headers = false;
+  bool jwt_issuer_uri = false;
+  std::vector<std::string> jwt_groups_filter;
+  bool show_error_details = false;
   /// Route `name`, or "route-<id>" (see routeId()), for access logs and metrics labels.
   std::string log_name;
   /// The stable route id (routeId()): keys the health and outlier state kept across reloads.
@@ -111,6 +138,8 @@ struct Snapshot {
   /// config sets the map), sorted by name; added to every response and local reply.
   std::vector<std::pair<std::string, std::string>> response_headers;
   http::PathOptions path_options;
+  /// Keys and settings of sign-in and identity headers.
+  IdentityRuntimeConstSharedPtr identity;
   uint64_t generation = 0;
 };
 using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;

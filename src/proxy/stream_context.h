@@ -1,24 +1,35 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/asio/awaitable.hpp>
 
 #include "http/message.h"
 #include "http/path.h"
 #include "proxy/local_reply.h"
 #include "proxy/snapshot.h"
 
-/// What the stages of one request share (docs/architecture.md §2.1): the request as the codec parsed
-/// it, what each stage decided, and the reply that ends the stream early. Protocol-free: the
+/// What the stages of one request share (docs/architecture.md §2.1): the request as the codec
+/// parsed it, what each stage decided, and the reply that ends the stream early. Protocol-free: the
 /// same for HTTP/1.1 and HTTP/2.
 namespace vallum::proxy {
+
+class Worker;
+struct SignInState;
 
 /// Per-stream state of the stage chain. Owned by the stream (the connection manager's, or
 /// `vallum route`'s) on one worker, reused from request to request (the strings keep their
 /// capacity). Views point into the request, the snapshot, or the context's own strings.
 struct StreamContext {
+  StreamContext();
+  ~StreamContext();
+  StreamContext(const StreamContext&) = delete;
+  StreamContext& operator=(const StreamContext&) = delete;
+
   // Set by the owner before the chain runs.
   const Snapshot* snapshot = nullptr;
   bool tls = false;
@@ -28,6 +39,11 @@ struct StreamContext {
   std::string_view request_id;
   /// The connection's TLS session (an SSL*; null without TLS), for the certificate check.
   const void* tls_connection = nullptr;
+  /// The worker running the stream (sign-in I/O and caches); null in `vallum route`.
+  Worker* worker = nullptr;
+
+  // authenticate / authorize / sign-in (proxy/sign_in_state.h; created on first need)
+  std::unique_ptr<SignInState> sign_in;
 
   // validate
   std::string_view authority;  ///< Host, :authority or the absolute-form target's, as received
@@ -55,7 +71,16 @@ struct StreamContext {
 
   // A stage that ends the stream fills this in.
   LocalReply reply;
-  std::string reply_text;  ///< storage for reply.details/location/body/log_reason when computed
+  std::string reply_text;      ///< storage for reply.details/location/body/log_reason when computed
+  std::string reply_location;  ///< storage for reply.location when computed
+  std::string reply_body;      ///< storage for reply.body when computed
+
+  /// A stage that returns Pending sets this: the owner co_awaits it (the stage's I/O, e.g. an
+  /// identity provider's token endpoint), then runs the chain again from that stage.
+  using PendingStep = boost::asio::awaitable<void> (*)(StreamContext&);
+  PendingStep pending = nullptr;
+  /// The pending step completed `reply`: the stage that asked for it returns LocalReply.
+  bool pending_reply_ready = false;
 
   /// The next stage to run (the chain resumes here after a Pending stage).
   uint8_t next_stage = 0;
@@ -73,6 +98,8 @@ struct StreamContext {
     host_rewritten = true;
     upstream.clear();
     reply.clear();
+    pending = nullptr;
+    pending_reply_ready = false;
     next_stage = 0;
   }
 };

@@ -8,6 +8,7 @@
 
 #include "common/logging.h"
 #include "proxy/connection_manager.h"
+#include "proxy/oidc_client.h"
 
 namespace vallum::proxy {
 
@@ -50,6 +51,14 @@ Worker::Worker(size_t index)
 }
 
 Worker::~Worker() = default;
+
+OidcClient& Worker::oidc() {
+  if (!oidc_) {
+    oidc_ = std::make_unique<OidcClient>(io_.get_executor(),
+                                         [this](std::function<void()> fn) { post(std::move(fn)); });
+  }
+  return *oidc_;
+}
 
 void Worker::install(SnapshotConstSharedPtr snapshot) {
   auto ws = std::make_shared<WorkerSnapshot>();

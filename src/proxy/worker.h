@@ -39,6 +39,8 @@ struct WorkerSnapshot {
 };
 using WorkerSnapshotSharedPtr = std::shared_ptr<WorkerSnapshot>;
 
+class OidcClient;
+
 /// One worker thread's world (docs/architecture.md §1): its io_context, its own SO_REUSEPORT
 /// acceptor, downstream connections, upstream pools, balancer state and access-log buffer.
 /// Everything here is touched by the worker thread only. The io_context runs without any
@@ -94,6 +96,8 @@ class Worker {
   FastRandom& random() { return random_; }
   AccessLog& accessLog() { return access_log_; }
   DateCache& dates() { return dates_; }
+  /// The identity provider client of this worker (sign-in), created on first use.
+  OidcClient& oidc();
   /// Called by a connection when it ends (for drain bookkeeping).
   void connectionClosed();
 
@@ -178,6 +182,7 @@ class Worker {
   FastRandom random_;
   AccessLog access_log_;
   DateCache dates_;
+  std::unique_ptr<OidcClient> oidc_;
   bool draining_ = false;
   std::function<void()> on_idle_;
   std::function<void(const std::string&, uint32_t)> outlier_report_;

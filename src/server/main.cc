@@ -7,6 +7,7 @@
 
 #include "common/logging.h"
 #include "config/loader.h"
+#include "server/access_command.h"
 #include "server/server.h"
 
 #ifndef VALLUM_VERSION
@@ -77,9 +78,31 @@ int main(int argc, char** argv) {
   route->add_option("-H,--header", route_headers, "A request header \"Name: value\" (repeatable)");
   route->add_option("url", route_url, "Absolute URL, e.g. https://app.example.com/api?x=1")
       ->required();
+  vallum::server::RouteVisitor route_visitor;
+  route->add_option("--as", route_visitor.as,
+                    "Explain for this signed-in user (an email): adds the policy decision, its "
+                    "trace and the identity headers");
+  route->add_option("--users", route_visitor.users_path,
+                    "JSON file with the --as user's subject, groups and claims (see vallum "
+                    "access)");
+  route->add_flag("--anonymous", route_visitor.anonymous,
+                  "Explain for a visitor who is not signed in (decision and trace)");
+
+  std::string access_path, access_users, access_format = "table";
+  CLI::App* access = app.add_subcommand(
+      "access",
+      "Print who can reach what: for each route, whether each user of the users file is "
+      "allowed, denied, or it depends on the request (exit 0: ok, 1: config errors, 2: usage "
+      "or users-file errors). The users file is a JSON array of {\"email\", \"user\" (IdP "
+      "subject, default the email), \"groups\": [...], \"claims\": {...}}");
+  access->add_option("-c,--config", access_path, "Config file")->required();
+  access->add_option("--users", access_users, "Users file (JSON)")->required();
+  access->add_option("--format", access_format, "Output format")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->default_val("table");
 
   CLI::App* version = app.add_subcommand("version", "Print the version");
-  for (CLI::App* sub : {check, route, version}) {
+  for (CLI::App* sub : {check, route, access, version}) {
     sub->footer("");  // the serving notes are the top-level help's
   }
 
@@ -111,7 +134,10 @@ int main(int argc, char** argv) {
   }
   if (route->parsed()) {
     return vallum::server::route(route_path, route_method, route_headers, route_url, std::cout,
-                                 std::cerr);
+                                 std::cerr, route_visitor);
+  }
+  if (access->parsed()) {
+    return vallum::server::access(access_path, access_users, access_format, std::cout, std::cerr);
   }
   if (serve.config_path.empty()) {
     std::cerr << "vallum: --config FILE is required to serve (see --help)\n";

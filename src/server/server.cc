@@ -31,6 +31,7 @@
 #include "proxy/explain.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker.h"
+#include "server/access_command.h"
 #include "server/background_loader.h"
 #include "server/route_controls.h"
 #include "server/snapshot_job.h"
@@ -496,19 +497,7 @@ int check(const std::string& config_path, std::ostream& out) {
   // In file order: the compile step's lints (shadowed routes, routes that only answer 403)
   // come after the loader's diagnostics otherwise. Per file, by line and column; positionless
   // ones (line 0) first, as the loader writes them.
-  std::vector<const config::Diagnostic*> sorted;
-  std::unordered_map<std::string_view, size_t> file_order;  // files in order of appearance
-  for (const config::Diagnostic& d : loaded.diagnostics.items()) {
-    sorted.push_back(&d);
-    file_order.emplace(d.pos.file, file_order.size());
-  }
-  std::stable_sort(sorted.begin(), sorted.end(), [&file_order](const auto* a, const auto* b) {
-    return std::tuple(file_order[a->pos.file], a->pos.line, a->pos.column) <
-           std::tuple(file_order[b->pos.file], b->pos.line, b->pos.column);
-  });
-  for (const config::Diagnostic* d : sorted) {
-    out << d->format() << '\n';
-  }
+  out << loaded.diagnostics.formatInFileOrder();
   if (loaded.diagnostics.hasErrors()) {
     return 1;
   }
@@ -532,7 +521,14 @@ int check(const std::string& config_path, std::ostream& out) {
 
 int route(const std::string& config_path, const std::string& method,
           const std::vector<std::string>& headers, const std::string& url, std::ostream& out,
-          std::ostream& err) {
+          std::ostream& err, const RouteVisitor& visitor) {
+  std::optional<proxy::ExplainIdentity> identity;
+  if (!visitor.as.empty() || !visitor.users_path.empty() || visitor.anonymous) {
+    identity = routeIdentity(visitor.as, visitor.users_path, visitor.anonymous, err);
+    if (!identity) {
+      return 2;
+    }
+  }
   config::LoadResult loaded = config::loadFile(config_path, config::processEnvironment());
   proxy::SnapshotConstSharedPtr snapshot;
   if (loaded.options) {
@@ -549,6 +545,7 @@ int route(const std::string& config_path, const std::string& method,
   proxy::ExplainRequest request;
   request.method = method;
   request.url = url;
+  request.identity = std::move(identity);
   for (const std::string& header : headers) {
     size_t colon = header.find(':');
     if (colon == std::string::npos || colon == 0) {

@@ -38,12 +38,21 @@ int serve(const ServeOptions& options);
 /// "OK: N routes, M warnings". Returns 1 when there is any error, else 0.
 int check(const std::string& config_path, std::ostream& out);
 
+/// Who `vallum route` explains a request for (`--as EMAIL [--users FILE]`, `--anonymous`);
+/// all empty: as today, without the identity fields.
+struct RouteVisitor {
+  std::string as;          ///< an email
+  std::string users_path;  ///< users file giving that email's subject, groups and claims
+  bool anonymous = false;  ///< explain for a visitor who is not signed in
+};
+
 /// `vallum route`: explains what the config does with one request (proxy::explainRequest) as
-/// JSON on `out`. `headers` are "Name: value" strings. Returns 0 when a route matches, 1 when
-/// none does, 2 when the config is invalid or the request cannot be parsed (problems go to
-/// `err`).
+/// JSON on `out`. `headers` are "Name: value" strings; `visitor` adds the policy decision, its
+/// trace and the identity headers for that user (server/access_command.h routeIdentity()).
+/// Returns 0 when a route matches, 1 when none does, 2 when the config is invalid, the request
+/// cannot be parsed or the visitor is unusable (problems go to `err`).
 int route(const std::string& config_path, const std::string& method,
           const std::vector<std::string>& headers, const std::string& url, std::ostream& out,
-          std::ostream& err);
+          std::ostream& err, const RouteVisitor& visitor = {});
 
 }  // namespace vallum::server

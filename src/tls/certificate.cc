@@ -97,7 +97,10 @@ Result<std::string> resolvePem(std::string_view value) {
 }
 
 Result<CertificateKeyPair> loadCertificateKeyPair(std::string_view cert_pem,
-                                                  std::string_view key_pem) {
+                                                  std::string_view key_pem, PairPart* failed_part) {
+  if (failed_part != nullptr) {
+    *failed_part = PairPart::Certificate;
+  }
   CertificateKeyPair pair;
   BioPtr cert_bio(BIO_new_mem_buf(cert_pem.data(), int(cert_pem.size())));
   pair.leaf.reset(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
@@ -115,6 +118,9 @@ Result<CertificateKeyPair> loadCertificateKeyPair(std::string_view cert_pem,
   BioPtr key_bio(BIO_new_mem_buf(key_pem.data(), int(key_pem.size())));
   pair.key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   if (!pair.key) {
+    if (failed_part != nullptr) {
+      *failed_part = PairPart::Key;
+    }
     return tlsError("bad private key PEM");
   }
   if (X509_check_private_key(pair.leaf.get(), pair.key.get()) != 1) {

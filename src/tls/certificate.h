@@ -35,10 +35,17 @@ struct CertificateKeyPair {
 /// error saying which forms were tried.
 Result<std::string> resolvePem(std::string_view value);
 
+/// Which input of loadCertificateKeyPair() a failure is about, so that callers report it at
+/// that config key: Key when the private key does not parse; Certificate otherwise (the
+/// certificate does not parse, or the key does not belong to it).
+enum class PairPart { Certificate, Key };
+
 /// Parses a PEM certificate chain (leaf first) and a PEM private key, and checks that the key
-/// belongs to the leaf.
+/// belongs to the leaf (X509_check_private_key). On failure, `failed_part` (when not null) says
+/// which input the error is about.
 Result<CertificateKeyPair> loadCertificateKeyPair(std::string_view cert_pem,
-                                                  std::string_view key_pem);
+                                                  std::string_view key_pem,
+                                                  PairPart* failed_part = nullptr);
 
 /// A fresh ECDSA P-256 self-signed certificate valid for one year, with subjectAltName
 /// DNS:localhost, IP:127.0.0.1, IP:::1 and the given extra DNS names.

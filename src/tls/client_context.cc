@@ -204,12 +204,16 @@ StorePtr systemStore(const std::string& global_ca_pem, std::string& error) {
   return store;
 }
 
-/// Loads tls_client_cert / tls_client_key. UpstreamTls carries one position and key for the
-/// pair, so both are reported there (the message says which half is wrong).
+/// Loads tls_client_cert / tls_client_key. A key that cannot be read or parsed is reported at
+/// the key's option (at the certificate's when the key's position is unknown); everything else,
+/// a key that does not match the certificate included, at the certificate's.
 bool useClientCertificate(SSL_CTX* ctx, const config::UpstreamTls& tls,
                           config::Diagnostics& diagnostics) {
   const config::SourcePos& pos = tls.client_cert_pos;
   const std::string& key = tls.client_cert_key;
+  const bool key_known = !tls.client_key_key.empty();
+  const config::SourcePos& key_pos = key_known ? tls.client_key_pos : pos;
+  const std::string& key_key = key_known ? tls.client_key_key : key;
   if (tls.client_cert.empty() != tls.client_key.empty()) {
     diagnostics.error(pos, key, "client certificate key and cert both must be non-empty");
     return false;
@@ -223,14 +227,19 @@ bool useClientCertificate(SSL_CTX* ctx, const config::UpstreamTls& tls,
   }
   auto key_pem = resolvePem(tls.client_key);
   if (!key_pem) {
-    diagnostics.error(pos, key, "client key: " + key_pem.error().detail());
+    diagnostics.error(key_pos, key_key, "client key: " + key_pem.error().detail());
   }
   if (!cert_pem || !key_pem) {
     return false;
   }
-  auto pair = loadCertificateKeyPair(*cert_pem, *key_pem);
+  PairPart failed = PairPart::Certificate;
+  auto pair = loadCertificateKeyPair(*cert_pem, *key_pem, &failed);
   if (!pair) {
-    diagnostics.error(pos, key, "client certificate: " + pair.error().detail());
+    if (failed == PairPart::Key) {
+      diagnostics.error(key_pos, key_key, "client key: " + pair.error().detail());
+    } else {
+      diagnostics.error(pos, key, "client certificate: " + pair.error().detail());
+    }
     return false;
   }
   if (SSL_CTX_use_certificate(ctx, pair->leaf.get()) != 1 ||

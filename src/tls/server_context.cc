@@ -151,9 +151,14 @@ std::shared_ptr<const ServerContext> ServerContext::build(
     if (!cert_pem || !key_pem) {
       continue;
     }
-    auto pair = loadCertificateKeyPair(*cert_pem, *key_pem);
+    PairPart failed = PairPart::Certificate;
+    auto pair = loadCertificateKeyPair(*cert_pem, *key_pem, &failed);
     if (!pair) {
-      diagnostics.error(source.cert_pos, source.cert_key, pair.error().detail());
+      if (failed == PairPart::Key) {
+        diagnostics.error(source.key_pos, source.key_key, pair.error().detail());
+      } else {
+        diagnostics.error(source.cert_pos, source.cert_key, pair.error().detail());
+      }
       ok = false;
       continue;
     }

@@ -92,7 +92,7 @@ def test_unknown_and_not_yet_supported_globals_warn(tmp_path, vallum_bin):
     text = """\
 address: 127.0.0.1:0
 frobnicate: 1
-authenticate_service_url: https://authenticate.example.test
+authorize_service_url: https://authorize.example.test
 routes:
   - from: https://app.example.test
     to: http://127.0.0.1:9001
@@ -102,8 +102,8 @@ routes:
     assert res.returncode == 0, res.stdout + res.stderr
     assert all(p["sev"] == "warning" and p["file"] == path for p in problems), problems
     at(find(problems, "frobnicate", "warning"), text, "frobnicate")
-    p = find(problems, "authenticate_service_url", "warning")
-    at(p, text, "authenticate_service_url")
+    p = find(problems, "authorize_service_url", "warning")
+    at(p, text, "authorize_service_url")
     assert "not supported yet" in p["msg"], p
     assert ok_line(res) == (1, 2)
 
@@ -617,3 +617,226 @@ def test_diagnostics_are_printed_in_file_order(tmp_path, vallum_bin):
     assert res.returncode == 0, res.stdout
     assert [(p["line"], p["key"]) for p in problems] == [("3", "routes[0]"), ("7", "routes[1].prefix_rewrite")], \
         res.stdout
+
+
+# ---- route uniqueness (Pomerium's Policy.RouteID: from, prefix/path/regex, to|redirect|response) ----
+
+def _lines(res):
+    return [ln for ln in res.stdout.splitlines() if ": error: " in ln or ": warning: " in ln]
+
+
+def test_route_that_repeats_another_is_not_unique(tmp_path, vallum_bin):
+    text = """\
+address: 127.0.0.1:0
+routes:
+  - from: https://a.example.test
+    to: http://127.0.0.1:9001
+    prefix: /api
+    allow_public_unauthenticated_access: true
+  - from: https://b.example.test
+    to: http://127.0.0.1:9002
+    allow_public_unauthenticated_access: true
+  - from: https://a.example.test
+    prefix: /api
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+  - from: https://a.example.test
+    path: /api
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+"""
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 1, res.stdout + res.stderr
+    errors = [ln for ln in _lines(res) if ": error: " in ln]
+    assert errors == [f"{path}:10:5: error: routes[2]: route is not unique: same from, path matcher and to "
+                      f"as routes[0] ({path}:3:5)"], res.stdout
+
+
+def test_redirect_response_and_id_repeats_are_not_unique(tmp_path, vallum_bin):
+    text = """\
+address: 127.0.0.1:0
+routes:
+  - from: https://r.example.test
+    redirect: {host_redirect: x.example.test}
+  - from: https://r.example.test
+    redirect: {host_redirect: y.example.test}
+  - from: https://r.example.test
+    redirect: {host_redirect: x.example.test}
+  - from: https://s.example.test
+    response: {status: 200, body: ok}
+  - from: https://s.example.test
+    response: {status: 200, body: ok}
+  - from: https://t.example.test
+    to: http://127.0.0.1:9001
+    id: web
+    allow_public_unauthenticated_access: true
+  - from: https://u.example.test
+    to: http://127.0.0.1:9002
+    id: web
+    allow_public_unauthenticated_access: true
+"""
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 1, res.stdout + res.stderr
+    errors = [ln for ln in _lines(res) if ": error: " in ln]
+    assert errors == [
+        f"{path}:7:5: error: routes[2]: route is not unique: same from, path matcher and redirect as routes[0] "
+        f"({path}:3:5)",
+        f"{path}:11:5: error: routes[4]: route is not unique: same from, path matcher and response as routes[3] "
+        f"({path}:9:5)",
+        f'{path}:17:5: error: routes[6]: route is not unique: same id "web" as routes[5] ({path}:13:5)',
+    ], res.stdout
+
+
+# ---- certificates and keys are loaded by `vallum check` ----
+
+GARBAGE_CERT = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+GARBAGE_KEY = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+OPENSSL_DETAIL = r"(: error:[0-9A-F]+:.*)?"
+
+
+def _tls_check(tmp_path, text):
+    res, path, problems = check(tmp_path, text)
+    return res, path, [ln for ln in _lines(res) if ": error: " in ln]
+
+
+def _one_error(errors, expected_prefix, openssl_detail=False):
+    assert len(errors) == 1, errors
+    if openssl_detail:
+        assert re.fullmatch(re.escape(expected_prefix) + OPENSSL_DETAIL, errors[0]), errors
+    else:
+        assert errors[0] == expected_prefix, errors
+
+
+def test_check_reports_a_missing_certificate_file(tmp_path, vallum_bin, server_cert):
+    crt, key = server_cert
+    missing = str(tmp_path / "missing.pem")
+    text = f"address: 127.0.0.1:0\ncertificate_file: {missing}\ncertificate_key_file: {key}\n"
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:2:19: error: certificate_file: no such file, and not inline PEM or base64 PEM: "
+                       f"{missing}")
+
+
+def test_check_reports_garbage_pem_at_the_certificate_or_the_key(tmp_path, vallum_bin, server_cert):
+    crt, key = server_cert
+    bad_crt = tmp_path / "bad.crt"
+    bad_crt.write_text(GARBAGE_CERT)
+    bad_key = tmp_path / "bad.key"
+    bad_key.write_text(GARBAGE_KEY)
+    text = f"address: 127.0.0.1:0\ncertificates:\n  - cert: {bad_crt}\n    key: {key}\n"
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:3:11: error: certificates[0].cert: bad certificate PEM", openssl_detail=True)
+    # A key that does not parse is reported at the key.
+    text = f"address: 127.0.0.1:0\ncertificates:\n  - cert: {crt}\n    key: {bad_key}\n"
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:4:10: error: certificates[0].key: bad private key PEM", openssl_detail=True)
+
+
+def test_check_reports_a_key_that_does_not_match_the_certificate(tmp_path, vallum_bin, ca, server_cert):
+    crt, _ = server_cert
+    _, other_key = ca.leaf(["other.example.test"])
+    text = f"address: 127.0.0.1:0\ncertificate_file: {crt}\ncertificate_key_file: {other_key}\n"
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:2:19: error: certificate_file: private key does not match the certificate",
+               openssl_detail=True)
+
+
+def test_check_reports_a_ca_file_that_is_not_a_certificate(tmp_path, vallum_bin, ca):
+    text = f"""\
+address: 127.0.0.1:0
+routes:
+  - from: https://a.example.test
+    to: https://127.0.0.1:9443
+    tls_custom_ca_file: {ca.key}
+    allow_public_unauthenticated_access: true
+"""
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:5:25: error: routes[0].tls_custom_ca_file: certificate authority: no certificate "
+                       "in the PEM data")
+    text = f"address: 127.0.0.1:0\ncertificate_authority_file: {ca.key}\n"
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:2:29: error: certificate_authority: certificate authority: no certificate in the "
+                       "PEM data")
+
+
+def test_check_reports_client_certificate_problems_at_their_keys(tmp_path, vallum_bin, ca, server_cert):
+    crt, key = server_cert
+    missing = str(tmp_path / "missing.key")
+    text = f"""\
+address: 127.0.0.1:0
+routes:
+  - from: https://a.example.test
+    to: https://127.0.0.1:9443
+    tls_client_cert_file: {crt}
+    tls_client_key_file: {missing}
+    allow_public_unauthenticated_access: true
+"""
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:6:26: error: routes[0].tls_client_key_file: client key: no such file, and not "
+                       f"inline PEM or base64 PEM: {missing}")
+
+
+def test_check_loads_certificates_that_are_not_used(tmp_path, vallum_bin, server_cert):
+    """As Pomerium (Options.Validate, Policy.Validate): certificates with insecure_server, and a
+    route's TLS files with no https upstream, are loaded and checked all the same."""
+    crt, key = server_cert
+    missing = str(tmp_path / "missing.pem")
+    text = f"address: 127.0.0.1:0\ninsecure_server: true\ncertificate_file: {missing}\ncertificate_key_file: {key}\n"
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:3:19: error: certificate_file: no such file, and not inline PEM or base64 PEM: "
+                       f"{missing}")
+    text = f"""\
+address: 127.0.0.1:0
+routes:
+  - from: https://a.example.test
+    to: http://127.0.0.1:9001
+    tls_custom_ca_file: {missing}
+    allow_public_unauthenticated_access: true
+"""
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:5:25: error: routes[0].tls_custom_ca_file: certificate authority: no such file, "
+                       f"and not inline PEM or base64 PEM: {missing}")
+    # Good files on an http route: only the existing "has no effect" warning.
+    text = text.replace(missing, crt)
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 0, res.stdout
+    assert errors == [], res.stdout
+
+
+# ---- listen addresses: bindable host:port, `$` not expanded ----
+
+@pytest.mark.parametrize("key,value,message", [
+    ("address", "':$PORT'", 'invalid address ":$PORT": port must be a number from 0 to 65535 '
+                             "(environment variables are not expanded)"),
+    ("address", "'${ADDRESS}'", 'invalid address "${ADDRESS}": invalid character "$" in host '
+                                 "(environment variables are not expanded)"),
+    ("address", "'127.0.0.1:70000'", 'invalid address "127.0.0.1:70000": port must be a number from 0 to 65535'),
+    ("address", "'my host:8443'", 'invalid address "my host:8443": invalid character " " in host'),
+    ("metrics_address", "':${METRICS_PORT}'",
+     'invalid metrics_addr: expected host:port (e.g. :9090 or 127.0.0.1:9090): invalid address '
+     '":${METRICS_PORT}": port must be a number from 0 to 65535 (environment variables are not expanded)'),
+    ("http_redirect_addr", "':$HTTP_PORT'", 'invalid address ":$HTTP_PORT": port must be a number from 0 to '
+                                            "65535 (environment variables are not expanded)"),
+    ("http_redirect_addr", "'a b:80'", 'invalid address "a b:80": invalid character " " in host'),
+])
+def test_listen_address_that_cannot_be_bound(tmp_path, vallum_bin, key, value, message):
+    text = f"{key}: {value}\n" + ("" if key == "address" else "address: 127.0.0.1:0\n")
+    res, path, errors = _tls_check(tmp_path, text)
+    assert res.returncode == 1, res.stdout
+    _one_error(errors, f"{path}:1:{len(key) + 3}: error: {key}: {message}")
+
+
+@pytest.mark.parametrize("value", ["':80'", "'\"127.0.0.1:8080\"'", "\"':80'\""])
+def test_http_redirect_addr_is_still_ignored_and_its_quotes_stripped(tmp_path, vallum_bin, value):
+    text = f"address: 127.0.0.1:0\nhttp_redirect_addr: {value}\n"
+    res, path, problems = check(tmp_path, text)
+    assert res.returncode == 0, res.stdout
+    assert _lines(res) == [f"{path}:2:1: warning: http_redirect_addr: not supported yet; ignored"], res.stdout

@@ -42,16 +42,23 @@ def test_health_get_head_other(env, proto, host, path):
     assert [x.request_line for x in u.requests() if x.path in ("/ping", "/healthz")] == []
 
 
-@pytest.mark.parametrize("path", [
-    "/.pomerium", "/.pomerium/", "/.pomerium/jwt", "/.pomerium/sign_in?x=1",
-    "/.well-known/pomerium", "/.well-known/pomerium/", "/.well-known/pomerium/jwks.json",
-    "/foo/../.pomerium/jwt",                 # normalized before the reserved-path check
+@pytest.mark.parametrize("path,status", [
+    ("/.pomerium", 404), ("/.pomerium/", 404),
+    ("/.pomerium/jwt", 404),                  # only with the runtime flag pomerium_jwt_endpoint
+    ("/.pomerium/sign_in?x=1", 404),          # the authenticate host's, not a route host's
+    ("/.pomerium/callback/", 404),            # sign-in is not configured here
+    ("/.well-known/pomerium", 200), ("/.well-known/pomerium/", 200),
+    ("/.well-known/pomerium/jwks.json", 200),
+    ("/foo/../.pomerium/jwt", 404),           # normalized before the reserved-path check
 ])
 @pytest.mark.parametrize("host", ["app.example.test", "x.wild.example.test"])
-def test_reserved_paths_404_never_forwarded(env, proto, host, path):
+def test_reserved_paths_are_answered_never_forwarded(env, proto, host, path, status):
     v, u = env
     r = get(v, proto, path, host)
-    assert r.status == 404, r
+    assert r.status == status, r
+    if status == 200:
+        assert r.header("content-type") == "application/json"
+        assert r.json()["jwks_uri" if path.rstrip("/").endswith("pomerium") else "keys"]
     leaked = [x.request_line for x in u.requests() if "pomerium" in x.target]
     assert leaked == [], f"reserved path forwarded to the user route: {leaked}"
 

@@ -10,9 +10,11 @@ namespace vallum::proxy {
 /// routes: /ping, /healthz, /.pomerium/, /.well-known/pomerium).
 bool isInternalPath(std::string_view path);
 
-/// Stage 3: /ping and /healthz answer GET/HEAD with 200 "OK\n" (another method: 405);
-/// /.pomerium[/…] and /.well-known/pomerium[/…] answer 404 until sign-in serves them. Never
-/// forwarded.
+/// Stage 3: /ping and /healthz answer GET/HEAD with 200 "OK\n" (another method: 405) on any
+/// host; every path of the authenticate host goes to the sign-in flow (proxy/sign_in_flow.h);
+/// /.pomerium/callback/ and /.pomerium/sign_out are the route side of it; the identity
+/// endpoints (proxy/identity_endpoints.h) answer theirs; any other /.pomerium[/…] or
+/// /.well-known/pomerium[/…] path is 404. Never forwarded.
 StageStatus answerInternalEndpoints(StreamContext& ctx);
 
 }  // namespace vallum::proxy

@@ -6,6 +6,9 @@
 
 #include "common/strings.h"
 #include "http/hop_by_hop.h"
+#include "proxy/cookies.h"
+#include "proxy/identity_headers.h"
+#include "proxy/sign_in_state.h"
 
 namespace vallum::proxy {
 
@@ -60,15 +63,43 @@ bool isSetHeader(std::string_view name, const RouteRuntime& route) {
   return false;
 }
 
-/// Renders a set_request_headers template; references read the client's request headers.
-void renderTemplate(const HeaderTemplate& t, const http::HeaderMap& headers, std::string& out) {
+/// Renders a set_request_headers template; references read the client's request headers and
+/// the identity (the assertion, the session's tokens; empty when anonymous).
+void renderTemplate(StreamContext& ctx, const HeaderTemplate& t, const http::HeaderMap& headers,
+                    std::string& out) {
+  using Ref = HeaderTemplate::IdentityRef;
   for (const HeaderTemplate::Piece& piece : t.pieces) {
-    if (!piece.header_ref) {
+    if (piece.identity != Ref::None) {
+      if (ctx.snapshot->identity == nullptr) {
+        continue;
+      }
+      const SignInState* st = ctx.sign_in.get();
+      const bool signed_in = st != nullptr && st->signed_in;
+      if (piece.identity == Ref::Jwt) {
+        out += identityJwt(ctx, ctx.route);
+      } else if (signed_in && piece.identity == Ref::IdToken) {
+        out += st->session.id_token;
+      } else if (signed_in && piece.identity == Ref::AccessToken) {
+        out += st->session.access_token;
+      }
+    } else if (!piece.header_ref) {
       out += piece.text;
     } else if (auto value = headers.get(piece.text)) {
       out += *value;
     }
   }
+}
+
+/// The session cookies Vallum sets (route, authenticate host, CSRF; with their chunks) never
+/// reach an upstream (Pomerium's clean-upstream filter): the Cookie field is re-joined without
+/// them. Returns false when nothing is left to send.
+bool appendCleanCookie(const IdentityRuntime& id, std::string_view value, std::string& out) {
+  auto ours = [&](std::string_view name) {
+    return isChunkOf(name, id.cookie_name) || isChunkOf(name, id.authenticate_cookie_name) ||
+           name == id.csrf_cookie_name;
+  };
+  appendCookiesWithout(value, ours, out);
+  return !out.empty();
 }
 
 /// Max-Forwards of a forwarded TRACE/OPTIONS: the received value minus one (RFC 9110 §7.6.2);
@@ -127,6 +158,7 @@ void composeHeaders(StreamContext& ctx) {
   const bool has_policy =
       !route.remove_request_headers.empty() || !route.set_request_headers.empty();
   const bool max_forwards_applies = request.method == "TRACE" || request.method == "OPTIONS";
+  const IdentityRuntime* identity = ctx.snapshot->identity.get();
   http::HeaderList& out = ctx.upstream.headers;
   std::vector<std::string_view>& nominated = ctx.nominated;
   http::collectConnectionNominated(fields, nominated);
@@ -175,6 +207,14 @@ void composeHeaders(StreamContext& ctx) {
         break;
     }
     if (has_policy && (inList(name, route.remove_request_headers) || isSetHeader(name, route))) {
+      continue;
+    }
+    if (identity != nullptr && name.size() == 6 && strings::iequals(name, "cookie")) {
+      if (!appendCleanCookie(*identity, fields.value(i), out.beginOwned())) {
+        out.discardOwned();
+      } else {
+        out.commitOwned(name);
+      }
       continue;
     }
     if (max_forwards_applies && strings::iequals(name, "max-forwards")) {
@@ -229,6 +269,12 @@ void composeHeaders(StreamContext& ctx) {
   if (generated("x-request-id")) {
     out.add("X-Request-Id", ctx.request_id);
   }
+  // Identity headers (Pomerium pass_identity_headers), before set_request_headers, which win.
+  if (route.pass_identity_headers && identity != nullptr) {
+    appendIdentityHeaders(ctx, fields, out, [&](std::string_view name) {
+      return has_policy && (inList(name, route.remove_request_headers) || isSetHeader(name, route));
+    });
+  }
   // set_request_headers: overwrite (set wins over remove); an empty result sends nothing.
   for (const auto& [name, value] : route.set_request_headers) {
     if (value.literal()) {
@@ -237,7 +283,7 @@ void composeHeaders(StreamContext& ctx) {
       }
       continue;
     }
-    renderTemplate(value, fields, out.beginOwned());
+    renderTemplate(ctx, value, fields, out.beginOwned());
     if (out.ownedSize() == 0) {
       out.discardOwned();
       continue;

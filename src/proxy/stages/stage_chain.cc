@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "proxy/stages/authenticate.h"
 #include "proxy/stages/authorize.h"
 #include "proxy/stages/internal_endpoints.h"
 #include "proxy/stages/max_forwards.h"
@@ -18,15 +19,15 @@ namespace {
 
 using Stage = StageStatus (*)(StreamContext&);
 
-/// The order of docs/architecture.md §2.1. Authentication joins between the upgrade check and
-/// authorization with sign-in.
-constexpr std::array<Stage, 9> kStages = {
+/// The order of docs/architecture.md §2.1.
+constexpr std::array<Stage, 10> kStages = {
     &validateRequest,       // stages/validate.cc
     &normalizeRequestPath,  // stages/normalize_path.cc
     &answerInternalEndpoints,  // stages/internal_endpoints.cc
     &answerMaxForwards,     // stages/max_forwards.cc
     &matchRoute,            // stages/route.cc
     &checkUpgrade,          // stages/upgrade_check.cc
+    &authenticateRequest,   // stages/authenticate.cc
     &authorizeRequest,      // stages/authorize.cc
     &applyRouteAction,      // stages/route_action.cc
     &rewriteRequest,        // stages/rewrite_request.cc

@@ -84,11 +84,9 @@ TEST(LoaderEnvTest, SecretsFromEnvironment) {
 }
 
 TEST(LoaderEnvTest, ListOptionsTakeCommaSeparatedText) {
-  // Not implemented yet, so only the warning shows the override was read and type-checked.
   LoadResult r = load("", {{"IDP_SCOPES", "openid,email"}});
   ASSERT_TRUE(loaded(r));
-  EXPECT_TRUE(
-      hasDiag(r, {E::Warning, 1, 1, "$IDP_SCOPES", "not supported yet; ignored", "$IDP_SCOPES"}));
+  EXPECT_EQ(r.options->identity.idp_scopes, (std::vector<std::string>{"openid", "email"}));
   // A list-typed value that is not valid YAML is still just comma-separated text.
   EXPECT_TRUE(loaded(load("", {{"ALLOW_UPGRADES", "[websocket"}})));
   EXPECT_TRUE(hasDiag(load("", {{"IDP_REQUEST_PARAMS", "{prompt: login"}}),
@@ -98,11 +96,12 @@ TEST(LoaderEnvTest, ListOptionsTakeCommaSeparatedText) {
                        "$IDP_REQUEST_PARAMS"}));
 }
 
-TEST(LoaderEnvTest, NotYetGlobalFromEnvironmentWarns) {
-  LoadResult r = load("", {{"AUTHENTICATE_SERVICE_URL", "https://auth.example.com"}});
+TEST(LoaderEnvTest, IdentityGlobalFromEnvironment) {
+  LoadResult r = load("", {{"AUTHENTICATE_SERVICE_URL", "https://Auth.example.com:8443"}});
   ASSERT_TRUE(loaded(r));
-  EXPECT_TRUE(hasDiag(r, {E::Warning, 1, 1, "$AUTHENTICATE_SERVICE_URL",
-                          "not supported yet; ignored", "$AUTHENTICATE_SERVICE_URL"}));
+  ASSERT_TRUE(r.options->identity.authenticate_service_url);
+  EXPECT_EQ(r.options->identity.authenticate_service_url->host, "auth.example.com");
+  EXPECT_EQ(r.options->identity.authenticate_service_url->port, 8443);
 }
 
 TEST(LoaderEnvTest, RemovedAndUnknownNamesAreNotRead) {

@@ -25,8 +25,9 @@ TEST(LoaderLimitsTest, DefaultLimitIs16MiB) {
 TEST(LoaderLimitsTest, FileOverTheLimitIsRefusedNamingFileAndLimit) {
   std::string path = ::testing::TempDir() + "vallum_limits_big.yaml";
   std::string text = "routes:\n";
-  while (text.size() <= 4096) {
-    text += "  - from: https://a.example.com\n    to: http://a\n";
+  for (int i = 0; text.size() <= 4096; ++i) {
+    // Distinct routes: repeating one is an error of its own (route is not unique).
+    text += "  - from: https://a" + std::to_string(i) + ".example.com\n    to: http://a\n";
   }
   std::ofstream(path) << text;
   LoadOptions options;

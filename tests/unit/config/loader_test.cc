@@ -198,12 +198,11 @@ TEST(LoaderTest, RouteDocsExampleFailsOnlyOnUnimplementedKeys) {
       got.insert(d.key);
     }
   }
-  // The cluster keys are implemented; what is left is TCP routes and PPL.
+  // The cluster keys and PPL are implemented; what is left is TCP routes.
   std::multiset<std::string> want = {
       "routes[1].from",   // tcp+https routes
       "routes[1].to[0]",  // tcp:// upstreams
       "routes[1].to[1]",
-      "routes[5].policy",
   };
   EXPECT_EQ(got, want) << r.diagnostics.formatAll();
   // The one warning is the outlier lint (Envoy's max_ejection_percent): two endpoints with the

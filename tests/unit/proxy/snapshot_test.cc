@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
+#include "policy/ast.h"
 
 namespace vallum::proxy {
 namespace {
@@ -44,10 +45,11 @@ routes:
   EXPECT_EQ(s->routes[0].to_path, "/v1/");
   EXPECT_EQ(s->routes[0].match_kind, RouteRuntime::MatchKind::Prefix);
   EXPECT_EQ(s->routes[0].match_prefix, "/api/");
-  EXPECT_TRUE(s->routes[0].is_public);
+  ASSERT_TRUE(s->routes[0].policy);
+  EXPECT_EQ(s->routes[0].policy->rules.size(), 1u);  // the public route's legacy `accept` rule
   EXPECT_EQ(s->routes[0].timeout, std::chrono::seconds(30));  // default_upstream_timeout
   EXPECT_EQ(s->routes[1].match_kind, RouteRuntime::MatchKind::WholePath);
-  EXPECT_FALSE(s->routes[1].is_public);
+  EXPECT_TRUE(s->routes[1].policy->rules.empty());  // no policy: nobody passes
   EXPECT_EQ(s->routes[2].to_path, "");
   EXPECT_EQ(s->routes[2].match_prefix, "/");
   EXPECT_EQ(s->routes[2].timeout, std::chrono::seconds(5));

@@ -259,6 +259,8 @@ config::UpstreamTls tlsWithCa(const std::string& ca_value) {
   tls.custom_ca_pos = {"config.yaml", 7, 20};
   tls.client_cert_key = "routes[0].tls_client_cert";
   tls.client_cert_pos = {"config.yaml", 8, 22};
+  tls.client_key_key = "routes[0].tls_client_key_file";
+  tls.client_key_pos = {"config.yaml", 9, 27};
   return tls;
 }
 
@@ -652,14 +654,25 @@ TEST(ClientContextTest, ClientCertificateErrors) {
     std::string label;
     std::string cert;
     std::string key;
+    bool at_key;  // reported at tls_client_key(_file), else at tls_client_cert
+    std::string message;
   };
+  const std::string garbage_key =
+      "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n-----END PRIVATE KEY-----\n";
   const std::vector<Case> cases = {
-      {"mismatched key", p.client.cert_pem, p.leaf.key_pem},
-      {"cert without key", p.client.cert_pem, ""},
-      {"key without cert", "", p.client.key_pem},
-      {"unreadable cert", "/nonexistent/client.crt", p.client.key_pem},
-      {"unreadable key", p.client.cert_pem, "/nonexistent/client.key"},
-      {"key is a certificate", p.client.cert_pem, p.client.cert_pem},
+      {"mismatched key", p.client.cert_pem, p.leaf.key_pem, false,
+       "client certificate: private key does not match the certificate"},
+      {"cert without key", p.client.cert_pem, "", false, "both must be non-empty"},
+      {"key without cert", "", p.client.key_pem, false, "both must be non-empty"},
+      {"unreadable cert", "/nonexistent/client.crt", p.client.key_pem, false,
+       "client certificate: no such file"},
+      {"garbage cert", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+       p.client.key_pem, false, "client certificate: bad certificate PEM"},
+      {"unreadable key", p.client.cert_pem, "/nonexistent/client.key", true,
+       "client key: no such file"},
+      {"key is a certificate", p.client.cert_pem, p.client.cert_pem, true,
+       "client key: bad private key PEM"},
+      {"garbage key", p.client.cert_pem, garbage_key, true, "client key: bad private key PEM"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.label);
@@ -670,10 +683,24 @@ TEST(ClientContextTest, ClientCertificateErrors) {
     EXPECT_EQ(ClientContext::build(tls, "", kGlobalCaPos, diagnostics), nullptr);
     ASSERT_EQ(diagnostics.errorCount(), 1u) << diagnostics.formatAll();
     const config::Diagnostic& d = diagnostics.items().front();
-    EXPECT_EQ(d.key, "routes[0].tls_client_cert");
-    EXPECT_EQ(d.pos.line, 8);
-    EXPECT_EQ(d.pos.column, 22);
+    EXPECT_EQ(d.key, c.at_key ? "routes[0].tls_client_key_file" : "routes[0].tls_client_cert");
+    EXPECT_EQ(d.pos.line, c.at_key ? 9 : 8);
+    EXPECT_EQ(d.pos.column, c.at_key ? 27 : 22);
+    EXPECT_NE(d.message.find(c.message), std::string::npos) << d.message;
   }
+}
+
+TEST(ClientContextTest, KeyProblemsWithoutAKeyPositionAreReportedAtTheCertificate) {
+  config::UpstreamTls tls = tlsWithCa(pki().ca.cert_pem);
+  tls.client_key_key.clear();
+  tls.client_key_pos = {};
+  tls.client_cert = pki().client.cert_pem;
+  tls.client_key = "/nonexistent/client.key";
+  config::Diagnostics diagnostics;
+  EXPECT_EQ(ClientContext::build(tls, "", kGlobalCaPos, diagnostics), nullptr);
+  ASSERT_EQ(diagnostics.errorCount(), 1u) << diagnostics.formatAll();
+  EXPECT_EQ(diagnostics.items().front().key, "routes[0].tls_client_cert");
+  EXPECT_EQ(diagnostics.items().front().pos.line, 8);
 }
 
 TEST(ClientContextTest, AllProblemsAreCollected) {

@@ -12,7 +12,8 @@ namespace vallum::tls {
 namespace {
 
 /// A self-signed certificate for the given DNS names, written to files; returns the source.
-config::CertificateSource makeSource(const std::string& tag, const std::vector<std::string>& names) {
+config::CertificateSource makeSource(const std::string& tag,
+                                     const std::vector<std::string>& names) {
   auto key = PkeyPtr(EVP_EC_gen("P-256"));
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
@@ -99,7 +100,40 @@ TEST(ServerContextTest, MismatchedKeyIsAnError) {
   a.key = b.key;
   config::Diagnostics diagnostics;
   EXPECT_EQ(ServerContext::build({a}, diagnostics), nullptr);
-  EXPECT_TRUE(diagnostics.hasErrors());
+  ASSERT_EQ(diagnostics.errorCount(), 1u) << diagnostics.formatAll();
+  const config::Diagnostic& d = diagnostics.items().front();
+  EXPECT_EQ(d.key, "certificates[0].cert");
+  EXPECT_EQ(d.pos.line, 3);
+  EXPECT_NE(d.message.find("private key does not match the certificate"), std::string::npos)
+      << d.message;
+}
+
+// A key that does not parse is reported at the key's option, not the certificate's.
+TEST(ServerContextTest, BadKeyIsReportedAtTheKeysPosition) {
+  for (const char* key :
+       {"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "/nonexistent/key.pem"}) {
+    SCOPED_TRACE(key);
+    config::CertificateSource source = makeSource("badkey", {"k.test"});
+    source.key = key;
+    config::Diagnostics diagnostics;
+    EXPECT_EQ(ServerContext::build({source}, diagnostics), nullptr);
+    ASSERT_EQ(diagnostics.errorCount(), 1u) << diagnostics.formatAll();
+    const config::Diagnostic& d = diagnostics.items().front();
+    EXPECT_EQ(d.key, "certificates[0].key");
+    EXPECT_EQ(d.pos.line, 4);
+    EXPECT_EQ(d.pos.column, 10);
+  }
+}
+
+// The certificate file holds a key: not a certificate.
+TEST(ServerContextTest, KeyInPlaceOfTheCertificateIsReportedAtTheCertificate) {
+  config::CertificateSource source = makeSource("swap", {"s.test"});
+  source.cert = source.key;
+  config::Diagnostics diagnostics;
+  EXPECT_EQ(ServerContext::build({source}, diagnostics), nullptr);
+  ASSERT_EQ(diagnostics.errorCount(), 1u) << diagnostics.formatAll();
+  EXPECT_EQ(diagnostics.items().front().key, "certificates[0].cert");
+  EXPECT_NE(diagnostics.items().front().message.find("bad certificate PEM"), std::string::npos);
 }
 
 }  // namespace

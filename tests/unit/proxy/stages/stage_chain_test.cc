@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "proxy/stages/stage_chain.h"
 
 #include <gtest/gtest.h>
@@ -323,7 +324,8 @@ routes:
       Authorization: Basic cm9vdDpodW50ZXI0Mg==
       X-Copied: 'from ${pomerium.request.headers.X-Source} $$5'
       X-Both: configured
-      X-Empty: '${pomerium.jwt}'
+      X-Empty: '${pomerium.id_token}'
+      X-Jwt: '${pomerium.jwt}'
     remove_request_headers: [X-Email, x-both, X-Forwarded-For]
     allow_public_unauthenticated_access: true
 )");
@@ -338,7 +340,12 @@ routes:
   EXPECT_TRUE(hasLine(h, "X-Both: configured")) << h;
   EXPECT_EQ(h.find("X-Both: client"), std::string::npos) << h;
   EXPECT_EQ(h.find("X-Email"), std::string::npos) << h;
-  EXPECT_EQ(h.find("X-Empty"), std::string::npos) << h;  // renders empty: not sent
+  EXPECT_EQ(h.find("X-Empty"), std::string::npos) << h;  // anonymous: no ID token, not sent
+  // Public routes get an (anonymous) assertion, as in Pomerium: a compact JWS.
+  const size_t jwt = h.find("X-Jwt: eyJ");
+  ASSERT_NE(jwt, std::string::npos) << h;
+  const std::string line = h.substr(jwt, h.find("\r\n", jwt) - jwt);
+  EXPECT_EQ(std::count(line.begin(), line.end(), '.'), 2) << line;
   EXPECT_EQ(h.find("X-Forwarded-For"), std::string::npos) << h;  // removed, generated one too
   EXPECT_TRUE(hasLine(h, "X-Source: src")) << h;
 }
