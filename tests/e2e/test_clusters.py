@@ -5,6 +5,7 @@ RING_HASH / MAGLEV stickiness by client IP, header, cookie and query parameter (
 a reference model of Envoy's constructions), and removal of one endpoint moving only a minority
 of keys."""
 
+import math
 from collections import Counter
 
 import pytest
@@ -85,14 +86,19 @@ def shares(got: Counter, names) -> dict:
 
 @pytest.mark.parametrize("host", ["rr.example.test", "rnd.example.test", "rnd-new.example.test"])
 def test_weighted_shares_of_3000_requests(env, servers, host):
-    """Each endpoint's share of 3,000 requests is within 3 percentage points of weight/sum
-    (10/20/30 → 16.7%, 33.3%, 50%); RANDOM honours weights (Vallum decision, unlike Envoy)."""
-    got = hit_parallel(env, host, 3000, conns=3)
-    assert sum(got.values()) == 3000 and set(got) <= {"a", "b", "c"}, got
+    """Each endpoint's share of 3,000 requests is near weight/sum (10/20/30 → 16.7%, 33.3%,
+    50%): within 3 percentage points for ROUND_ROBIN (deterministic), within five standard
+    deviations of the binomial share for RANDOM, which honours weights (Vallum decision, unlike
+    Envoy) — 3.5 deviations, the old fixed bound, failed about one run in 300."""
+    n_requests = 3000
+    got = hit_parallel(env, host, n_requests, conns=3)
+    assert sum(got.values()) == n_requests and set(got) <= {"a", "b", "c"}, got
     s = shares(got, "abc")
     for n, w in zip("abc", WEIGHTS):
         want = w / sum(WEIGHTS)
-        assert abs(s[n] - want) <= 0.03, f"{host}: {n} got {s[n]:.3f}, weight share {want:.3f}: {got}"
+        tolerance = 0.03 if host.startswith("rr.") else 5 * math.sqrt(want * (1 - want) / n_requests)
+        assert abs(s[n] - want) <= tolerance, \
+            f"{host}: {n} got {s[n]:.3f}, weight share {want:.3f} ± {tolerance:.3f}: {got}"
 
 
 def test_round_robin_interleaves_smoothly(env):

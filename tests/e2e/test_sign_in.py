@@ -355,16 +355,21 @@ def test_access_log_records_each_decision(env):
     carol = env.browser()
     assert carol.sign_in(env.url("app.example.test", "/logged-deny"), "carol").status_code == 403
 
-    def line(path):
-        lines = [e for e in env.v.access_log() if e.get("path", "").startswith(path)]
+    def line(path, status):
+        # Lines reach stdout on the worker's 100 ms tick: wait for the one with this status
+        # (the same path was first answered 302, before sign-in).
+        lines = [e for e in env.v.access_log()
+                 if e.get("path", "").startswith(path) and e.get("status") == status]
         return lines[-1] if lines else None
 
-    allowed = wait_until(lambda: line("/eng/logged"), 5, what="access log line")
+    first = wait_until(lambda: line("/eng/logged", 302), 5, what="the 302 line")
+    assert first["decision"] == "deny" and first["reasons"] == ["user-unauthenticated"]
+    assert first["user"] == ""
+    allowed = wait_until(lambda: line("/eng/logged", 200), 5, what="the 200 line")
     assert allowed["decision"] == "allow"
     assert allowed["user"] == "alice@example.com"
     assert "groups-ok" in allowed["reasons"]
-    denied = wait_until(lambda: line("/logged-deny") if line("/logged-deny") and
-                        line("/logged-deny")["status"] == 403 else None, 5, what="deny line")
+    denied = wait_until(lambda: line("/logged-deny", 403), 5, what="the 403 line")
     assert denied["decision"] == "deny"
     assert denied["user"] == "carol@example.org"
     assert set(denied["reasons"]) >= {"email-unauthorized", "user-unauthorized"}
