@@ -12,9 +12,9 @@
 
 #include "common/error.h"
 
-/// Authenticated encryption of cookie values (ARCHITECTURE.md §5, spec §10.1 "Vallum keeps this
-/// flow ... its session cookie is the AEAD-encrypted session ... keyed by cookie_secret") and
-/// splitting of values too large for one cookie.
+/// Authenticated encryption of cookie values (docs/decisions.md "Identity and sign-in": the
+/// session cookie is the AEAD-encrypted session, keyed by cookie_secret) and splitting of values
+/// too large for one cookie.
 namespace vallum::identity {
 
 /// AES-256-GCM sealing keyed by Pomerium's `cookie_secret` (32 bytes after base64 decoding).

@@ -9,8 +9,8 @@
 
 #include "identity/session.h"
 
-/// The claims of X-Pomerium-Jwt-Assertion (spec §9.2) and the X-Pomerium-Claim-* header values
-/// taken from them (spec §9.3). Signing is SigningKey::signJwt(). Pure functions; thread-safe.
+/// The claims of X-Pomerium-Jwt-Assertion (Pomerium identity headers docs) and the X-Pomerium-Claim-* header values
+/// taken from them (Pomerium identity headers docs). Signing is SigningKey::signJwt(). Pure functions; thread-safe.
 namespace vallum::identity {
 
 inline constexpr int64_t kAssertionLifetimeSeconds = 300;  ///< exp = iat + 5 min
@@ -36,7 +36,7 @@ nlohmann::json assertionClaims(const Session* session, std::string_view host,
 
 /// The X-Pomerium-Claim-<claim> value: strings as-is; arrays joined with "," (no space; string
 /// elements as-is, others as JSON); integers in decimal; other numbers and bools as JSON text;
-/// null or missing → "" (the header is still sent, spec §9.3); objects as compact JSON.
+/// null or missing → "" (the header is still sent, Pomerium identity headers docs); objects as compact JSON.
 std::string claimHeaderValue(const nlohmann::json& claims, std::string_view claim);
 
 }  // namespace vallum::identity

@@ -10,9 +10,9 @@
 
 #include "identity/cookie_cipher.h"
 
-/// The signed-in session Vallum keeps in its encrypted cookie (spec §10.1: Pomerium keeps the
+/// The signed-in session Vallum keeps in its encrypted cookie (Pomerium's sign-in flow: Pomerium keeps the
 /// same facts in the databroker's session.Session; Vallum, being stateless, carries them in the
-/// cookie itself, ARCHITECTURE.md §6).
+/// cookie itself, docs/decisions.md "Identity and sign-in").
 namespace vallum::identity {
 
 struct Session {
@@ -55,7 +55,7 @@ std::string sealSession(const CookieCipher& cipher, const Session& session,
 std::optional<Session> openSession(const CookieCipher& cipher, std::string_view sealed,
                                    std::string_view cookie_name);
 
-/// Seals a session handed from the authenticate host to a route host (spec §10.3 step 4,
+/// Seals a session handed from the authenticate host to a route host (Pomerium's sign-in flow step 4,
 /// `pomerium_session_encrypted`): associated data "host\0" + lower-cased target host, so a value
 /// minted for one route host is useless on another.
 std::string sealSessionForHost(const CookieCipher& cipher, const Session& session,

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-/// Pomerium's signed URLs (spec §10.2; pomerium internal/urlutil/signed.go), used for the
+/// Pomerium's signed URLs (Pomerium's sign-in flow; pomerium internal/urlutil/signed.go), used for the
 /// redirects between the authenticate host and route hosts (sign_in, callback, sign_out).
 ///
 /// Signing: the query gains pomerium_issued=<now> and pomerium_expiry=<now+300> and is

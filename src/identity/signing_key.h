@@ -9,7 +9,7 @@
 #include "common/error.h"
 #include "identity/jose_key.h"
 
-/// The key that signs X-Pomerium-Jwt-Assertion (spec §9.2) and the JWKS that publishes it at
+/// The key that signs X-Pomerium-Jwt-Assertion (Pomerium identity headers docs) and the JWKS that publishes it at
 /// /.well-known/pomerium/jwks.json. OpenSSL 3 EVP directly (see jose_key.h for why not cjose).
 namespace vallum::identity {
 
@@ -44,7 +44,7 @@ class SigningKey {
   bool valid() const { return !keys_.empty(); }
   /// "ES256" or "RS256".
   const std::string& alg() const;
-  /// Lower-case hex of the RFC 7638 SHA-256 JWK thumbprint of the signing key (spec §9.2).
+  /// Lower-case hex of the RFC 7638 SHA-256 JWK thumbprint of the signing key (Pomerium identity headers docs).
   const std::string& kid() const;
   /// Public JWK of the signing key with use/alg/kid, e.g.
   /// {"kty":"EC","crv":"P-256","x":..,"y":..,"use":"sig","alg":"ES256","kid":..}.

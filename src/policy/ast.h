@@ -10,8 +10,8 @@
 #include "config/diagnostics.h"
 #include "policy/ip_range.h"
 
-/// The compiled form of one route's policy (Pomerium Policy Language, spec/pomerium-routes.md
-/// §8): rules → actions → operator blocks → criteria with their matcher data.
+/// The compiled form of one route's policy (Pomerium Policy Language, docs/decisions.md
+/// "Identity and sign-in"): rules → actions → operator blocks → criteria with their matcher data.
 ///
 /// Built once per config snapshot by compilePolicy() (policy/parser.h) on the main thread, then
 /// immutable: any number of workers evaluate it concurrently (policy/evaluator.h) without
@@ -22,7 +22,8 @@ namespace vallum::policy {
 enum class Action : uint8_t { Allow, Deny };
 
 /// A rule's logical operator (Pomerium PPL). Beware the names: `not` is true when *no*
-/// criterion is true (NOR) and `nor` when *at least one* is false (NAND), spec §8.2.
+/// criterion is true (NOR) and `nor` when *at least one* is false (NAND), Pomerium Policy Language
+/// docs
 enum class Operator : uint8_t { And, Or, Not, Nor };
 
 /// The criteria Vallum implements (Pomerium PPL, `pkg/policy/criteria/`).
@@ -50,7 +51,7 @@ std::string_view criterionName(CriterionKind k);  ///< "email", "claim", ...
 /// True for the criteria that read the session (they need a signed-in user).
 bool isSessionCriterion(CriterionKind kind);
 
-/// One condition of a string matcher (Pomerium PPL string matcher, spec §8.4).
+/// One condition of a string matcher (Pomerium PPL string matcher, Pomerium Policy Language docs).
 enum class StringOp : uint8_t { Is, Not, StartsWith, EndsWith, Contains, In, NotIn };
 
 struct StringCondition {
@@ -69,7 +70,7 @@ struct StringMatcher {
   bool matches(std::string_view input) const;
 };
 
-/// One condition of a string-list matcher (Pomerium PPL, spec §8.4).
+/// One condition of a string-list matcher (Pomerium PPL, Pomerium Policy Language docs).
 enum class ListOp : uint8_t { Has, Is, Exclude };
 
 struct ListCondition {
@@ -117,8 +118,9 @@ struct Rule {
   Action action = Action::Allow;
   std::vector<OperatorBlock> blocks;
   config::SourcePos pos;
-  std::string key;      ///< "routes[0].policy.allow", or the route key for the legacy rule
-  bool legacy = false;  ///< folded from allowed_users, allowed_domains, ... (spec §8.1)
+  std::string key;  ///< "routes[0].policy.allow", or the route key for the legacy rule
+  bool legacy =
+      false;  ///< folded from allowed_users, allowed_domains, ... (Pomerium Policy Language docs)
 };
 
 /// A route's whole policy. No rules = every request denied with no reasons (403).

@@ -62,11 +62,11 @@ bool compileIpRanges(CompileContext& ctx, const config::yaml::Node& data, const 
 bool compileCertificateMatcher(CompileContext& ctx, const config::yaml::Node& data,
                                const std::string& key, CertificateMatcher& out);
 
-/// Appends the legacy allow rule (spec §8.1) built from `in`'s allow keys; nothing when they
+/// Appends the legacy allow rule (Pomerium Policy Language docs) built from `in`'s allow keys; nothing when they
 /// are all empty. Problems in `allowed_idp_claims` go to `ctx`.
 void foldLegacyRules(const RouteRules& in, CompileContext& ctx, Policy& out);
 
-/// Appends `deny: {or: [invalid_client_certificate]}` (spec §8.1, client CA configured).
+/// Appends `deny: {or: [invalid_client_certificate]}` (Pomerium Policy Language docs, client CA configured).
 void addClientCertificateRule(const RouteRules& in, Policy& out);
 
 /// Splits a claim path at `.` and `/` into 2..5 segments (Pomerium's object_get), or returns an

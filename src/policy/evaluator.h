@@ -11,9 +11,9 @@
 #include "policy/ast.h"
 #include "policy/reasons.h"
 
-/// Evaluates a compiled policy for one request (Pomerium PPL semantics, spec/pomerium-routes.md
-/// §8.2–§8.4). Pure functions of their arguments: any thread (workers evaluate the shared,
-/// immutable Policy of their snapshot concurrently).
+/// Evaluates a compiled policy for one request (the semantics of Pomerium's PPL generator:
+/// and/or/not/nor, criteria, matchers). Pure functions of their arguments: any thread (workers
+/// evaluate the shared, immutable Policy of their snapshot concurrently).
 namespace vallum::policy {
 
 /// The signed-in user. Views are borrowed for the duration of the call.

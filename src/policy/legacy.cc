@@ -1,4 +1,4 @@
-// Legacy route keys folded into PPL rules (Pomerium `config/policy_ppl.go` ToPPL; spec §8.1).
+// Legacy route keys folded into PPL rules (Pomerium `config/policy_ppl.go` ToPPL; Pomerium Policy Language docs).
 
 #include <algorithm>
 #include <string>

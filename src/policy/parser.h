@@ -8,7 +8,7 @@
 #include "policy/ast.h"
 
 /// Compiles a route's policy: the PPL document under `policy:` plus the legacy allow keys
-/// (Pomerium `pkg/policy/parser` + `config/policy_ppl.go` ToPPL; spec/pomerium-routes.md §8).
+/// (Pomerium `pkg/policy/parser` + `config/policy_ppl.go` ToPPL; Pomerium Policy Language docs).
 ///
 /// Runs on the main thread while a config snapshot is built; the result is immutable.
 namespace vallum::policy {
@@ -37,7 +37,7 @@ struct RouteRules {
 ///
 /// Rule order: the legacy allow rule first (omitted when empty), then the optional client
 /// certificate deny rule, then the PPL rules in document order — Pomerium's ToPPL order.
-/// Legacy keys fold into one `allow` rule with `or` (spec §8.1): public → `accept`,
+/// Legacy keys fold into one `allow` rule with `or` (Pomerium Policy Language docs): public → `accept`,
 /// cors_allow_preflight → `cors_preflight`, any authenticated user → `authenticated_user`,
 /// each domain → `domain: {is: d}`, each claim key (sorted) and each of its values →
 /// `claim/<key>: <value>`, each user → `user: {is: u}` and `email: {is: u}`.

@@ -8,7 +8,7 @@
 /// Policy reasons: why a criterion, an operator block or an action passed or failed.
 ///
 /// Source: Pomerium `pkg/policy/criteria/reasons.go` (the closed set of reason strings that
-/// Pomerium's authorize service logs and acts on, spec/pomerium-routes.md §7). The MCP and SSH
+/// Pomerium's authorize service logs and acts on, Pomerium authorize outcomes). The MCP and SSH
 /// reasons are left out: Vallum does not implement those criteria. Pure data; any thread.
 namespace vallum::policy {
 

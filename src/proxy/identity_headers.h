@@ -6,7 +6,7 @@
 #include "http/header_map.h"
 #include "proxy/stream_context.h"
 
-/// The identity an upstream learns (Pomerium's identity headers, pomerium-routes §9): the
+/// The identity an upstream learns (Pomerium's identity headers, Pomerium identity headers docs): the
 /// signed `X-Pomerium-Jwt-Assertion` (ES256 with the signing key; claims of §9.2) and the
 /// `jwt_claims_headers`. The signed JWT is kept in the stream's SignInState and reused while
 /// the session, route and host are the same and it has more than a minute to live, so a

@@ -1,5 +1,6 @@
 #include "proxy/oidc_client.h"
 
+#include "common/clock.h"
 #include "common/strings.h"
 #include "identity/signed_url.h"
 #include "upstream/http_fetch.h"
@@ -30,12 +31,6 @@ std::string discoveryUrl(std::string issuer) {
     issuer.pop_back();
   }
   return issuer + "/.well-known/openid-configuration";
-}
-
-int64_t unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace

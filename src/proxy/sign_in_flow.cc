@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/strings.h"
 #include "config/url.h"
@@ -253,12 +254,6 @@ StageStatus signOut(StreamContext& ctx) {
 }
 
 }  // namespace
-
-int64_t unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string requestUrl(const StreamContext& ctx) {
   std::string url = "https://";

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "proxy/stages/stage.h"
 
 /// Pomerium's all-in-one sign-in flow (docs/architecture.md §5), served by Vallum itself:
@@ -44,8 +45,5 @@ std::string requestUrl(const StreamContext& ctx);
 
 /// The percent-decoded value of query parameter `name` (form encoding: '+' is a space).
 std::optional<std::string> queryParam(std::string_view query, std::string_view name);
-
-/// Unix seconds now.
-int64_t unixNow();
 
 }  // namespace vallum::proxy

@@ -1,4 +1,4 @@
-"""Sign-in end to end (Pomerium's all-in-one flow, pomerium-routes §10.3): the real vallum binary
+"""Sign-in end to end (Pomerium's all-in-one flow, Pomerium's sign-in flow): the real vallum binary
 serves the authenticate host itself and signs users in at a real OpenID Connect provider
 (npm oidc-provider, lib/oidc.py) through the authorization-code flow with PKCE; policies decide
 per user; upstreams get a signed X-Pomerium-Jwt-Assertion they can verify against the JWKS.

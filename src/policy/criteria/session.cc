@@ -27,7 +27,7 @@ bool emailDomain(std::string_view email, std::string_view& domain) {
   return true;
 }
 
-// Applies a string-list matcher (has / is / exclude, spec §8.4) to `count` values visited by
+// Applies a string-list matcher (has / is / exclude, Pomerium Policy Language docs) to `count` values visited by
 // `forEach(fn)`, where fn(value) returns true to stop; `equals(value, condition_value)`.
 template <class ForEach, class Equals>
 bool listMatches(const ListMatcher& matcher, size_t count, ForEach&& forEach, Equals&& equals) {

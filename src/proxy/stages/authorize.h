@@ -8,7 +8,7 @@
 
 namespace vallum::proxy {
 
-/// Stage 8: who may pass (Pomerium's authorize, pomerium-routes §7): the route's compiled policy
+/// Stage 8: who may pass (Pomerium's authorize, Pomerium authorize outcomes): the route's compiled policy
 /// is evaluated against the session and the request. A criterion that needed a signed-in user
 /// and found none → sign-in (302 for browsers, 401 otherwise); deny wins over allow; allowed →
 /// the chain goes on; otherwise 403 (the reasons in the server log, and on the page with

@@ -8,7 +8,7 @@ namespace {
 constexpr int64_t kIssued = 1574117851;
 
 TEST(SignedUrlTest, MatchesPomeriumKnownAnswer) {
-  // spec §10.2 / pomerium internal/urlutil/signed_test.go.
+  // Pomerium's sign-in flow / pomerium internal/urlutil/signed_test.go.
   const std::string signed_url = signUrl("test-key", "https://pomerium.io", kIssued);
   EXPECT_EQ(signed_url,
             "https://pomerium.io?pomerium_expiry=1574118151&pomerium_issued=1574117851"

@@ -253,7 +253,7 @@ TEST(EvaluatorTest, UnauthenticatedNeedsSignIn) {
   EXPECT_TRUE(evaluate(allow_email, anonymous().identity(), kTT).needsSignIn());
   EXPECT_FALSE(evaluate(allow_email, alice().identity(), kTT).needsSignIn());
 
-  // In the deny reasons too (spec §7: anywhere).
+  // In the deny reasons too (Pomerium authorize outcomes: anywhere).
   const Policy deny_email =
       mustCompile("policy:\n  allow: {or: [{accept: 1}]}\n  deny: {or: [{email: a@b}]}\n");
   const Decision d = evaluate(deny_email, anonymous().identity(), kTT);
