@@ -30,11 +30,16 @@ constexpr std::array<std::string_view, 17> kGlobalKeys = {
     "signing_key",
     "signing_key_file",
 };
-constexpr std::array<std::string_view, 6> kMoreGlobalKeys = {
-    "jwt_claims_headers",    "jwt_groups_filter", "jwt_issuer_format",
-    "pass_identity_headers", "runtime_flags",     "show_error_details",
+constexpr std::array<std::string_view, 7> kMoreGlobalKeys = {
+    "jwt_claims_headers",
+    "jwt_groups_filter",
+    "jwt_issuer_format",
+    "pass_identity_headers",
+    "runtime_flags",
+    "show_error_details",
+    "google_cloud_serverless_authentication_service_account",
 };
-constexpr std::array<std::string_view, 10> kRouteKeys = {
+constexpr std::array<std::string_view, 11> kRouteKeys = {
     "policy",
     "allow_any_authenticated_user",
     "allowed_users",
@@ -45,6 +50,7 @@ constexpr std::array<std::string_view, 10> kRouteKeys = {
     "jwt_groups_filter",
     "jwt_issuer_format",
     "show_error_details",
+    "enable_google_cloud_serverless_authentication",
 };
 
 template <size_t N>
@@ -223,6 +229,11 @@ void IdentityDecoder::decodeGlobal(ValueReader& r, const yaml::Node& v, yaml::Ma
     readBool(r, v, key, out.pass_identity_headers);
   } else if (name == "show_error_details") {
     readBool(r, v, key, out.show_error_details);
+  } else if (name == "google_cloud_serverless_authentication_service_account") {
+    if (auto s = r.readString(v, key)) {
+      out.gcp_service_account = std::move(*s);
+      out.gcp_service_account_pos = r.pos(v.mark);
+    }
   } else if (name == "runtime_flags") {
     if (!v.isMap()) {
       r.error(v.mark, key, "expected a mapping of flag: true|false, got " + yaml::describe(v));
@@ -323,6 +334,8 @@ void IdentityDecoder::decodeRoute(ValueReader& r, const yaml::Entry& e, const st
     route.jwt_issuer_uri = readIssuerFormat(r, v, key);
   } else if (name == "show_error_details") {
     route.show_error_details = r.readBool(v, key);
+  } else if (name == "enable_google_cloud_serverless_authentication") {
+    readBool(r, v, key, route.enable_google_cloud_serverless_authentication);
   }
 }
 

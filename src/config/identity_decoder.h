@@ -11,9 +11,11 @@
 
 /// Internal to the config component: the sign-in and identity options (Pomerium's
 /// `authenticate_service_url`, `idp_*`, `cookie_*`, `signing_key`, `jwt_*`,
-/// `pass_identity_headers`, `runtime_flags`, `show_error_details` globals) and the route keys
-/// that say who may pass (`policy`, the legacy allow lists, `pass_identity_headers`,
-/// `jwt_groups_filter`, `jwt_issuer_format`, `show_error_details`). Control thread.
+/// `pass_identity_headers`, `runtime_flags`, `show_error_details`,
+/// `google_cloud_serverless_authentication_service_account` globals) and the route keys that
+/// say who may pass and what the upstream learns (`policy`, the legacy allow lists,
+/// `pass_identity_headers`, `jwt_groups_filter`, `jwt_issuer_format`, `show_error_details`,
+/// `enable_google_cloud_serverless_authentication`). Control thread.
 namespace vallum::config {
 
 class IdentityDecoder {

@@ -144,7 +144,7 @@ const std::vector<KeySpec>& globalTable() {
       {"client_crl", VT::String},
       {"client_crl_file", VT::String},
       {"downstream_mtls", VT::Map},
-      {"google_cloud_serverless_authentication_service_account", VT::String},
+      {"google_cloud_serverless_authentication_service_account", VT::String, KS::Implemented},
       {"circuit_breaker_thresholds", VT::Map},
       {"bearer_token_format",
        VT::String,
@@ -326,7 +326,7 @@ const std::vector<KeySpec>& routeTable() {
       {"circuit_breaker_thresholds", VT::Map},
       {"upstream_tunnel", VT::Map},
       {"session_recording", VT::Any},
-      {"enable_google_cloud_serverless_authentication", VT::Bool},
+      {"enable_google_cloud_serverless_authentication", VT::Bool, KS::Implemented},
       {"policy", VT::MapListOrString, KS::Implemented},
 
       {"mcp", VT::Any, KS::OutOfScope, {}, false, "not supported (MCP routes are out of scope)"},

@@ -315,6 +315,11 @@ struct IdentityOptions {
   bool show_error_details = false;
   /// runtime_flags.pomerium_jwt_endpoint: /.pomerium/jwt answers (default off, as Pomerium).
   bool pomerium_jwt_endpoint = false;
+  /// google_cloud_serverless_authentication_service_account: a Google service-account key file
+  /// (JSON, or base64 of it), read when the snapshot is built. Empty → the metadata server.
+  /// Never logged.
+  std::string gcp_service_account;
+  SourcePos gcp_service_account_pos;
 };
 
 /// One route, from `policy:` (first) or `routes:` (then), in file order.
@@ -398,6 +403,9 @@ struct Route {
   std::optional<std::vector<std::string>> jwt_groups_filter;
   std::optional<bool> jwt_issuer_uri;
   std::optional<bool> show_error_details;
+  /// enable_google_cloud_serverless_authentication: a Google-signed ID token for the upstream
+  /// (audience https://<host of the last `to`>) in `Authorization: Bearer`.
+  bool enable_google_cloud_serverless_authentication = false;
 };
 
 /// Effective upstream timeout of a route (Pomerium route option `timeout`): its `timeout`,

@@ -266,11 +266,12 @@ std::string SigningKey::jwksJson() const {
   return json{{"keys", std::move(keys)}}.dump();
 }
 
-std::string SigningKey::signJwt(const json& claims) const {
+std::string SigningKey::signJwt(const json& claims, std::string_view kid) const {
   if (!valid()) {
     return {};
   }
-  const json header = {{"alg", alg()}, {"kid", kid()}, {"typ", "JWT"}};
+  const json header = {{"alg", alg()}, {"kid", kid.empty() ? this->kid() : std::string(kid)},
+                       {"typ", "JWT"}};
   std::string input = base64UrlEncode(header.dump());
   input.push_back('.');
   input += base64UrlEncode(claims.dump(-1, ' ', false, json::error_handler_t::replace));

@@ -57,7 +57,9 @@ class SigningKey {
   /// ES256 signatures are the 64-byte JOSE r||s (RFC 7518 §3.4), not DER. Invalid UTF-8 in
   /// claim strings is replaced by U+FFFD. Returns "" only if OpenSSL fails (out of memory).
   /// Thread-safe: const, and concurrent signing with one EVP_PKEY is safe in OpenSSL 3.
-  std::string signJwt(const nlohmann::json& claims) const;
+  /// `kid`: the header's key id when the verifier names keys its own way (a Google service
+  /// account's private_key_id); empty → kid().
+  std::string signJwt(const nlohmann::json& claims, std::string_view kid = {}) const;
 
  private:
   struct Published {

@@ -1,6 +1,7 @@
 #include "proxy/identity_runtime.h"
 
 #include <array>
+#include <cstdlib>
 
 #include <openssl/rand.h>
 
@@ -181,6 +182,27 @@ IdentityRuntimeConstSharedPtr buildIdentityRuntime(const config::Options& option
     if (id.signout_redirect_url) {
       rt->signout_redirect_url = id.signout_redirect_url->raw;
     }
+  }
+
+  // Google Cloud serverless authentication: a service-account key, else the metadata server
+  // (GCE_METADATA_HOST names another one, as Google's client libraries read it).
+  if (!id.gcp_service_account.empty()) {
+    auto account = identity::parseServiceAccount(id.gcp_service_account);
+    if (!account) {
+      diagnostics.error(id.gcp_service_account_pos,
+                        "google_cloud_serverless_authentication_service_account",
+                        "cannot read the service-account key: " + account.error().detail());
+      ok = false;
+    } else {
+      rt->gcp_account = std::move(*account);
+    }
+  }
+  const char* metadata_host = std::getenv("GCE_METADATA_HOST");
+  rt->gcp_metadata_origin = std::string("http://") +
+                            (metadata_host != nullptr && *metadata_host != '\0' ? metadata_host
+                                                                                : "metadata");
+
+  if (sign_in || rt->gcp_account) {
     rt->idp_tls = tls::ClientContext::build(config::UpstreamTls{}, options.certificate_authority,
                                             options.certificate_authority_pos, diagnostics);
     if (!rt->idp_tls) {

@@ -2,12 +2,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/diagnostics.h"
 #include "config/options.h"
 #include "identity/cookie_cipher.h"
+#include "identity/service_account.h"
 #include "identity/signing_key.h"
 #include "tls/client_context.h"
 
@@ -38,9 +40,16 @@ struct IdentityRuntime {
   std::string scopes;  ///< space-separated
   std::vector<config::HeaderSetting> request_params;
   std::string signout_redirect_url;
-  /// Trust for the identity provider's https endpoints (system roots, plus
-  /// certificate_authority).
+  /// Trust for the identity provider's and Google's https endpoints (system roots, plus
+  /// certificate_authority); set with sign-in or a service account.
   std::shared_ptr<const tls::ClientContext> idp_tls;
+
+  // -- Google Cloud serverless authentication (routes with
+  //    enable_google_cloud_serverless_authentication).
+  /// google_cloud_serverless_authentication_service_account; nullopt → the metadata server.
+  std::optional<identity::ServiceAccount> gcp_account;
+  /// "http://metadata", or "http://" + $GCE_METADATA_HOST.
+  std::string gcp_metadata_origin;
 
   // -- Cookies (Pomerium cookie_* options).
   std::string cookie_name;               ///< route hosts

@@ -351,7 +351,12 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
                 : route.response ? RouteRuntime::Action::Respond
                                  : RouteRuntime::Action::Forward;
     std::vector<std::string> warnings;
-    rt.cluster = upstream::buildCluster(route.to, build.resolve_dns, &warnings);
+    // Pomerium resolves the upstreams of Google serverless routes over IPv4 only.
+    const bool gcp = route.enable_google_cloud_serverless_authentication && !route.to.empty();
+    rt.cluster = upstream::buildCluster(route.to, build.resolve_dns, &warnings, /*ipv4_only=*/gcp);
+    if (gcp) {
+      rt.gcp_audience = "https://" + route.to.back().host;
+    }
     for (const std::string& w : warnings) {
       diagnostics.warning(route.pos, route.key + ".to", w);
     }

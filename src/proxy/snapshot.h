@@ -116,6 +116,9 @@ struct RouteRuntime {
   bool jwt_issuer_uri = false;
   std::vector<std::string> jwt_groups_filter;
   bool show_error_details = false;
+  /// enable_google_cloud_serverless_authentication: the audience of the Google ID token sent
+  /// upstream ("https://" + host of the last `to`, as Pomerium); empty when off.
+  std::string gcp_audience;
   /// Route `name`, or "route-<id>" (see routeId()), for access logs and metrics labels.
   std::string log_name;
   /// The stable route id (routeId()): keys the health and outlier state kept across reloads.

@@ -60,6 +60,11 @@ struct StreamContext {
   uint32_t route_index = 0;
   const RouteRuntime* route = nullptr;
 
+  // serverless_token
+  /// The Google ID token of this request was fetched (or its fetch failed): the chain does not
+  /// ask again, and the token kept is sent whatever its age.
+  bool serverless_token_fetched = false;
+
   // rewrite_request
   /// The upstream Host unless the route uses the endpoint's authority
   /// (RouteRuntime::HostRewrite::Endpoint: the forward step fills it in).
@@ -94,6 +99,7 @@ struct StreamContext {
     target = {};
     route = nullptr;
     route_index = 0;
+    serverless_token_fetched = false;
     upstream_host = {};
     host_rewritten = true;
     upstream.clear();

@@ -8,6 +8,7 @@
 
 #include "common/logging.h"
 #include "proxy/connection_manager.h"
+#include "proxy/google_id_tokens.h"
 #include "proxy/oidc_client.h"
 
 namespace vallum::proxy {
@@ -58,6 +59,14 @@ OidcClient& Worker::oidc() {
                                          [this](std::function<void()> fn) { post(std::move(fn)); });
   }
   return *oidc_;
+}
+
+GoogleIdTokens& Worker::googleIdTokens() {
+  if (!google_id_tokens_) {
+    google_id_tokens_ = std::make_unique<GoogleIdTokens>(
+        io_.get_executor(), [this](std::function<void()> fn) { post(std::move(fn)); });
+  }
+  return *google_id_tokens_;
 }
 
 void Worker::install(SnapshotConstSharedPtr snapshot) {

@@ -39,6 +39,7 @@ struct WorkerSnapshot {
 };
 using WorkerSnapshotSharedPtr = std::shared_ptr<WorkerSnapshot>;
 
+class GoogleIdTokens;
 class OidcClient;
 
 /// One worker thread's world (docs/architecture.md §1): its io_context, its own SO_REUSEPORT
@@ -98,6 +99,8 @@ class Worker {
   DateCache& dates() { return dates_; }
   /// The identity provider client of this worker (sign-in), created on first use.
   OidcClient& oidc();
+  /// The Google ID tokens of this worker (Google Cloud serverless routes), created on first use.
+  GoogleIdTokens& googleIdTokens();
   /// Called by a connection when it ends (for drain bookkeeping).
   void connectionClosed();
 
@@ -183,6 +186,7 @@ class Worker {
   AccessLog access_log_;
   DateCache dates_;
   std::unique_ptr<OidcClient> oidc_;
+  std::unique_ptr<GoogleIdTokens> google_id_tokens_;
   bool draining_ = false;
   std::function<void()> on_idle_;
   std::function<void(const std::string&, uint32_t)> outlier_report_;

@@ -10,7 +10,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Cluster buildCluster(const std::vector<config::UpstreamUrl>& to, bool resolve,
-                     std::vector<std::string>* warnings) {
+                     std::vector<std::string>* warnings, bool ipv4_only) {
   Cluster cluster;
   cluster.weighted = !to.empty() && to.front().weight != 0;
   for (const config::UpstreamUrl& url : to) {
@@ -26,7 +26,9 @@ Cluster buildCluster(const std::vector<config::UpstreamUrl>& to, bool resolve,
     } else if (resolve) {
       asio::io_context io;
       tcp::resolver resolver(io);
-      auto results = resolver.resolve(host, std::to_string(url.effective_port), ec);
+      const std::string port = std::to_string(url.effective_port);
+      auto results = ipv4_only ? resolver.resolve(tcp::v4(), host, port, ec)
+                               : resolver.resolve(host, port, ec);
       if (!ec && !results.empty()) {
         ep.address = results.begin()->endpoint();
         ep.resolved = true;

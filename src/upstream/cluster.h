@@ -73,7 +73,8 @@ std::vector<lb::LbHost> balancingHosts(const Cluster& cluster, bool* panic);
 /// Builds the cluster for a route's `to` list. IP literals and `localhost` are used directly;
 /// other names are resolved once here (blocking; control thread only) when `resolve` is true.
 /// An endpoint whose name does not resolve stays unresolved (requests to it get 503).
+/// `ipv4_only`: names resolve to IPv4 addresses only (Envoy dns_lookup_family V4_ONLY).
 Cluster buildCluster(const std::vector<config::UpstreamUrl>& to, bool resolve,
-                     std::vector<std::string>* warnings);
+                     std::vector<std::string>* warnings, bool ipv4_only = false);
 
 }  // namespace vallum::upstream

@@ -7,8 +7,10 @@
 #include "common/strings.h"
 #include "http/hop_by_hop.h"
 #include "proxy/cookies.h"
+#include "proxy/google_id_tokens.h"
 #include "proxy/identity_headers.h"
 #include "proxy/sign_in_state.h"
+#include "proxy/worker.h"
 
 namespace vallum::proxy {
 
@@ -159,6 +161,7 @@ void composeHeaders(StreamContext& ctx) {
       !route.remove_request_headers.empty() || !route.set_request_headers.empty();
   const bool max_forwards_applies = request.method == "TRACE" || request.method == "OPTIONS";
   const IdentityRuntime* identity = ctx.snapshot->identity.get();
+  const bool serverless = !route.gcp_audience.empty() && identity != nullptr;
   http::HeaderList& out = ctx.upstream.headers;
   std::vector<std::string_view>& nominated = ctx.nominated;
   http::collectConnectionNominated(fields, nominated);
@@ -201,8 +204,9 @@ void composeHeaders(StreamContext& ctx) {
           continue;
         }
         if ((name[0] == 'x' || name[0] == 'X' || name[0] == 'a' || name[0] == 'A') &&
-            isReservedRequestHeader(name, fields.value(i))) {
-          continue;
+            (isReservedRequestHeader(name, fields.value(i)) ||
+             (serverless && strings::iequals(name, "authorization")))) {
+          continue;  // serverless: the Google ID token replaces the client's credentials
         }
         break;
     }
@@ -274,6 +278,16 @@ void composeHeaders(StreamContext& ctx) {
     appendIdentityHeaders(ctx, fields, out, [&](std::string_view name) {
       return has_policy && (inList(name, route.remove_request_headers) || isSetHeader(name, route));
     });
+  }
+  // Google Cloud serverless authentication: the token stages/serverless_token.cc made sure of.
+  if (serverless && ctx.worker != nullptr && generated("authorization")) {
+    if (const std::string* token =
+            ctx.worker->googleIdTokens().find(*identity, route.gcp_audience, std::nullopt)) {
+      std::string& value = out.beginOwned();
+      value += "Bearer ";
+      value += *token;
+      out.commitOwned("Authorization");
+    }
   }
   // set_request_headers: overwrite (set wins over remove); an empty result sends nothing.
   for (const auto& [name, value] : route.set_request_headers) {

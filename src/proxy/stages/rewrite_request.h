@@ -23,7 +23,7 @@ bool isReservedRequestHeader(std::string_view name, std::string_view value);
 void appendUpstreamPath(const RouteRuntime& route, std::string_view path,
                         const http::RequestTarget& target, std::string& out);
 
-/// Stage 9: composes ctx.upstream, the request the forward step sends (Pomerium's path, Host
+/// Stage 11: composes ctx.upstream, the request the forward step sends (Pomerium's path, Host
 /// and header route options; Envoy's header handling):
 /// * the path rewritten (appendUpstreamPath) and the original query;
 /// * the upstream Host: `host_rewrite` (a literal), `host_rewrite_header` (that request
@@ -39,6 +39,8 @@ void appendUpstreamPath(const RouteRuntime& route, std::string_view path,
 /// * X-Forwarded-For with the client address appended (unless `skip_xff_append`),
 ///   X-Forwarded-Proto set, X-Forwarded-Host with the original authority appended when the
 ///   Host is rewritten, X-Request-Id set — each unless the route removes it;
+/// * the identity headers (pass_identity_headers) and, on Google Cloud serverless routes,
+///   `Authorization: Bearer <Google ID token>` in place of the client's Authorization;
 /// * set_request_headers rendered (overwrite; an empty result sends nothing);
 /// * the framing of the request body (re-stated by the client codec).
 StageStatus rewriteRequest(StreamContext& ctx);

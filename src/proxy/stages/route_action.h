@@ -19,7 +19,7 @@ std::string buildRedirectLocation(const config::RedirectAction& redirect, const 
                                   bool tls, std::string_view authority, std::string_view path,
                                   const http::RequestTarget& target);
 
-/// Stage 8: a `redirect` route answers its status with Location, a `response` route its status
+/// Stage 9: a `redirect` route answers its status with Location, a `response` route its status
 /// and body; both only after authorization, as in Pomerium. Other routes continue.
 StageStatus applyRouteAction(StreamContext& ctx);
 

@@ -10,6 +10,7 @@
 #include "proxy/stages/rewrite_request.h"
 #include "proxy/stages/route.h"
 #include "proxy/stages/route_action.h"
+#include "proxy/stages/serverless_token.h"
 #include "proxy/stages/upgrade_check.h"
 #include "proxy/stages/validate.h"
 
@@ -20,7 +21,7 @@ namespace {
 using Stage = StageStatus (*)(StreamContext&);
 
 /// The order of docs/architecture.md §2.1.
-constexpr std::array<Stage, 10> kStages = {
+constexpr std::array<Stage, 11> kStages = {
     &validateRequest,       // stages/validate.cc
     &normalizeRequestPath,  // stages/normalize_path.cc
     &answerInternalEndpoints,  // stages/internal_endpoints.cc
@@ -30,6 +31,7 @@ constexpr std::array<Stage, 10> kStages = {
     &authenticateRequest,   // stages/authenticate.cc
     &authorizeRequest,      // stages/authorize.cc
     &applyRouteAction,      // stages/route_action.cc
+    &fetchServerlessToken,  // stages/serverless_token.cc
     &rewriteRequest,        // stages/rewrite_request.cc
 };
 

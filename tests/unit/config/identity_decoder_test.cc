@@ -187,5 +187,36 @@ TEST(IdentityDecoderTest, LegacyAllowListConflicts) {
                        "accessible for any authenticated user but contains whitelists"}));
 }
 
+// Google Cloud serverless authentication: the route flag and the global key (read as
+// text here; the snapshot reads the key file).
+TEST(IdentityDecoderTest, GoogleCloudServerlessAuthentication) {
+  LoadResult r = load(
+      "google_cloud_serverless_authentication_service_account: e30=\n"
+      "routes:\n"
+      "  - from: https://a.example.com\n"
+      "    to: https://service-abc.a.run.app\n"
+      "    enable_google_cloud_serverless_authentication: true\n"
+      "    allow_public_unauthenticated_access: true\n"
+      "  - from: https://b.example.com\n"
+      "    to: http://127.0.0.1:9001\n"
+      "    allow_public_unauthenticated_access: true\n");
+  ASSERT_TRUE(test::clean(r)) << r.diagnostics.formatAll();
+  EXPECT_EQ(r.options->identity.gcp_service_account, "e30=");
+  EXPECT_EQ(r.options->identity.gcp_service_account_pos.line, 1);
+  EXPECT_EQ(r.options->identity.gcp_service_account_pos.column, 57);
+  EXPECT_TRUE(r.options->routes[0].enable_google_cloud_serverless_authentication);
+  EXPECT_FALSE(r.options->routes[1].enable_google_cloud_serverless_authentication);
+}
+
+TEST(IdentityDecoderTest, GoogleCloudServerlessFlagMustBeABool) {
+  LoadResult r = load(
+      "routes:\n"
+      "  - from: https://a.example.com\n"
+      "    to: https://service-abc.a.run.app\n"
+      "    enable_google_cloud_serverless_authentication: sometimes\n");
+  EXPECT_TRUE(hasDiag(r, {E::Error, 4, 52, "routes[0].enable_google_cloud_serverless_authentication",
+                          "bool"}));
+}
+
 }  // namespace
 }  // namespace vallum::config

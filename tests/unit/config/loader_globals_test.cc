@@ -481,8 +481,6 @@ INSTANTIATE_TEST_SUITE_P(
         NotYetCase{"envoy_admin_address: 127.0.0.1:9901", "envoy_admin_address"},
         NotYetCase{"client_crl: LS0t", "client_crl"},
         NotYetCase{"downstream_mtls: {ca_file: /ca.pem}", "downstream_mtls"},
-        NotYetCase{"google_cloud_serverless_authentication_service_account: e30=",
-                   "google_cloud_serverless_authentication_service_account"},
         NotYetCase{"circuit_breaker_thresholds: {max_connections: 10}",
                    "circuit_breaker_thresholds"},
         NotYetCase{"bearer_token_format: idp_access_token", "bearer_token_format"},

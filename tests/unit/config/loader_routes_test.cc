@@ -403,8 +403,6 @@ const NotYetRouteCase kNotYetRouteCases[] = {
                     "circuit_breaker_thresholds", "{}"},
     NotYetRouteCase{"    upstream_tunnel: {ssh_policy: {allow: {}}}", "upstream_tunnel", "{}"},
     NotYetRouteCase{"    session_recording: {enabled: true}", "session_recording", "{}"},
-    NotYetRouteCase{"    enable_google_cloud_serverless_authentication: true",
-                    "enable_google_cloud_serverless_authentication", "false"},
     NotYetRouteCase{"    sub_policies: [{allowed_users: [a]}]", "sub_policies", "[]"},
     NotYetRouteCase{"    identity_providers: [okta]", "identity_providers", "[]"},
     NotYetRouteCase{"    idp_access_token_allowed_audiences: [api]",

@@ -89,5 +89,34 @@ TEST(IdentityRuntimeTest, BadSigningKeyIsAnErrorAtItsPosition) {
   EXPECT_EQ(d.formatAll().find("bm90IGEga2V5"), std::string::npos);  // never echoed
 }
 
+TEST(IdentityRuntimeTest, ServerlessServiceAccountIsReadAtItsKey) {
+  config::Diagnostics d;
+  auto rt = buildIdentityRuntime(
+      load("google_cloud_serverless_authentication_service_account: '{\"type\": \"user\"}'\n"),
+      false, d);
+  EXPECT_FALSE(rt);
+  EXPECT_NE(d.formatAll().find("t.yaml:1:57: error: "
+                               "google_cloud_serverless_authentication_service_account: cannot "
+                               "read the service-account key: credential type \"user\" is not "
+                               "supported"),
+            std::string::npos)
+      << d.formatAll();
+}
+
+TEST(IdentityRuntimeTest, ServerlessWithoutAServiceAccountAsksTheMetadataServer) {
+  config::Diagnostics d;
+  ::unsetenv("GCE_METADATA_HOST");
+  auto rt = buildIdentityRuntime(load(""), false, d);
+  ASSERT_TRUE(rt);
+  EXPECT_FALSE(rt->gcp_account);
+  EXPECT_EQ(rt->gcp_metadata_origin, "http://metadata");
+  EXPECT_EQ(rt->idp_tls, nullptr);  // nothing to reach over https
+  ::setenv("GCE_METADATA_HOST", "127.0.0.1:8081", 1);
+  rt = buildIdentityRuntime(load(""), false, d);
+  ::unsetenv("GCE_METADATA_HOST");
+  ASSERT_TRUE(rt);
+  EXPECT_EQ(rt->gcp_metadata_origin, "http://127.0.0.1:8081");
+}
+
 }  // namespace
 }  // namespace vallum::proxy

@@ -59,6 +59,25 @@ routes:
   EXPECT_EQ(s->table.match("a.test", 80, "/api/x"), 0u);
 }
 
+// Pomerium: the audience of the Google ID token is https:// + the host of the last `to`.
+TEST(BuildSnapshotTest, ServerlessAudienceIsTheLastUpstreamHost) {
+  auto s = build(R"(
+insecure_server: true
+address: 127.0.0.1:0
+routes:
+  - from: https://a.test
+    to: [http://127.0.0.1:9001, "https://service-abc.a.run.app:8443/path"]
+    enable_google_cloud_serverless_authentication: true
+    allow_public_unauthenticated_access: true
+  - from: https://b.test
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+)");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->routes[0].gcp_audience, "https://service-abc.a.run.app");
+  EXPECT_EQ(s->routes[1].gcp_audience, "");
+}
+
 TEST(BuildSnapshotTest, TlsContextIsBuiltUnlessInsecure) {
   auto s = build("address: 127.0.0.1:0\n");
   ASSERT_NE(s, nullptr);
