@@ -15,6 +15,13 @@
 #endif
 
 int main(int argc, char** argv) {
+#if defined(__x86_64__)
+  // llhttp is built with its SSE4.2 header scanner (cmake/VallumDependencies.cmake).
+  if (!__builtin_cpu_supports("sse4.2")) {
+    std::cerr << "vallum: this CPU lacks SSE4.2 (x86-64-v2), which this build needs\n";
+    return 1;
+  }
+#endif
   // A client that disconnects mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
