@@ -97,7 +97,7 @@ const std::vector<KeySpec>& globalTable() {
       {"autocert_eab_mac_key", VT::String},
       {"autocert_trusted_ca", VT::String},
       {"autocert_trusted_ca_file", VT::String},
-      {"allow_upgrades", VT::StringList},
+      {"allow_upgrades", VT::StringList, KS::Implemented},
       {"xff_num_trusted_hops", VT::Int},
       {"use_proxy_protocol", VT::Bool},
       {"grpc_address", VT::String},
@@ -291,11 +291,12 @@ const std::vector<KeySpec>& routeTable() {
       {"tls_client_key", VT::String, KS::Implemented},
       {"tls_client_key_file", VT::String, KS::Implemented},
 
+      {"idle_timeout", VT::GoDuration, KS::Implemented},
+      {"allow_websockets", VT::Bool, KS::Implemented},
+      {"allow_spdy", VT::Bool, KS::Implemented},
+      {"allow_upgrades", VT::StringList, KS::Implemented},
+
       // Recognized; an error "not supported yet" unless the value asks for nothing.
-      {"idle_timeout", VT::GoDuration},
-      {"allow_websockets", VT::Bool},
-      {"allow_spdy", VT::Bool},
-      {"allow_upgrades", VT::StringList},
       {"pass_identity_headers", VT::Bool, KS::Implemented},
       {"tls_downstream_server_name", VT::String},
       {"tls_downstream_client_ca", VT::String},

@@ -12,6 +12,7 @@
 #include "config/diagnostics.h"
 #include "config/file_reader.h"
 #include "config/identity_decoder.h"
+#include "config/upgrade_decoder.h"
 #include "config/key_tables.h"
 #include "config/route_decoder.h"
 #include "config/route_uniqueness.h"
@@ -256,6 +257,8 @@ class Loader {
       readDurationInto(r, v, o.key, opts_.timeout_write);
     } else if (name == "timeout_idle") {
       readDurationInto(r, v, o.key, opts_.timeout_idle);
+    } else if (name == "allow_upgrades") {
+      opts_.allow_upgrades = UpgradeDecoder::readUpgradeTokens(r, v, o.key);
     } else if (name == "normalize_path") {
       readBoolInto(r, v, o.key, opts_.normalize_path);
     } else if (name == "merge_slashes") {

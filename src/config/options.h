@@ -387,6 +387,14 @@ struct Route {
   /// option `timeout`).
   std::optional<Duration> timeout;
   SourcePos timeout_pos;  ///< position of the `timeout` value, for later warnings
+  /// Route `idle_timeout`: no activity on a stream (or tunnel) for this long ends it; 0
+  /// disables. Unset: see streamIdleTimeout().
+  std::optional<Duration> idle_timeout;
+  /// Upgrades the route allows (Pomerium `allow_websockets`, `allow_spdy`, `allow_upgrades`;
+  /// see routeUpgrades()). allow_upgrades: lower-case tokens; unset → the global list.
+  bool allow_websockets = false;
+  bool allow_spdy = false;
+  std::optional<std::vector<std::string>> allow_upgrades;
   bool allow_public_unauthenticated_access = false;
 
   /// Who may pass (Pomerium route options): the PPL `policy` as written (compiled by
@@ -411,7 +419,29 @@ struct Route {
 /// Effective upstream timeout of a route (Pomerium route option `timeout`): its `timeout`,
 /// else the global default.
 /// Zero means no timeout.
-Duration routeTimeout(const Route& route, Duration default_upstream_timeout);
+/// The upgrade tokens a route allows, lower case: its `allow_upgrades` (else the global list),
+/// plus "websocket" with `allow_websockets` and "spdy/3.1" with `allow_spdy` (Pomerium builds
+/// Envoy upgrade_configs this way; a token is matched case-insensitively).
+std::vector<std::string> routeUpgrades(const Route& route,
+                                       const std::vector<std::string>& global_upgrades);
+
+/// Whether a route carries long-lived traffic (Pomerium: websockets allowed): its `timeout`
+/// and `idle_timeout` then default to 0.
+bool longLivedRoute(const Route& route, const std::vector<std::string>& global_upgrades);
+
+/// The route `timeout`: as set (0 disables); unset → 0 for a long-lived route and for a route
+/// that sets `idle_timeout` (Pomerium's route docs), else `default_upstream_timeout`.
+Duration routeTimeout(const Route& route, Duration default_upstream_timeout,
+                      bool long_lived = false);
+
+/// The stream idle timeout of a route's HTTP streams: its `idle_timeout`; unset → 0 for a
+/// long-lived route, else Envoy's stream_idle_timeout default (5 min). 0 disables.
+Duration streamIdleTimeout(const Route& route, bool long_lived);
+
+/// The idle timeout of a route's tunnels (after an upgrade): its `idle_timeout`, else none (0).
+inline Duration tunnelIdleTimeout(const Route& route) {
+  return route.idle_timeout.value_or(Duration{});
+}
 
 /// Global options (Pomerium's global settings) that Vallum implements, plus the routes.
 struct Options {
@@ -424,6 +454,8 @@ struct Options {
   Duration timeout_read = 30s;    ///< whole downstream request must arrive within it; 0 = off
   Duration timeout_write = 0s;    ///< max stream duration; 0 = unlimited
   Duration timeout_idle = 5min;   ///< downstream connection idle timeout; 0 = off
+  /// Global `allow_upgrades`: the upgrade tokens of routes without their own list (lower case).
+  std::vector<std::string> allow_upgrades;
 
   bool normalize_path = true;
   bool merge_slashes = false;  ///< Vallum default false (route docs' "//" tip; docs/decisions.md)

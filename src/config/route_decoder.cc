@@ -9,6 +9,7 @@
 #include "common/strings.h"
 #include "config/cluster_decoder.h"
 #include "config/identity_decoder.h"
+#include "config/upgrade_decoder.h"
 #include "config/diagnostics.h"
 #include "config/key_tables.h"
 #include "config/rewrite_lint.h"
@@ -125,6 +126,10 @@ class RouteDecoder {
     if (IdentityDecoder::handlesRoute(name)) {
       noteFacts(name, v, key, isEmptyValue(spec->type, v));
       IdentityDecoder::decodeRoute(r_, e, key, route_);
+      return;
+    }
+    if (UpgradeDecoder::handlesRoute(name)) {
+      UpgradeDecoder::decodeRoute(r_, e, key, route_);
       return;
     }
     if (name == "from") {

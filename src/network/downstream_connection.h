@@ -198,6 +198,17 @@ class DownstreamConnection {
     network::sendGoAwayWithoutWaiting(session, socket_.native_handle(), tls_);
   }
 
+  /// No more bytes will be sent (a tunnel passes the other side's EOF on): TLS sends
+  /// close_notify (one attempt, never waiting; reading goes on), plain TCP half-closes.
+  void shutdownWrite() {
+    if (tls_.isOpen()) {
+      (void)tls_.shutdownStep();
+      return;
+    }
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
   /// Cancels pending operations (a deadline fired, the server drains).
   void cancel() {
     boost::system::error_code ignored;

@@ -409,10 +409,21 @@ void ActiveStream::setConnectDeadline(bool on) {
 }
 
 void ActiveStream::touchActivity() {
-  // Moving a deadline later needs no registry update: the scan finds it and re-arms.
-  activity_deadline_ = SteadyClock::now() + kStreamIdleTimeout;
+  // Moving a deadline later needs no registry update: the scan finds it and re-arms. The
+  // route's stream idle timeout (idle_timeout; 0 off), Envoy's default before routing.
+  const config::Duration idle =
+      ctx_.route != nullptr ? ctx_.route->stream_idle_timeout : config::Duration(kStreamIdleTimeout);
+  activity_deadline_ = idle.count() > 0 ? SteadyClock::now() + idle : kNoDeadline;
   noteDeadline(activity_deadline_);
 }
+
+void ActiveStream::enterTunnel() {
+  request_deadline_ = connect_deadline_ = route_deadline_ = kNoDeadline;
+  activity_deadline_ = watch_deadline_ = kNoDeadline;
+}
+
+std::string_view ActiveStream::unreadInput() const { return manager_.unreadInput(); }
+void ActiveStream::dropUnreadInput() { manager_.dropUnreadInput(); }
 
 void ActiveStream::watchClient() {
   if (!manager_.http2()) {

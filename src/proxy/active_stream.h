@@ -165,6 +165,16 @@ class ActiveStream {
   /// hang-up after a short delay (HTTP/1; HTTP/2 hears resets from its reader).
   void watchClient();
   void stopWatchingClient();
+  /// HTTP/1 upgrade: the connection becomes a tunnel. Every stream timer stops except the max
+  /// stream duration (`timeout_write`, which ends tunnels too); the tunnel keeps its own idle
+  /// timer.
+  void enterTunnel();
+  /// The client's connection (the tunnel's downstream side).
+  network::DownstreamConnection& downstream() { return transport(); }
+  /// HTTP/1: bytes the client sent after the request head, not parsed (a tunnel's first bytes),
+  /// and dropping them.
+  std::string_view unreadInput() const;
+  void dropUnreadInput();
   /// Wakes whatever the stream waits on (its signal timer).
   void wake() { signal_.cancel(); }
   boost::asio::steady_timer& signal() { return signal_; }

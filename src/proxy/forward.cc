@@ -190,6 +190,14 @@ bool Forwarder::prepare() {
   return true;
 }
 
+bool Forwarder::http2Endpoint() const {
+  if (!stream_.ctx().upgrade.empty() || stream_.ctx().route->upstream_http1_only) {
+    return false;
+  }
+  return endpoint_->http2 ||
+         (endpoint_->alpn_h2 && pool_->alpn() == upstream::pool::EndpointPool::Alpn::Http2);
+}
+
 void Forwarder::interrupt() {
   boost::system::error_code ignored;
   if (upstream_ != nullptr) {

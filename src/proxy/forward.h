@@ -57,17 +57,22 @@ class Forwarder {
   /// Picks the endpoint and completes ctx.upstream (Host, scheme). False: the stream's local
   /// reply is set (503: no healthy upstream, an unresolved name).
   bool prepare();
-  /// Whether the picked endpoint speaks HTTP/2 (runHttp2) rather than HTTP/1.1 (runHttp1).
-  /// (`h2c://` clusters, and `https://` ones whose endpoint chose h2 by ALPN last time.)
-  bool http2Endpoint() const {
-    return endpoint_->http2 ||
-           (endpoint_->alpn_h2 && pool_->alpn() == upstream::pool::EndpointPool::Alpn::Http2);
-  }
+  /// Whether the exchange goes over HTTP/2 (runHttp2) rather than HTTP/1.1 (runHttp1):
+  /// `h2c://` clusters, and `https://` ones whose endpoint chose h2 by ALPN last time; never
+  /// an upgrade nor a route with RouteRuntime::upstream_http1_only (Pomerium forces HTTP/1.1
+  /// for websockets).
+  bool http2Endpoint() const;
   /// Forwards the stream's composed request (ctx.upstream) and streams the response back.
   /// Returns Finish (the response is complete), Reply (the stream's local reply is set, nothing
   /// went to the client yet) or Abort (the response broke off after its head).
   boost::asio::awaitable<Step> runHttp1();
   boost::asio::awaitable<Step> runHttp2();
+  /// After a `101` to an allowed upgrade (HTTP/1.1 both sides): the client's connection and
+  /// `conn` become a byte tunnel (network::runTunnel) until both sides ended, one failed, the
+  /// route's tunnel idle timeout passed or a stream timer (max stream duration) fired. The bytes
+  /// each side sent ahead (the upstream's after its 101, the client's after its request head)
+  /// go first. Counts the bytes into the stream's facts. (forward_tunnel.cc)
+  boost::asio::awaitable<void> runTunnel(upstream::pool::UpstreamConnection& conn);
   /// A timer fired or the client went: ends the upstream's pending operations; run() then
   /// settles and returns.
   void interrupt();

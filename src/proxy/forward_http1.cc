@@ -133,6 +133,10 @@ asio::awaitable<Step> Forwarder::runHttp1() {
   const http::RequestHeaders& request = stream_.request();
   const http::OutgoingRequest& out = stream_.ctx().upstream;
   const bool whole_request_in_hand = stream_.requestComplete();
+  // An allowed upgrade goes over a connection of its own (it never returns to the pool) and
+  // HTTP/1.1 whatever the endpoint offers (Pomerium forces HTTP/1.1 for websockets).
+  const bool upgrade = !stream_.ctx().upgrade.empty();
+  const bool offer_h2 = endpoint_->alpn_h2 && !upgrade && !stream_.ctx().route->upstream_http1_only;
 
   if (continueWanted()) {
     const bool sent = co_await answerContinue();
@@ -147,7 +151,7 @@ asio::awaitable<Step> Forwarder::runHttp1() {
   bool retried = false;
   size_t body_sent = 0;
   for (;;) {
-    conn = pool_->takeIdle();
+    conn = upgrade ? nullptr : pool_->takeIdle();
     const bool reused = conn != nullptr;
     if (!conn) {
       conn = std::make_unique<UpstreamConnection>(io_);
@@ -160,7 +164,7 @@ asio::awaitable<Step> Forwarder::runHttp1() {
         conn->tls_context = route.cluster.tls_context;
         target.tls = route.cluster.tls_context.get();
         target.server_name = endpoint_->tls_server_name;
-        if (endpoint_->alpn_h2) {
+        if (offer_h2) {
           target.alpn = upstream::pool::kAlpnH2Http11;
         }
       }
@@ -174,7 +178,7 @@ asio::awaitable<Step> Forwarder::runHttp1() {
         step = Step::Reply;
         break;
       }
-      if (endpoint_->alpn_h2) {
+      if (offer_h2) {
         const bool h2 = upstream::pool::alpnChoseH2(*conn->tls);
         pool_->noteAlpn(h2);
         if (h2 && !switched_codec_) {
@@ -201,7 +205,7 @@ asio::awaitable<Step> Forwarder::runHttp1() {
 
     // The head and whatever body arrived with it, in one write.
     upstream_start_ = SteadyClock::now();
-    conn->codec.reset(stream_.headRequest());
+    conn->codec.reset(stream_.headRequest(), upgrade);
     const std::string_view body = stream_.bodyQueued();
     const bool no_body = out.framing == http::BodyFraming::None;
     const bool trailers = whole_request_in_hand && request.trailers.fieldCount() > 0;
@@ -241,9 +245,10 @@ asio::awaitable<Step> Forwarder::runHttp1() {
       pump = PumpState{};
       pump.running = true;
       asio::co_spawn(io_, pumpHttp1Body(conn.get(), &pump), asio::detached);
-    } else {
+    } else if (!upgrade) {
       // Responses that come quickly never arm the watch (it costs a wait, a cancel and a
-      // wake-up per request); slower ones get it once the deadline scan passes this.
+      // wake-up per request); slower ones get it once the deadline scan passes this. (An
+      // upgrading client may send its first frames before the 101: nothing watches it.)
       stream_.watchClient();
     }
 
@@ -290,6 +295,10 @@ asio::awaitable<Step> Forwarder::runHttp1() {
       continue;
     }
     break;
+  }
+
+  if (upgrade && step == Step::Finish && conn->codec.response().status == 101) {
+    co_await runTunnel(*conn);  // the connection is not reused: the 101 said keep_alive false
   }
 
   // Settle the request body before answering or reusing anything.

@@ -44,7 +44,9 @@ void composeResponse(const http::ResponseHeaders& upstream, const RouteRuntime& 
   for (size_t i = 0; i < upstream.headers.fieldCount(); ++i) {
     const http::HeaderId id = upstream.headers.id(i);
     const std::string_view name = upstream.headers.name(i);
-    if (!upstream.headers.live(i) || isResponseHop(id) ||
+    // A 101 keeps its Upgrade (the server codec states `Connection: upgrade`).
+    const bool kept_upgrade = id == http::HeaderId::Upgrade && upstream.status == 101;
+    if (!upstream.headers.live(i) || (isResponseHop(id) && !kept_upgrade) ||
         (!nominated.empty() && http::isNominated(name, nominated))) {
       continue;
     }

@@ -434,7 +434,12 @@ SnapshotConstSharedPtr buildSnapshot(config::Options options, const SnapshotBuil
     }
     rt.response_headers = routeResponseHeaders(snapshot->response_headers, route);
     rt.rewrite_response_headers = route.rewrite_response_headers;
-    rt.timeout = config::routeTimeout(route, opts.default_upstream_timeout);
+    rt.upgrades = config::routeUpgrades(route, opts.allow_upgrades);
+    const bool long_lived = config::longLivedRoute(route, opts.allow_upgrades);
+    rt.timeout = config::routeTimeout(route, opts.default_upstream_timeout, long_lived);
+    rt.stream_idle_timeout = config::streamIdleTimeout(route, long_lived);
+    rt.upstream_http1_only = long_lived;
+    rt.tunnel_idle_timeout = config::tunnelIdleTimeout(route);
     compileRoutePolicy(route, opts, rt, diagnostics, ok);
     rt.id = routeId(route);
     rt.log_name = !route.name.empty() ? route.name : "route-" + rt.id;

@@ -105,7 +105,17 @@ struct RouteRuntime {
   /// route's, sorted by name, as Pomerium), and the prefix rewrites of rewrite_response_headers.
   std::vector<std::pair<std::string, std::string>> response_headers;
   std::vector<config::ResponseHeaderRewrite> rewrite_response_headers;
-  config::Duration timeout{};  ///< 0 = none
+  config::Duration timeout{};  ///< 0 = none (config::routeTimeout)
+  /// No activity on an HTTP stream for this long ends it (config::streamIdleTimeout); 0 = none.
+  config::Duration stream_idle_timeout{};
+  /// No byte either way in a tunnel (after an upgrade) for this long closes it; 0 = none.
+  config::Duration tunnel_idle_timeout{};
+  /// The upgrade tokens the route allows, lower case (config::routeUpgrades): "websocket",
+  /// "spdy/3.1", others from allow_upgrades.
+  std::vector<std::string> upgrades;
+  /// Requests go to the upstream over HTTP/1.1 only — no h2c, no ALPN h2 — on routes that
+  /// allow websockets (Pomerium forces HTTP/1.1 there), and always for an upgrade.
+  bool upstream_http1_only = false;
 
   /// Who may pass: the route's PPL policy with the legacy allow lists folded in (Pomerium
   /// route options `policy`, `allowed_users`, ...), compiled once. Never null once built.

@@ -60,6 +60,11 @@ struct StreamContext {
   uint32_t route_index = 0;
   const RouteRuntime* route = nullptr;
 
+  // upgrade_check
+  /// The protocol the client upgrades to, allowed by the route (the `Upgrade` value); empty
+  /// for an ordinary request.
+  std::string_view upgrade;
+
   // serverless_token
   /// The Google ID token of this request was fetched (or its fetch failed): the chain does not
   /// ask again, and the token kept is sent whatever its age.
@@ -99,6 +104,7 @@ struct StreamContext {
     target = {};
     route = nullptr;
     route_index = 0;
+    upgrade = {};
     serverless_token_fetched = false;
     upstream_host = {};
     host_rewritten = true;

@@ -130,7 +130,7 @@ routes:
     regex: /a(b
   - from: https://rw.example.test
     to: http://127.0.0.1:9001
-    allow_websockets: true
+    depends_on: [other.example.test]
   - from: ssh://ssh.example.test
     to: ssh://127.0.0.1:22
   - from: https://mixed.example.test
@@ -182,8 +182,8 @@ def test_errors_with_positions_and_exit_1(tmp_path, vallum_bin):
 
     at(find(problems, "routes[4].regex", "error"), text, "/a(b")
 
-    p = find(problems, "routes[5].allow_websockets", "error")
-    at(p, text, "allow_websockets")
+    p = find(problems, "routes[5].depends_on", "error")
+    at(p, text, "depends_on")
     assert "not supported yet" in p["msg"], p
 
     ssh = [p for p in errs if p["key"].startswith("routes[6]")]
@@ -304,10 +304,10 @@ timeout_write: 10s
 routes:
   - from: https://ws.example.test
     to: http://127.0.0.1:9001
-    allow_websockets: true
+    depends_on: [other.example.test]
   - from: https://default-value.example.test
     to: http://127.0.0.1:9001
-    allow_websockets: false
+    depends_on: []
   - from: https://mix.example.test
     to:
       - tcp://127.0.0.1:9001
@@ -354,9 +354,9 @@ def test_more_rules(tmp_path, vallum_bin):
     expect("retired forward_auth_url warns", has("forward_auth_url", "warning"))
     expect("ssh_* is not supported", has("ssh_address", "error", "not supported"))
     expect("certificate_file without key", has("certificate", "error"))
-    expect("allow_websockets: true not supported yet",
-           has("routes[0].allow_websockets", "error", "not supported yet", ("allow_websockets: true",)))
-    expect("allow_websockets: false asks for nothing",
+    expect("depends_on: [host] not supported yet",
+           has("routes[0].depends_on", "error", "not supported yet", ("depends_on: [other",)))
+    expect("depends_on: [] asks for nothing",
            lambda: (_ for _ in ()).throw(AssertionError(problems))
            if [x for x in problems if x["key"].startswith("routes[1]")] else None)
     expect("tcp and http upstreams mixed", has("routes[2].to", "error"))

@@ -14,9 +14,10 @@ namespace vallum::http::http1 {
 /// One exchange at a time on one upstream connection; reset() between exchanges (keep-alive).
 class ClientCodec {
  public:
-  /// Ready for the next exchange; `head_request`: the response has no body (RFC 9110 §9.3.2).
-  void reset(bool head_request) {
-    parser_.reset(head_request);
+  /// Ready for the next exchange; `head_request`: the response has no body (RFC 9110 §9.3.2);
+  /// `upgrade`: the request asks to switch protocols (a 101 may answer it).
+  void reset(bool head_request, bool upgrade = false) {
+    parser_.reset(head_request, upgrade);
     output_.clear();
     chunked_ = false;
   }

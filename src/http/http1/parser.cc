@@ -436,7 +436,14 @@ struct ResponseCallbacks : detail::FieldCallbacks<ResponseParser> {
       return fail(p, "invalid status code");
     }
     if (head.status == 101) {
-      return fail(p, "unexpected 101 Switching Protocols");
+      if (!s.upgrade_) {
+        return fail(p, "unexpected 101 Switching Protocols");
+      }
+      head.framing = BodyFraming::None;
+      head.keep_alive = false;  // the connection now speaks the new protocol
+      s.state_.headers_complete = true;
+      s.state_.new_headers_complete = true;
+      return 1;
     }
     if (head.status < 200) {
       // Informational: no content, whatever its fields say (RFC 9110 §15.2), so a
@@ -473,7 +480,7 @@ struct ResponseCallbacks : detail::FieldCallbacks<ResponseParser> {
 
   static int onMessageComplete(llhttp_t* p) {
     ResponseParser& s = self(p);
-    if (s.head_.status < 200) {
+    if (s.head_.status < 200 && s.head_.status != 101) {
       return 0;  // 1xx: keep parsing for the final response
     }
     s.state_.message_complete = true;
@@ -501,10 +508,11 @@ ResponseParser::ResponseParser() : state_(kMaxResponseHeaderCount, kMaxResponseH
 
 ResponseParser::~ResponseParser() = default;
 
-void ResponseParser::reset(bool head_request) {
+void ResponseParser::reset(bool head_request, bool upgrade) {
   state_.reset(this);
   head_.clear();
   head_request_ = head_request;
+  upgrade_ = upgrade;
 }
 
 ParseEvents ResponseParser::execute(std::string_view data, std::vector<std::string_view>& body) {

@@ -101,7 +101,10 @@ class RequestParser {
 };
 
 /// Parses upstream responses. Call reset() before each response (HEAD responses have no
-/// body). 1xx informational responses other than 101 are consumed and skipped. A response with
+/// body). 1xx informational responses other than 101 are consumed and skipped. A `101
+/// Switching Protocols` is an error unless the request asked for an upgrade; then it is a
+/// complete message with no body, and parsing stops right after its head (the bytes that
+/// follow belong to the new protocol, RFC 9110 §15.2.2). A response with
 /// a body whose Transfer-Encoding is anything but exactly `chunked` is malformed (502): Vallum
 /// does not decode transfer codings, and relabelling `gzip, chunked` would corrupt the body.
 /// Trailer fields go to ResponseHeaders::trailers.
@@ -112,7 +115,8 @@ class ResponseParser {
   ResponseParser(const ResponseParser&) = delete;
   ResponseParser& operator=(const ResponseParser&) = delete;
 
-  void reset(bool head_request);
+  /// `upgrade`: the request asked to switch protocols (a 101 may answer it).
+  void reset(bool head_request, bool upgrade = false);
 
   ParseEvents execute(std::string_view data, std::vector<std::string_view>& body);
 
@@ -132,6 +136,7 @@ class ResponseParser {
   detail::ParseState state_;
   ResponseHeaders head_;
   bool head_request_ = false;
+  bool upgrade_ = false;
 };
 
 }  // namespace vallum::http::http1

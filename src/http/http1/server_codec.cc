@@ -118,8 +118,10 @@ void ServerCodec::encodeHeaders(StreamId, const OutgoingResponse& response, bool
   if (no_body_ && framing_ != WireFraming::Length) {
     framing_ = WireFraming::None;
   }
+  // After a 101 the connection speaks the new protocol: no further HTTP message on it.
+  const bool switching = response.status == 101;
   keep_alive_ = parser_.headersComplete() && request.keep_alive && !draining_ &&
-                !response.close && framing_ != WireFraming::Close;
+                !response.close && framing_ != WireFraming::Close && !switching;
   std::string& out = output_.begin();
   const int status = response.status;
   const char status_line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ',
@@ -140,7 +142,9 @@ void ServerCodec::encodeHeaders(StreamId, const OutgoingResponse& response, bool
   } else if (framing_ == WireFraming::None && !no_body_ && response.status >= 200) {
     out += "content-length: 0\r\n";  // never leave an empty body close-delimited
   }
-  if (!keep_alive_) {
+  if (switching) {
+    out += "connection: upgrade\r\n";
+  } else if (!keep_alive_) {
     out += "connection: close\r\n";
   } else if (client_http10) {
     out += "connection: keep-alive\r\n";

@@ -243,6 +243,11 @@ void composeHeaders(StreamContext& ctx) {
       }
     }
   };
+  // An allowed upgrade keeps its Connection and Upgrade (Envoy forwards them for upgrades).
+  if (!ctx.upgrade.empty()) {
+    out.add("Connection", "upgrade");
+    out.add("Upgrade", ctx.upgrade);
+  }
   // X-Forwarded-For: previous hops, then the client (Envoy use_remote_address, as Pomerium).
   if (!skip_xff_append && generated("x-forwarded-for")) {
     std::string& value = out.beginOwned();

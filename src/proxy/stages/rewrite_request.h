@@ -33,7 +33,8 @@ void appendUpstreamPath(const RouteRuntime& route, std::string_view path,
 ///   value that is not a valid `host[:port]` (RFC 3986 §3.2.2: "a b/c@d", empty) → 400;
 /// * the client's fields in order minus hop-by-hop ones (Connection and the fields it names,
 ///   Keep-Alive, Proxy-Connection, Upgrade, Transfer-Encoding, TE unless "trailers", Trailer),
-///   minus Expect (the proxy answers it), minus isReservedRequestHeader() fields, minus the
+///   minus Expect (the proxy answers it), (an allowed upgrade re-states `Connection: upgrade`
+///   and its `Upgrade`), minus isReservedRequestHeader() fields, minus the
 ///   route's remove_request_headers and the names it sets; Max-Forwards of TRACE/OPTIONS
 ///   decremented (RFC 9110 §7.6.2);
 /// * X-Forwarded-For with the client address appended (unless `skip_xff_append`),

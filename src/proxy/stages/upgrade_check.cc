@@ -33,8 +33,15 @@ std::string_view requestedUpgrade(const http::RequestHeaders& request) {
 }
 
 StageStatus checkUpgrade(StreamContext& ctx) {
-  if (requestedUpgrade(*ctx.request).empty()) {
+  const std::string_view protocol = requestedUpgrade(*ctx.request);
+  if (protocol.empty()) {
     return StageStatus::Continue;
+  }
+  for (const std::string& allowed : ctx.route->upgrades) {
+    if (strings::iequals(allowed, protocol)) {
+      ctx.upgrade = protocol;
+      return StageStatus::Continue;
+    }
   }
   return replyWith(ctx, 403, "upgrade not allowed on this route");
 }

@@ -13,10 +13,12 @@ namespace vallum::proxy {
 /// Envoy does.
 std::string_view requestedUpgrade(const http::RequestHeaders& request);
 
-/// Stage 6 (Envoy upgrade_configs): an upgrade the route does not allow is refused with 403
-/// before authentication — an anonymous client gets 403, not a sign-in redirect — and nothing
-/// reaches the upstream. No route allows an upgrade yet (`allow_websockets`, `allow_spdy` and
-/// `allow_upgrades` are refused at load until tunnels exist).
+/// Stage 6 (Envoy upgrade_configs; Pomerium `allow_websockets`, `allow_spdy`,
+/// `allow_upgrades`): an upgrade the route allows (RouteRuntime::upgrades, matched
+/// case-insensitively against the whole `Upgrade` value) is noted in ctx.upgrade — the request
+/// goes upstream with its `Connection: upgrade` and `Upgrade`, and a `101` turns the connection
+/// into a tunnel (Forwarder). Any other upgrade is refused with 403 before authentication — an
+/// anonymous client gets 403, not a sign-in redirect — and nothing reaches the upstream.
 StageStatus checkUpgrade(StreamContext& ctx);
 
 }  // namespace vallum::proxy

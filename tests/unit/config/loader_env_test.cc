@@ -88,7 +88,7 @@ TEST(LoaderEnvTest, ListOptionsTakeCommaSeparatedText) {
   ASSERT_TRUE(loaded(r));
   EXPECT_EQ(r.options->identity.idp_scopes, (std::vector<std::string>{"openid", "email"}));
   // A list-typed value that is not valid YAML is still just comma-separated text.
-  EXPECT_TRUE(loaded(load("", {{"ALLOW_UPGRADES", "[websocket"}})));
+  EXPECT_TRUE(loaded(load("", {{"PROGRAMMATIC_REDIRECT_DOMAIN_WHITELIST", "[localhost"}})));
   EXPECT_TRUE(hasDiag(load("", {{"IDP_REQUEST_PARAMS", "{prompt: login"}}),
                       {E::Error, 0, 0, "yaml", "", "$IDP_REQUEST_PARAMS"}));
   EXPECT_TRUE(hasDiag(load("", {{"IDP_REQUEST_PARAMS", "[a]"}}),

@@ -465,7 +465,6 @@ INSTANTIATE_TEST_SUITE_P(
                    "databroker_service_urls"},
         NotYetCase{"http_redirect_addr: ':80'", "http_redirect_addr"},
         NotYetCase{"autocert_use_staging: true", "autocert_use_staging"},
-        NotYetCase{"allow_upgrades: [websocket]", "allow_upgrades"},
         NotYetCase{"xff_num_trusted_hops: 1", "xff_num_trusted_hops"},
         NotYetCase{"use_proxy_protocol: true", "use_proxy_protocol"},
         NotYetCase{"grpc_address: ':5443'", "grpc_address"},

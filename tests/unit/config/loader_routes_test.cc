@@ -378,11 +378,6 @@ TEST_P(LoaderNotYetRouteTest, NullIsUnset) {
 }
 
 const NotYetRouteCase kNotYetRouteCases[] = {
-    NotYetRouteCase{"    idle_timeout: 5m", "idle_timeout", nullptr},
-    NotYetRouteCase{"    idle_timeout: 0s", "idle_timeout", nullptr},
-    NotYetRouteCase{"    allow_websockets: true", "allow_websockets", "false"},
-    NotYetRouteCase{"    allow_spdy: true", "allow_spdy", "false"},
-    NotYetRouteCase{"    allow_upgrades: [websocket]", "allow_upgrades", "[]"},
     NotYetRouteCase{"    tls_downstream_server_name: app.example.com", "tls_downstream_server_name",
                     "''"},
     NotYetRouteCase{"    tls_downstream_client_ca: LS0t", "tls_downstream_client_ca", "''"},
@@ -463,6 +458,39 @@ INSTANTIATE_TEST_SUITE_P(
                            "expected a string"},
         RouteTypeErrorCase{"    jwt_issuer_format: full", 24, "routes[0].jwt_issuer_format",
                            "unknown value \"full\" (expected one of: hostOnly, uri)"}));
+
+TEST(LoaderRoutesTest, UpgradeKeys) {
+  LoadResult r = load(
+      "allow_upgrades: [Foo]\n"
+      "routes:\n"
+      "  - from: https://a.example.com\n"
+      "    to: http://a\n"
+      "    allow_websockets: true\n"
+      "    allow_spdy: true\n"
+      "    allow_upgrades: [Custom-Proto, spdy/3.1]\n"
+      "    idle_timeout: 90s\n"
+      "  - from: https://b.example.com\n"
+      "    to: http://b\n");
+  ASSERT_TRUE(test::clean(r)) << r.diagnostics.formatAll();
+  EXPECT_EQ(r.options->allow_upgrades, std::vector<std::string>{"foo"});
+  const Route& a = r.options->routes[0];
+  EXPECT_TRUE(a.allow_websockets);
+  EXPECT_TRUE(a.allow_spdy);
+  EXPECT_EQ(a.allow_upgrades, (std::vector<std::string>{"custom-proto", "spdy/3.1"}));
+  EXPECT_EQ(a.idle_timeout, 90s);
+  const Route& b = r.options->routes[1];
+  EXPECT_FALSE(b.allow_upgrades);
+  EXPECT_FALSE(b.idle_timeout);
+  EXPECT_EQ(routeUpgrades(b, r.options->allow_upgrades), std::vector<std::string>{"foo"});
+}
+
+TEST(LoaderRoutesTest, UpgradeTokensMustBeTokens) {
+  LoadResult r = load(routeWith("    allow_upgrades: [websocket, \"bad token\", a/b/c]\n"));
+  EXPECT_TRUE(hasDiag(r, {E::Error, 4, 0, "routes[0].allow_upgrades[1]",
+                          "upgrade \"bad token\" is not an upgrade token"}));
+  EXPECT_TRUE(hasDiag(r, {E::Error, 4, 0, "routes[0].allow_upgrades[2]",
+                          "upgrade \"a/b/c\" is not an upgrade token"}));
+}
 
 TEST(LoaderRoutesTest, DefaultValuedKeysTogetherLoadClean) {
   LoadResult r =
@@ -604,14 +632,14 @@ TEST(LoaderRoutesTest, EveryProblemOfEveryRouteIsReportedInFileOrder) {
       "    timeout: 5\n"
       "  - from: https://b.example.com/x\n"
       "    to: app\n"
-      "    allow_websockets: true\n");
+      "    depends_on: [c.example.com]\n");
   ASSERT_EQ(r.diagnostics.errorCount(), 5u) << r.diagnostics.formatAll();
   const auto& d = r.diagnostics.items();
   EXPECT_EQ(d[0].key, "routes[0].to");
   EXPECT_EQ(d[1].key, "routes[0].timeout");
   EXPECT_EQ(d[2].key, "routes[1].from");
   EXPECT_EQ(d[3].key, "routes[1].to");
-  EXPECT_EQ(d[4].key, "routes[1].allow_websockets");
+  EXPECT_EQ(d[4].key, "routes[1].depends_on");
 }
 
 TEST(LoaderRoutesTest, DuplicateRouteKey) {

@@ -64,14 +64,14 @@ TEST(LoaderTest, CollectsEveryProblemInFileOrder) {
       "routes:\n"
       "  - from: https://a.example.com\n"
       "    to: http://a\n"
-      "    allow_websockets: true\n"
+      "    depends_on: [b.example.com]\n"
       "cookie_secret: YWJj\n"
       "client_ca: x\n");
   const auto& d = r.diagnostics.items();
   ASSERT_EQ(d.size(), 5u) << r.diagnostics.formatAll();
   EXPECT_EQ(d[0].key, "unknown_a");
   EXPECT_EQ(d[1].key, "timeout_read");
-  EXPECT_EQ(d[2].key, "routes[0].allow_websockets");
+  EXPECT_EQ(d[2].key, "routes[0].depends_on");
   EXPECT_EQ(d[3].key, "cookie_secret");
   EXPECT_EQ(d[4].key, "client_ca");
   for (size_t i = 1; i < d.size(); ++i) {
@@ -88,9 +88,9 @@ TEST(LoaderTest, WarningsAloneStillLoad) {
 }
 
 TEST(LoaderTest, FormatIsTheCheckLine) {
-  LoadResult r = load(test::routeWith("    allow_spdy: true\n"));
+  LoadResult r = load(test::routeWith("    depends_on: [b.example.com]\n"));
   EXPECT_EQ(r.diagnostics.formatAll(),
-            "config.yaml:4:5: error: routes[0].allow_spdy: not supported yet");
+            "config.yaml:4:5: error: routes[0].depends_on: not supported yet");
 }
 
 class LoadFileTest : public ::testing::Test {

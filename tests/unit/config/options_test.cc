@@ -24,6 +24,50 @@ TEST(RouteTimeoutTest, RouteValueWinsOverDefault) {
   EXPECT_EQ(routeTimeout(route, 30s), 0s);
 }
 
+// Pomerium builds Envoy upgrade_configs from allow_upgrades (route, else global) plus the two
+// booleans; tokens match case-insensitively, so they are kept lower case.
+TEST(RouteUpgradesTest, BooleansAddToTheRouteOrGlobalList) {
+  Route route;
+  const std::vector<std::string> global = {"foo"};
+  EXPECT_EQ(routeUpgrades(route, {}), std::vector<std::string>{});
+  EXPECT_EQ(routeUpgrades(route, global), global);
+  route.allow_upgrades = std::vector<std::string>{"bar"};
+  EXPECT_EQ(routeUpgrades(route, global), std::vector<std::string>{"bar"});  // route wins
+  route.allow_websockets = true;
+  route.allow_spdy = true;
+  EXPECT_EQ(routeUpgrades(route, global),
+            (std::vector<std::string>{"bar", "websocket", "spdy/3.1"}));
+  route.allow_upgrades = std::vector<std::string>{"websocket"};
+  EXPECT_EQ(routeUpgrades(route, global), (std::vector<std::string>{"websocket", "spdy/3.1"}));
+}
+
+// Pomerium: websockets make a route long-lived, and its timeout and idle timeout default to
+// 0; the route docs add that idle_timeout without timeout leaves the timeout unlimited.
+TEST(RouteTimeoutTest, LongLivedRoutesDefaultToNoTimeouts) {
+  Route route;
+  EXPECT_FALSE(longLivedRoute(route, {}));
+  EXPECT_TRUE(longLivedRoute(route, {"websocket"}));  // the global list
+  route.allow_spdy = true;
+  EXPECT_FALSE(longLivedRoute(route, {}));
+  route.allow_websockets = true;
+  EXPECT_TRUE(longLivedRoute(route, {}));
+  EXPECT_EQ(routeTimeout(route, 30s, true), 0s);
+  EXPECT_EQ(streamIdleTimeout(route, true), 0s);
+  EXPECT_EQ(tunnelIdleTimeout(route), 0s);
+  route.timeout = 10s;
+  route.idle_timeout = 2s;
+  EXPECT_EQ(routeTimeout(route, 30s, true), 10s);
+  EXPECT_EQ(streamIdleTimeout(route, true), 2s);
+  EXPECT_EQ(tunnelIdleTimeout(route), 2s);
+
+  Route plain;
+  EXPECT_EQ(streamIdleTimeout(plain, false), 5min);  // Envoy's stream_idle_timeout
+  EXPECT_EQ(tunnelIdleTimeout(plain), 0s);
+  plain.idle_timeout = 60s;
+  EXPECT_EQ(routeTimeout(plain, 30s, false), 0s);
+  EXPECT_EQ(streamIdleTimeout(plain, false), 60s);
+}
+
 TEST(OptionsTest, Defaults) {
   Options o;
   EXPECT_EQ(o.address.toString(), ":443");

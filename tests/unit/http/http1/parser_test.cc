@@ -483,6 +483,35 @@ TEST(ResponseParserTest, MalformedIsAnError) {
   EXPECT_EQ(parseResponse(p, "HTTP/1.1 101 Switching Protocols\r\n\r\n").error, 502);
 }
 
+// RFC 9110 §15.2.2: after a 101 the connection speaks the new protocol. Asked for, it is a
+// complete bodiless message and the parser stops right after its head; the bytes that follow
+// (a server that speaks first) are left for the tunnel.
+TEST(ResponseParserTest, SwitchingProtocolsEndsTheMessageWhenAnUpgradeWasAsked) {
+  ResponseParser p;
+  p.reset(false, /*upgrade=*/true);
+  const std::string head =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Content-Length: 5\r\n\r\n";
+  std::vector<std::string_view> body;
+  const ParseEvents ev = p.execute(head + "\x81\x02hi", body);
+  EXPECT_EQ(ev.error_status, 0);
+  EXPECT_TRUE(ev.headers_complete);
+  EXPECT_TRUE(ev.message_complete);
+  EXPECT_EQ(ev.consumed, head.size());
+  EXPECT_TRUE(body.empty());
+  EXPECT_EQ(p.head().status, 101);
+  EXPECT_EQ(p.head().framing, BodyFraming::None);
+  EXPECT_FALSE(p.head().keep_alive);
+  EXPECT_EQ(p.head().headers.get("upgrade"), std::optional<std::string_view>("websocket"));
+
+  // An upgrade request may get an ordinary answer: it is parsed as one.
+  p.reset(false, /*upgrade=*/true);
+  auto r = parseResponse(p, "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 2\r\n\r\nno");
+  EXPECT_EQ(r.error, 0);
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.body, "no");
+}
+
 TEST(ResponseParserTest, OtherTransferCodingsAreAProtocolError) {
   // Relabelling "gzip, chunked" as chunked would hand the client gzip bytes it cannot know
   // about; Vallum does not decode transfer codings, so the response is malformed (502).

@@ -578,9 +578,10 @@ struct NullCallbacks : http::ServerCodecCallbacks {
 };
 
 /// The response head an HTTP/1.1 client gets for the upstream response `wire`.
-std::string responseHead(const Pipeline& run, const std::string& wire) {
+std::string responseHead(const Pipeline& run, const std::string& wire, bool upgrade = false,
+                         bool* closes = nullptr) {
   http::http1::ResponseParser parser;
-  parser.reset(false);
+  parser.reset(false, upgrade);
   std::vector<std::string_view> body;
   parser.execute(wire, body);
   std::vector<std::string_view> nominated;
@@ -595,6 +596,11 @@ std::string responseHead(const Pipeline& run, const std::string& wire) {
   std::string out;
   for (std::string_view p : pieces) {
     out += p;
+  }
+  if (closes != nullptr) {
+    codec.encodeData(1, {}, true);
+    codec.streamDone(1);
+    *closes = codec.wantsClose();
   }
   return out;
 }
@@ -707,6 +713,114 @@ TEST(ResponseHeadersTest, GlobalMapReplacesDefaultsAndDisableEmptiesIt) {
   EXPECT_EQ(replaced->response_headers[0].first, "X-Global");
   auto disabled = build("set_response_headers: {disable: true}\n");
   EXPECT_TRUE(disabled->response_headers.empty());
+}
+
+// ---- upgrades (Pomerium allow_websockets / allow_spdy / allow_upgrades; Envoy upgrade_configs) ----
+
+const char* kUpgrades = R"(
+allow_upgrades: [global-proto]
+routes:
+  - from: https://ws.example.test
+    to: http://127.0.0.1:9001
+    allow_websockets: true
+    allow_public_unauthenticated_access: true
+  - from: https://spdy.example.test
+    to: http://127.0.0.1:9001
+    allow_spdy: true
+    allow_upgrades: [custom-proto]
+    allow_public_unauthenticated_access: true
+  - from: https://plain.example.test
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+  - from: https://private.example.test
+    to: http://127.0.0.1:9001
+    policy: {allow: {and: [{email: {is: a@example.test}}]}}
+)";
+
+std::string upgradeRequest(std::string_view host, std::string_view connection,
+                           std::string_view upgrade) {
+  return get(host, "/chat",
+             "Connection: " + std::string(connection) + "\r\nUpgrade: " + std::string(upgrade) +
+                 "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n");
+}
+
+TEST(UpgradeTest, AnAllowedUpgradeGoesUpstreamWithItsConnectionAndUpgrade) {
+  auto s = build(kUpgrades);
+  // RFC 9110 §7.6.1: Connection is a list; "upgrade" may come in any case and position.
+  for (const char* connection : {"Upgrade", "upgrade", "keep-alive, Upgrade", "UPGRADE,keep-alive",
+                                 "foo, bar ,  upgrade  "}) {
+    Pipeline run(s, upgradeRequest("ws.example.test", connection, "WebSocket"));
+    ASSERT_EQ(run.decision, Decision::Forward) << connection;
+    EXPECT_EQ(run.ctx.upgrade, "WebSocket");
+    const std::string head = run.upstreamHead();
+    EXPECT_TRUE(hasLine(head, "Connection: upgrade")) << head;
+    EXPECT_TRUE(hasLine(head, "Upgrade: WebSocket")) << head;
+    EXPECT_TRUE(hasLine(head, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")) << head;
+    EXPECT_EQ(head.find("keep-alive"), std::string::npos) << head;
+  }
+}
+
+TEST(UpgradeTest, TokensMatchTheRouteListCaseInsensitively) {
+  auto s = build(kUpgrades);
+  struct Case {
+    const char* host;
+    const char* upgrade;
+    bool allowed;
+  };
+  for (const Case& c : {Case{"spdy.example.test", "SPDY/3.1", true},
+                        Case{"spdy.example.test", "Custom-Proto", true},
+                        Case{"spdy.example.test", "websocket", false},
+                        Case{"spdy.example.test", "global-proto", false},  // the route's list wins
+                        Case{"plain.example.test", "global-proto", true},   // the global list
+                        Case{"plain.example.test", "websocket", false},
+                        Case{"ws.example.test", "spdy/3.1", false},
+                        Case{"ws.example.test", "websocket, spdy/3.1", false}}) {
+    Pipeline run(s, upgradeRequest(c.host, "Upgrade", c.upgrade));
+    EXPECT_EQ(run.decision, c.allowed ? Decision::Forward : Decision::Reply)
+        << c.host << " " << c.upgrade;
+    if (!c.allowed) {
+      EXPECT_EQ(run.ctx.reply.status, 403);
+      EXPECT_EQ(run.ctx.upgrade, "");
+    }
+  }
+}
+
+TEST(UpgradeTest, RefusedBeforeAuthorization) {
+  // Envoy decides upgrades while building the filter chain, before ext_authz: an anonymous
+  // client gets 403, not a sign-in redirect.
+  auto s = build(kUpgrades);
+  Pipeline refused(s, upgradeRequest("private.example.test", "Upgrade", "websocket"));
+  EXPECT_EQ(refused.ctx.reply.status, 403);
+  EXPECT_EQ(refused.ctx.reply.details, "upgrade not allowed on this route");
+}
+
+TEST(UpgradeTest, WithoutUpgradeInConnectionItIsAnOrdinaryRequest) {
+  auto s = build(kUpgrades);
+  Pipeline run(s, upgradeRequest("plain.example.test", "keep-alive", "websocket"));
+  ASSERT_EQ(run.decision, Decision::Forward);
+  EXPECT_EQ(run.ctx.upgrade, "");
+  const std::string head = run.upstreamHead();
+  EXPECT_EQ(head.find("Upgrade:"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Connection:"), std::string::npos) << head;
+}
+
+TEST(UpgradeTest, SwitchingProtocolsReachesTheClientWithUpgradeAndTheConnectionEnds) {
+  auto s = build(kUpgrades);
+  Pipeline run(s, upgradeRequest("ws.example.test", "Upgrade", "websocket"));
+  bool closes = false;
+  const std::string head = responseHead(
+      run,
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nKeep-Alive: timeout=5\r\n\r\n",
+      /*upgrade=*/true, &closes);
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << head;
+  EXPECT_TRUE(hasLine(head, "Upgrade: websocket")) << head;
+  EXPECT_TRUE(hasLine(head, "connection: upgrade")) << head;
+  EXPECT_TRUE(hasLine(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")) << head;
+  EXPECT_EQ(head.find("Keep-Alive"), std::string::npos) << head;
+  EXPECT_EQ(head.find("content-length"), std::string::npos) << head;
+  EXPECT_TRUE(closes);  // no further HTTP message on this connection
 }
 
 }  // namespace

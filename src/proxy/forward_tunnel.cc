@@ -1,0 +1,54 @@
+// The forward step after a `101 Switching Protocols`: the client's connection and the upstream
+// connection become one byte tunnel (Envoy's upgrade handling; Pomerium allow_websockets,
+// allow_spdy, allow_upgrades).
+
+#include "common/logging.h"
+#include "network/tunnel.h"
+#include "proxy/active_stream.h"
+#include "proxy/forward.h"
+#include "proxy/tunnel_ends.h"
+
+namespace vallum::proxy {
+
+boost::asio::awaitable<void> Forwarder::runTunnel(upstream::pool::UpstreamConnection& conn) {
+  stream_.enterTunnel();
+  DownstreamTunnelEnd client(stream_.downstream());
+  UpstreamTunnelEnd origin(conn);
+  ExchangeFacts& facts = stream_.facts();
+  // What either side sent ahead of the tunnel: the upstream's bytes after its 101 head (a
+  // server that speaks first), the client's after its request head.
+  const std::string_view early_upstream = conn.buffer.readable();
+  if (!early_upstream.empty()) {
+    const bool ok = co_await client.writeAll(boost::asio::buffer(early_upstream));
+    facts.bytes_out += early_upstream.size();
+    conn.buffer.consume(early_upstream.size());
+    if (!ok) {
+      co_return;
+    }
+  }
+  const std::string_view early_client = stream_.unreadInput();
+  if (!early_client.empty()) {
+    const bool ok = co_await origin.writeAll(boost::asio::buffer(early_client));
+    facts.bytes_in += early_client.size();
+    stream_.dropUnreadInput();
+    if (!ok) {
+      co_return;
+    }
+  }
+  network::TunnelOptions options;
+  options.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      stream_.ctx().route->tunnel_idle_timeout);
+  const network::TunnelResult result = co_await network::runTunnel(client, origin, options);
+  facts.bytes_in += result.bytes_a_to_b;
+  facts.bytes_out += result.bytes_b_to_a;
+  if (result.idle_timeout) {
+    VALLUM_LOG_INFO("tunnel to {} for {}{} closed: idle_timeout ({} ms without traffic)",
+                    endpoint_->address_text, stream_.ctx().host, stream_.ctx().path,
+                    options.idle_timeout.count());
+  } else if (stream_.expired() != Expiry::None) {
+    VALLUM_LOG_INFO("tunnel to {} for {}{} closed: max stream duration (timeout_write)",
+                    endpoint_->address_text, stream_.ctx().host, stream_.ctx().path);
+  }
+}
+
+}  // namespace vallum::proxy
