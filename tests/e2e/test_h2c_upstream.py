@@ -483,8 +483,19 @@ def test_mixed_http_and_h2c_endpoints_use_http1(vallum, upstream, h2upstream):
     no_errors(u)
 
 
-# Pomerium also forces HTTP/1.1 to h2c upstreams on websocket-enabled routes; that
-# test belongs with websocket support (allow_websockets: true is refused at load until then).
+def test_websocket_routes_use_http1_to_h2c_endpoints(vallum, h2upstream):
+    """Pomerium forces HTTP/1.1 to the upstream on websocket-enabled routes, h2c ones too:
+    ordinary requests on such a route reach an `h2c://` endpoint as HTTP/1.1."""
+    u = h2upstream("ws")
+    v = start(vallum, [route(f"https://{HOST}", u.url, allow_websockets=True)])
+    with v.conn(HOST) as c:
+        for i in range(3):
+            r = c.get(f"/ws-route/{i}")
+            assert r.status == 200, r
+    assert u.connections() and all(cn.protocol == "h1" for cn in u.connections()), u.connections()
+    assert [rec.path for rec in u.requests()] == [f"/ws-route/{i}" for i in range(3)]
+    assert all(rec.protocol == "h1" for rec in u.requests()), u.requests()
+    no_errors(u)
 
 
 # ----------------------------------------------------------------------------- 11. balancing

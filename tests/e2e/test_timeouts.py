@@ -143,3 +143,38 @@ def test_client_hang_up_before_the_response_frees_the_upstream(module_vallum, mo
     # Vallum still serves.
     r = v.get("/after", "h.example.test")
     assert r.status == 200, r
+
+
+# ----------------------------------------------------------------------------- route idle_timeout
+
+
+def test_route_idle_timeout_without_timeout_lets_a_long_response_stream(vallum, upstream, proto):
+    """Pomerium's route docs: with `idle_timeout` set and `timeout` not, the route timeout is
+    unlimited. With default_upstream_timeout 1s, a response that takes 4 s (a piece every
+    0.5 s) arrives whole: nothing idles for 3 s."""
+    from lib.client import get
+    from lib.upstream import sha256
+    u = upstream("long")
+    u.on("/long", SlowBody(80_000, seconds=4, pieces=8))
+    v = vallum(vallum.config([route("https://t.example.test", u.url, idle_timeout="3s")],
+                             default_upstream_timeout="1s"))
+    t0 = time.monotonic()
+    r = get(v, proto, "/long", "t.example.test", timeout=15)
+    assert r.status == 200, r
+    assert len(r.body) == 80_000 and sha256(r.body) == r.header("x-body-sha256")
+    assert time.monotonic() - t0 >= 3.5
+
+
+def test_route_idle_timeout_ends_a_stalled_response(vallum, upstream):
+    """`idle_timeout` is Envoy's per-route stream idle timeout: a response that stalls longer
+    than it is cut (its head already went: the connection closes mid-body)."""
+    u = upstream("stall")
+    u.on("/stall", SlowBody(20_000, seconds=5, pieces=2))  # half now, the rest 2.5 s later
+    v = vallum(vallum.config([route("https://t.example.test", u.url, idle_timeout="1s")]))
+    with v.conn("t.example.test") as c:
+        t0 = time.monotonic()
+        r = c.get("/stall", store_body=False, timeout=10)
+        took = time.monotonic() - t0
+        assert r.status == 200 and not r.complete, r
+        assert c.closed_by_peer or c.peer_closed(2.0)
+    assert 0.8 <= took < 2.4, took
