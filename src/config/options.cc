@@ -36,6 +36,9 @@ std::vector<std::string> routeUpgrades(const Route& route,
 }
 
 bool longLivedRoute(const Route& route, const std::vector<std::string>& global_upgrades) {
+  if (route.from.tcp()) {
+    return true;  // a TCP tunnel
+  }
   const std::vector<std::string> upgrades = routeUpgrades(route, global_upgrades);
   return std::find(upgrades.begin(), upgrades.end(), "websocket") != upgrades.end();
 }

@@ -71,10 +71,15 @@ struct CertificateSource {
 /// including dots (`*.example.com` matches `a.b.example.com`, never `example.com`).
 struct FromUrl {
   std::string raw;
-  std::string scheme;            ///< "https" or "http" (lower-case)
+  std::string scheme;            ///< "https", "http", "tcp+https" or "tcp+http" (lower-case)
   std::string host;              ///< lower-case, IPv6 without brackets
   std::optional<uint16_t> port;  ///< only when written explicitly
   bool wildcard = false;         ///< host contains '*'
+  /// tcp+https routes (TCP over HTTP CONNECT): the CONNECT authorities ("host:port",
+  /// lower-case) the route answers — the URL's host:port, or each path segment of
+  /// `tcp+https://proxy.example.com/db.internal:5432`. Empty for HTTP routes.
+  std::vector<std::string> connect_authorities;
+  bool tcp() const { return !connect_authorities.empty(); }
 };
 
 /// One `to` entry (Pomerium route option): "URL" or "URL,WEIGHT" split at the first comma.
@@ -425,8 +430,8 @@ struct Route {
 std::vector<std::string> routeUpgrades(const Route& route,
                                        const std::vector<std::string>& global_upgrades);
 
-/// Whether a route carries long-lived traffic (Pomerium: websockets allowed): its `timeout`
-/// and `idle_timeout` then default to 0.
+/// Whether a route carries long-lived traffic (Pomerium: websockets allowed, tcp+https
+/// routes): its `timeout` and `idle_timeout` then default to 0.
 bool longLivedRoute(const Route& route, const std::vector<std::string>& global_upgrades);
 
 /// The route `timeout`: as set (0 disables); unset → 0 for a long-lived route and for a route

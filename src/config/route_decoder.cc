@@ -319,7 +319,7 @@ class RouteDecoder {
     const std::string& scheme = parts->scheme;
     facts_.from_scheme = scheme;
     if (scheme == "tcp+https" || scheme == "tcp+http") {
-      r_.error(v.mark, key, scheme + ":// routes (TCP over HTTP CONNECT) are not supported yet");
+      decodeTcpFrom(*parts, v, key);
       return;
     }
     if (scheme == "udp+https" || scheme == "udp+http") {
@@ -355,6 +355,53 @@ class RouteDecoder {
     route_.from.host = strings::lowerAscii(parts->host);
     route_.from.port = parts->port;
     route_.from.wildcard = route_.from.host.find('*') != std::string::npos;
+  }
+
+  // `from: tcp+https://host:port` (Pomerium TCP routes): the CONNECT authority is the URL's
+  // host:port, or each path segment (`tcp+https://proxy.example.com/db.internal:5432`).
+  void decodeTcpFrom(const UrlParts& parts, const yaml::Node& v, const std::string& key) {
+    if (parts.host.empty()) {
+      r_.error(v.mark, key, "url does not contain a valid hostname");
+      return;
+    }
+    std::vector<std::string> authorities;
+    std::string_view path = parts.path;
+    while (!path.empty() && path.front() == '/') {
+      path.remove_prefix(1);
+    }
+    if (path.empty()) {
+      if (!parts.port) {
+        r_.error(v.mark, key,
+                 "a " + parts.scheme + ":// route needs a port: it is the CONNECT authority (" +
+                     parts.scheme + "://" + parts.host + ":5432)");
+        return;
+      }
+      authorities.push_back(strings::lowerAscii(parts.authority));
+    }
+    while (!path.empty()) {
+      const size_t slash = path.find('/');
+      const std::string_view segment = path.substr(0, slash);
+      path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
+      if (segment.empty()) {
+        continue;
+      }
+      auto target = splitUrl("tcp://" + std::string(segment));
+      if (!target || target->host.empty() || !target->port || !target->path.empty()) {
+        r_.error(v.mark, key,
+                 "path segment " + quoted(segment) + " is not a host:port CONNECT target");
+        return;
+      }
+      authorities.push_back(strings::lowerAscii(std::string(segment)));
+    }
+    if (parts.scheme == "tcp+http") {
+      r_.warning(v.mark, key,
+                 "uses tcp+http, but only tcp+https is supported for from URLs; the route is "
+                 "served on the main listener like a tcp+https route");
+    }
+    route_.from.scheme = parts.scheme;
+    route_.from.host = strings::lowerAscii(parts.host);
+    route_.from.port = parts.port;
+    route_.from.connect_authorities = std::move(authorities);
   }
 
   // Pomerium route option `to` (a string or a list, `URL,WEIGHT`).
@@ -487,7 +534,7 @@ class RouteDecoder {
     }
     const std::string& scheme = parts->scheme;
     facts_.to_schemes.push_back(scheme);
-    if (scheme == "unix" || scheme == "https+unix" || scheme == "tcp") {
+    if (scheme == "unix" || scheme == "https+unix") {
       r_.error(mark, key, scheme + ":// upstreams are not supported yet");
       return false;
     }
@@ -495,7 +542,7 @@ class RouteDecoder {
       r_.error(mark, key, scheme + ":// upstreams are not supported");
       return false;
     }
-    if (scheme != "http" && scheme != "https" && scheme != "h2c") {
+    if (scheme != "http" && scheme != "https" && scheme != "h2c" && scheme != "tcp") {
       r_.error(mark, key,
                "unsupported upstream scheme " + quoted(scheme) +
                    " (expected http, https, h2c, unix, https+unix or tcp)");

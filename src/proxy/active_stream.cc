@@ -276,6 +276,14 @@ void ActiveStream::startResponse(const http::ResponseHeaders& head) {
   facts_.response_started = true;
 }
 
+void ActiveStream::startTunnelResponse() {
+  response_.clear();
+  response_.status = 200;
+  manager_.codec().encodeHeaders(id_, response_, false);
+  facts_.status = 200;
+  facts_.response_started = true;
+}
+
 void ActiveStream::sendData(std::string_view data, bool end_stream) {
   facts_.bytes_out += head_request_ ? 0 : data.size();
   manager_.codec().encodeData(id_, data, end_stream);

@@ -165,6 +165,9 @@ class ActiveStream {
   /// hang-up after a short delay (HTTP/1; HTTP/2 hears resets from its reader).
   void watchClient();
   void stopWatchingClient();
+  /// A CONNECT's `200`: no fields, no framing (RFC 9110 §9.3.6); the connection becomes a
+  /// tunnel.
+  void startTunnelResponse();
   /// HTTP/1 upgrade: the connection becomes a tunnel. Every stream timer stops except the max
   /// stream duration (`timeout_write`, which ends tunnels too); the tunnel keeps its own idle
   /// timer.

@@ -73,6 +73,11 @@ class Forwarder {
   /// each side sent ahead (the upstream's after its 101, the client's after its request head)
   /// go first. Counts the bytes into the stream's facts. (forward_tunnel.cc)
   boost::asio::awaitable<void> runTunnel(upstream::pool::UpstreamConnection& conn);
+  /// A CONNECT on a tcp+https route (Pomerium TCP routes; Envoy's terminating connect_config):
+  /// opens a TCP connection to the picked `tcp://` endpoint — failure → the 503 of any connect
+  /// failure — answers `200` (no framing fields, RFC 9110 §9.3.6) and tunnels. Returns Finish,
+  /// or Reply when the connect failed. (forward_tunnel.cc)
+  boost::asio::awaitable<Step> runConnect();
   /// A timer fired or the client went: ends the upstream's pending operations; run() then
   /// settles and returns.
   void interrupt();

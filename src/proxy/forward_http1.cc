@@ -130,6 +130,9 @@ Step Forwarder::onUpstreamBytes(UpstreamConnection& conn, boost::system::error_c
 }
 
 asio::awaitable<Step> Forwarder::runHttp1() {
+  if (stream_.ctx().connect) {
+    co_return co_await runConnect();  // tcp+https: a TCP connection, not an HTTP exchange
+  }
   const http::RequestHeaders& request = stream_.request();
   const http::OutgoingRequest& out = stream_.ctx().upstream;
   const bool whole_request_in_hand = stream_.requestComplete();

@@ -2,8 +2,12 @@
 // connection become one byte tunnel (Envoy's upgrade handling; Pomerium allow_websockets,
 // allow_spdy, allow_upgrades).
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "common/logging.h"
 #include "network/tunnel.h"
+#include "upstream/pool/connector.h"
 #include "proxy/active_stream.h"
 #include "proxy/forward.h"
 #include "proxy/tunnel_ends.h"
@@ -49,6 +53,35 @@ boost::asio::awaitable<void> Forwarder::runTunnel(upstream::pool::UpstreamConnec
     VALLUM_LOG_INFO("tunnel to {} for {}{} closed: max stream duration (timeout_write)",
                     endpoint_->address_text, stream_.ctx().host, stream_.ctx().path);
   }
+}
+
+boost::asio::awaitable<Step> Forwarder::runConnect() {
+  upstream::pool::UpstreamConnection conn(io_);
+  upstream_ = &conn;
+  upstream::pool::ConnectTarget target;
+  target.address = endpoint_->address;
+  stream_.setConnectDeadline(true);
+  const std::optional<upstream::pool::ConnectFailure> failure =
+      co_await upstream::pool::connectTransport(conn.socket, conn.tls, target);
+  stream_.setConnectDeadline(false);
+  if (failure) {
+    upstream_ = nullptr;
+    setConnectFailureReply(false, failure->ec);
+    recordOutcome();
+    co_return Step::Reply;
+  }
+  upstream_start_ = SteadyClock::now();
+  setOutcome(upstream::RequestOutcome::Success);
+  stream_.startTunnelResponse();
+  auto [ec, n] = co_await stream_.flush(boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (!ec) {
+    co_await runTunnel(conn);
+  }
+  recordOutcome();
+  upstream_ = nullptr;
+  boost::system::error_code ignored;
+  conn.socket.close(ignored);
+  co_return Step::Finish;
 }
 
 }  // namespace vallum::proxy

@@ -46,6 +46,9 @@ struct StreamContext {
   std::unique_ptr<SignInState> sign_in;
 
   // validate
+  /// An HTTP/1.1 CONNECT (RFC 9110 §9.3.6): `authority` is its target, `path` stays empty and
+  /// only tcp+https routes can match.
+  bool connect = false;
   std::string_view authority;  ///< Host, :authority or the absolute-form target's, as received
   std::string host;            ///< lower-case, no port; an IPv6 literal canonical, no brackets
   uint16_t port = 0;           ///< explicit, else 443 (TLS) / 80
@@ -99,6 +102,7 @@ struct StreamContext {
     snapshot = s;
     tls = is_tls;
     request = r;
+    connect = false;
     authority = {};
     path = {};
     target = {};

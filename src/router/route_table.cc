@@ -79,6 +79,12 @@ Result<RouteTable> RouteTable::build(const std::vector<config::Route>& routes) {
       return matcher.error();
     }
     table.matchers_.push_back(std::move(*matcher));
+    if (route.from.tcp()) {
+      for (const std::string& authority : route.from.connect_authorities) {
+        table.connect_.emplace(authority, i);  // the first route keeps it
+      }
+      continue;
+    }
     if (route.from.wildcard) {
       table.wildcards_.push_back({route.from.host, route.from.port, i});
       continue;
@@ -157,6 +163,11 @@ bool RouteTable::hasConcreteRoutes(std::string_view host, uint16_t port) const {
     }
   }
   return false;
+}
+
+uint32_t RouteTable::matchConnect(std::string_view authority) const {
+  auto it = connect_.find(authority);
+  return it == connect_.end() ? kNoRoute : it->second;
 }
 
 }  // namespace vallum::router

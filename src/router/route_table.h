@@ -77,6 +77,11 @@ class RouteTable {
   /// without query.
   uint32_t match(std::string_view host, uint16_t port, std::string_view path) const;
 
+  /// The tcp+https route for a CONNECT request's authority ("host:port", lower-case; the first
+  /// route in config order that lists it), or kNoRoute. tcp+https routes answer CONNECT only:
+  /// match() never returns them.
+  uint32_t matchConnect(std::string_view authority) const;
+
   size_t size() const { return matchers_.size(); }
 
   /// True when `host:port` has a virtual host of its own (concrete routes for that port or for
@@ -103,6 +108,7 @@ class RouteTable {
   std::vector<PathMatcher> matchers_;
   std::unordered_map<std::string, HostRoutes, StringHash, std::equal_to<>> hosts_;
   std::vector<WildcardRoute> wildcards_;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> connect_;
 };
 
 }  // namespace vallum::router

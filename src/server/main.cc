@@ -9,6 +9,7 @@
 #include "config/loader.h"
 #include "server/access_command.h"
 #include "server/server.h"
+#include "server/tcp_command.h"
 
 #ifndef VALLUM_VERSION
 #define VALLUM_VERSION "0.0.0"
@@ -108,8 +109,25 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->default_val("table");
 
+  vallum::server::TcpOptions tcp_options;
+  CLI::App* tcp = app.add_subcommand(
+      "tcp",
+      "Reach a tcp+https route from this machine (as pomerium-cli tcp): listen locally and tunnel "
+      "each connection through the proxy with CONNECT (prints \"listening on ADDR\"; runs until "
+      "Ctrl-C)");
+  tcp->add_option("url", tcp_options.route_url,
+                  "The route: tcp+https://host:port, or tcp+https://proxy/host:port")
+      ->required();
+  tcp->add_option("--listen", tcp_options.listen, "Local address (port 0: any free port)")
+      ->default_val("127.0.0.1:0");
+  tcp->add_option("--pomerium-url", tcp_options.proxy_url,
+                  "Reach the proxy here instead of the route's host (https://host:port)");
+  tcp->add_option("--ca-cert", tcp_options.ca_cert,
+                  "PEM file of the CA of the proxy's certificate (default: the system store)")
+      ->check(CLI::ExistingFile);
+
   CLI::App* version = app.add_subcommand("version", "Print the version");
-  for (CLI::App* sub : {check, route, access, version}) {
+  for (CLI::App* sub : {check, route, access, tcp, version}) {
     sub->footer("");  // the serving notes are the top-level help's
   }
 
@@ -124,6 +142,9 @@ int main(int argc, char** argv) {
     serve.log_level = std::string(*vallum::config::logLevelName(serve.log_level));
   }
 
+  if (tcp->parsed()) {
+    return vallum::server::tcp(tcp_options, std::cout, std::cerr);
+  }
   if (version->parsed()) {
     std::cout << "vallum " << VALLUM_VERSION << '\n';
     return 0;

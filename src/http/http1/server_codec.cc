@@ -118,10 +118,16 @@ void ServerCodec::encodeHeaders(StreamId, const OutgoingResponse& response, bool
   if (no_body_ && framing_ != WireFraming::Length) {
     framing_ = WireFraming::None;
   }
-  // After a 101 the connection speaks the new protocol: no further HTTP message on it.
+  // After a 101, or a 2xx to a CONNECT, the connection speaks the new protocol (a tunnel): no
+  // further HTTP message on it, and a CONNECT's 2xx carries no framing (RFC 9110 §9.3.6).
   const bool switching = response.status == 101;
+  const bool connected = request.method == "CONNECT" && response.status / 100 == 2;
+  if (connected) {
+    framing_ = WireFraming::None;
+    no_body_ = true;
+  }
   keep_alive_ = parser_.headersComplete() && request.keep_alive && !draining_ &&
-                !response.close && framing_ != WireFraming::Close && !switching;
+                !response.close && framing_ != WireFraming::Close && !switching && !connected;
   std::string& out = output_.begin();
   const int status = response.status;
   const char status_line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ',
@@ -144,6 +150,8 @@ void ServerCodec::encodeHeaders(StreamId, const OutgoingResponse& response, bool
   }
   if (switching) {
     out += "connection: upgrade\r\n";
+  } else if (connected) {
+    // nothing: the tunnel starts after the blank line
   } else if (!keep_alive_) {
     out += "connection: close\r\n";
   } else if (client_http10) {

@@ -3,6 +3,9 @@
 namespace vallum::proxy {
 
 StageStatus normalizeRequestPath(StreamContext& ctx) {
+  if (ctx.connect) {
+    return StageStatus::Continue;  // a CONNECT has no path
+  }
   switch (http::normalizePath(ctx.target.path, ctx.snapshot->path_options, ctx.path_scratch,
                               ctx.path)) {
     case http::PathResult::Ok:

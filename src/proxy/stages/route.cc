@@ -26,6 +26,20 @@ std::string_view describe(const Snapshot& snap, uint32_t index) {
 
 StageStatus matchRoute(StreamContext& ctx) {
   const Snapshot& snap = *ctx.snapshot;
+  if (ctx.connect) {
+    // tcp+https routes, by the CONNECT authority (lower-case host, port as written).
+    ctx.merged_path.clear();
+    ctx.merged_path += ctx.host.find(':') == std::string::npos ? ctx.host : "[" + ctx.host + "]";
+    ctx.merged_path += ':';
+    ctx.merged_path += std::to_string(ctx.port);
+    const uint32_t index = snap.table.matchConnect(ctx.merged_path);
+    if (index == router::RouteTable::kNoRoute) {
+      return replyWith(ctx, 404, "route not found", true);
+    }
+    ctx.route_index = index;
+    ctx.route = &snap.routes[index];
+    return StageStatus::Continue;
+  }
   const uint32_t index = snap.table.match(ctx.host, ctx.port, ctx.path);
   if (!snap.path_options.merge_slashes && ctx.path.find("//") != std::string_view::npos) {
     http::mergeSlashes(ctx.path, ctx.merged_path);

@@ -9,7 +9,9 @@ namespace vallum::proxy {
 /// keeps its adjacent slashes (the route docs' "//" tip), but many origins read "//admin" as
 /// "/admin": when the merged path would select another route (or an internal endpoint, or no
 /// route) than the path as written, the answer is 400 and the log says which routes the two
-/// forms select. Paths without "//" pay nothing for that check.
+/// forms select. Paths without "//" pay nothing for that check. A CONNECT matches tcp+https
+/// routes only, by its authority (RouteTable::matchConnect); none → 404 and the connection
+/// closes.
 StageStatus matchRoute(StreamContext& ctx);
 
 }  // namespace vallum::proxy

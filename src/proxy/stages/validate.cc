@@ -37,8 +37,20 @@ StageStatus findAuthority(StreamContext& ctx) {
 StageStatus validateRequest(StreamContext& ctx) {
   http::RequestHeaders& request = *ctx.request;
   if (request.method == "CONNECT") {
-    // tcp+https routes are not built yet: a CONNECT never matches a route.
-    return replyWith(ctx, 404, "route not found", true);
+    // HTTP/1.1: the target is the authority (host:port, RFC 9112 §3.2.3), for tcp+https
+    // routes. HTTP/2 CONNECT (RFC 9113 §8.5) is not served yet.
+    http::Authority target;
+    if (request.http2()) {
+      return replyWith(ctx, 404, "route not found");
+    }
+    if (!http::parseAuthority(request.target, target) || !target.port ||
+        !http::canonicalHost(target.host, ctx.host)) {
+      return replyWith(ctx, 400, "invalid CONNECT target (host:port)", true);
+    }
+    ctx.connect = true;
+    ctx.authority = request.target;
+    ctx.port = *target.port;
+    return StageStatus::Continue;
   }
   if (!http::parseRequestTarget(request.target, ctx.target) ||
       (request.http2() && ctx.target.absolute_form)) {

@@ -862,8 +862,8 @@ TEST(LoaderClusterTest, RouteDocsHttpHealthCheckExample) {
 }
 
 TEST(LoaderClusterTest, RouteDocsTcpHealthCheckExampleBlock) {
-  // The docs' TCP example is a tcp+https route, which is not supported yet (the whole example
-  // is in loader_test.cc); its health_checks block decodes the same on any route.
+  // The docs' TCP example is a tcp+https route (the whole example is in loader_test.cc); its
+  // health_checks block decodes the same on any route.
   LoadResult r = load(R"(routes:
   - from: https://tcp-service.example.com
     to: [http://tcp-1.local, http://tcp-2.local]

@@ -138,9 +138,10 @@ INSTANTIATE_TEST_SUITE_P(
         FromCase{"http://app.example.com", E::Warning, "uses http, but only https is supported"},
         FromCase{"https://user@app.example.com", E::Warning,
                  "user info in the source url is ignored"},
-        FromCase{"tcp+https://db.example.com:5432", E::Error,
-                 "tcp+https:// routes (TCP over HTTP CONNECT) are not supported yet"},
-        FromCase{"tcp+http://db.example.com:5432", E::Error, "not supported yet"},
+        FromCase{"tcp+https://db.example.com", E::Error,
+                 "a tcp+https:// route needs a port: it is the CONNECT authority"},
+        FromCase{"tcp+https://proxy.example.com/db.internal", E::Error,
+                 "path segment \"db.internal\" is not a host:port CONNECT target"},
         FromCase{"udp+https://dns.example.com:53", E::Error,
                  "udp+https:// routes (UDP over HTTP) are not supported"},
         FromCase{"ssh://host.example.com", E::Error, "ssh:// routes are not supported"},
@@ -257,7 +258,6 @@ INSTANTIATE_TEST_SUITE_P(
                "unix:// upstreams are not supported yet"},
         ToCase{"https+unix:///run/app.sock", 3, 9, "routes[0].to",
                "https+unix:// upstreams are not supported yet"},
-        ToCase{"tcp://db:5432", 3, 9, "routes[0].to", "tcp:// upstreams are not supported yet"},
         ToCase{"udp://dns:53", 3, 9, "routes[0].to", "udp:// upstreams are not supported"},
         ToCase{"ssh://host:22", 3, 9, "routes[0].to", "ssh:// upstreams are not supported"},
         ToCase{"ws://app", 3, 9, "routes[0].to", "unsupported upstream scheme \"ws\""},
@@ -274,6 +274,31 @@ INSTANTIATE_TEST_SUITE_P(
                "tcp:// upstreams are only allowed on tcp+https:// routes"},
         ToCase{"http://${UPSTREAM}", 3, 9, "routes[0].to",
                "environment variables are not expanded"}));
+
+// Pomerium TCP routes: the CONNECT authority is the from URL's host:port, or each path segment.
+TEST(LoaderRoutesTest, TcpRoutes) {
+  LoadResult r = load(
+      "routes:\n"
+      "  - from: tcp+https://DB.example.com:5432\n"
+      "    to: tcp://127.0.0.1:5432\n"
+      "  - from: tcp+https://proxy.example.com/db.internal:5432/cache.internal:6379\n"
+      "    to: [tcp://10.0.0.1:5432, tcp://10.0.0.2:5432]\n");
+  ASSERT_TRUE(test::clean(r)) << r.diagnostics.formatAll();
+  const Route& a = r.options->routes[0];
+  EXPECT_TRUE(a.from.tcp());
+  EXPECT_EQ(a.from.connect_authorities, std::vector<std::string>{"db.example.com:5432"});
+  EXPECT_EQ(a.to[0].scheme, "tcp");
+  EXPECT_EQ(a.to[0].effective_port, 5432);
+  EXPECT_EQ(r.options->routes[1].from.connect_authorities,
+            (std::vector<std::string>{"db.internal:5432", "cache.internal:6379"}));
+  EXPECT_EQ(routeTimeout(a, 30s, longLivedRoute(a, {})), 0s);  // tunnels have no route timeout
+  EXPECT_TRUE(hasDiag(load("routes:\n  - from: tcp+http://db.example.com:5432\n    to: tcp://a:1\n"),
+                      {E::Warning, 2, 11, "routes[0].from",
+                       "uses tcp+http, but only tcp+https is supported"}));
+  // tcp:// only with tcp+https, and tcp+https needs tcp:// (the route docs).
+  EXPECT_TRUE(hasDiag(load("routes:\n  - from: tcp+https://db.example.com:5432\n    to: http://a\n"),
+                      {E::Error, 3, 9, "routes[0].to", "a tcp+https:// route needs tcp:// upstreams"}));
+}
 
 TEST(LoaderRoutesTest, UpstreamUserInfoWarns) {
   LoadResult r = load("routes:\n  - from: https://a.example.com\n    to: http://u:p@app:8080\n");

@@ -823,5 +823,71 @@ TEST(UpgradeTest, SwitchingProtocolsReachesTheClientWithUpgradeAndTheConnectionE
   EXPECT_TRUE(closes);  // no further HTTP message on this connection
 }
 
+// ---- CONNECT (Pomerium tcp+https routes; RFC 9110 §9.3.6) ----
+
+const char* kTcpRoutes = R"(
+routes:
+  - from: tcp+https://db.example.test:5432
+    to: tcp://127.0.0.1:15432
+    allow_public_unauthenticated_access: true
+  - from: tcp+https://proxy.example.test/cache.internal:6379
+    to: tcp://127.0.0.1:16379
+    allow_public_unauthenticated_access: true
+  - from: https://db.example.test
+    to: http://127.0.0.1:9001
+    allow_public_unauthenticated_access: true
+)";
+
+std::string connect(std::string_view target) {
+  return "CONNECT " + std::string(target) + " HTTP/1.1\r\nHost: " + std::string(target) +
+         "\r\n\r\n";
+}
+
+TEST(ConnectTest, MatchesTcpRoutesByAuthorityOnly) {
+  auto s = build(kTcpRoutes);
+  Pipeline db(s, connect("DB.example.test:5432"));
+  ASSERT_EQ(db.decision, Decision::Forward);
+  EXPECT_TRUE(db.ctx.connect);
+  EXPECT_EQ(db.ctx.route_index, 0u);
+  Pipeline cache(s, connect("cache.internal:6379"));
+  ASSERT_EQ(cache.decision, Decision::Forward);
+  EXPECT_EQ(cache.ctx.route_index, 1u);
+  // An HTTP request for the same host never reaches a tcp+https route.
+  Pipeline web(s, get("db.example.test:5432", "/"));
+  ASSERT_EQ(web.decision, Decision::Forward);
+  EXPECT_EQ(web.ctx.route_index, 2u);
+  EXPECT_FALSE(web.ctx.connect);
+}
+
+TEST(ConnectTest, UnknownOrMalformedTargets) {
+  auto s = build(kTcpRoutes);
+  for (const char* target : {"db.example.test:5433", "proxy.example.test:443", "other:5432"}) {
+    Pipeline run(s, connect(target));
+    EXPECT_EQ(run.ctx.reply.status, 404) << target;
+    EXPECT_TRUE(run.ctx.reply.close) << target;
+  }
+  Pipeline no_port(s, connect("db.example.test"));
+  EXPECT_EQ(no_port.ctx.reply.status, 400);
+}
+
+TEST(ConnectTest, TheTwoHundredHasNoFramingAndEndsHttp) {
+  NullCallbacks callbacks;
+  http::http1::ServerCodec codec(callbacks);
+  codec.dispatch(connect("db.example.test:5432"));
+  http::OutgoingResponse response;
+  response.status = 200;
+  codec.encodeHeaders(1, response, false);
+  http::OutputPieces pieces;
+  codec.takeOutput(pieces);
+  std::string out;
+  for (std::string_view p : pieces) {
+    out += p;
+  }
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\n\r\n");
+  codec.encodeData(1, {}, true);
+  codec.streamDone(1);
+  EXPECT_TRUE(codec.wantsClose());
+}
+
 }  // namespace
 }  // namespace vallum::proxy
