@@ -22,9 +22,12 @@ rest=(
   # libraries planned for sign-in and the console (docs/architecture.md §7), not used yet
   libcjose-dev libsqlite3-dev libpq-dev
   # tests (nodejs runs the OpenID provider of the sign-in tests, installed by npm from
-  # tests/e2e/tools/node/package-lock.json on first use)
-  python3-pytest python3-httpx python3-h2 python3-websockets python3-jwt python3-cryptography
-  nghttp2-client nodejs
+  # tests/e2e/tools/node/package-lock.json on first use; python3-grpcio is the gRPC client and
+  # server of test_grpc.py)
+  python3-pytest python3-httpx python3-h2 python3-websockets python3-grpcio python3-jwt
+  python3-cryptography nghttp2-client nodejs
+  # the TCP-route tests tunnel a real PostgreSQL session (initdb, pg_ctl, psql)
+  postgresql-15
   # fuzzing (fuzz preset, scripts/fuzz.sh): clang 14 and its runtimes (libFuzzer, ASan, UBSan)
   clang-14 libclang-rt-14-dev
   # benchmarks: peers, load generator, instruction counts, CPU pinning

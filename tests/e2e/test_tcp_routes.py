@@ -245,3 +245,21 @@ def test_connect_is_authorized_like_any_route(vallum, tcp_servers, vallum_tcp):
     allowed = vallum_tcp(f"tcp+https://{DB}:5433", v)
     with socket.create_connection(("127.0.0.1", allowed.port), timeout=10) as s:
         assert s.recv(100) == b"hello\n"
+
+
+def test_postgresql_through_vallum_tcp(vallum, vallum_tcp):
+    """A real TCP protocol: psql talks to PostgreSQL 15 through `vallum tcp` and Vallum, with
+    psql's SSLRequest, the startup, a query and a 100,000-row result."""
+    from lib.postgres import Postgres, psql
+    pg = Postgres()
+    try:
+        v = start(vallum, [tcp_route(f"tcp+https://{DB}:5432", f"tcp://127.0.0.1:{pg.port}")])
+        client = vallum_tcp(f"tcp+https://{DB}:5432", v)
+        r = psql(client.port, "select 40 + 2")
+        assert r.returncode == 0 and r.stdout.strip() == "42", r
+        r = psql(client.port, "select count(*), sum(i) from generate_series(1, 100000) as i")
+        assert r.stdout.strip() == "100000|5000050000", r
+        r = psql(client.port, "select string_agg(md5(i::text), '') from generate_series(1, 20000) i")
+        assert len(r.stdout.strip()) == 20000 * 32, r.stderr
+    finally:
+        pg.stop()
