@@ -54,7 +54,7 @@ void ActiveStream::begin(http::StreamId id) {
   noteDeadline(std::min(request_deadline_, max_stream_deadline_));
   expired_ = Expiry::None;
   next_ = Next::None;
-  head_request_ = reset_ = client_gone_ = aborted_ = false;
+  head_request_ = reset_ = client_gone_ = aborted_ = body_wait_stopped_ = false;
   body_.clear();
   body_off_ = 0;
   body_end_ = false;
@@ -326,7 +326,7 @@ void ActiveStream::consumeBody(size_t bytes) {
 asio::awaitable<bool> ActiveStream::waitBody() {
   const size_t had = body_.size() - body_off_;
   while (!reset_ && expired_ == Expiry::None && body_bad_status_ == 0 && !body_end_ &&
-         body_.size() - body_off_ == had) {
+         !body_wait_stopped_ && body_.size() - body_off_ == had) {
     if (!manager_.http2()) {
       const bool read = co_await manager_.readMore();
       if (!read) {
@@ -338,8 +338,15 @@ asio::awaitable<bool> ActiveStream::waitBody() {
     auto [ec] = co_await signal_.async_wait(kUse);
     (void)ec;
   }
-  co_return !reset_ && expired_ == Expiry::None && body_bad_status_ == 0 &&
+  co_return !reset_ && expired_ == Expiry::None && body_bad_status_ == 0 && !body_wait_stopped_ &&
       (body_end_ || body_.size() - body_off_ > had);
+}
+
+void ActiveStream::endResponseBody() {
+  sendData({}, true);
+  if (manager_.http2()) {
+    manager_.wakeWriter();
+  }
 }
 
 void ActiveStream::finish() {

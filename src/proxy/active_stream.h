@@ -150,6 +150,14 @@ class ActiveStream {
   boost::asio::awaitable<bool> waitOutputRoom();
   /// Ends a pending waitBody() (the body pump is being stopped).
   void interruptBodyRead();
+  /// HTTP/2 tunnel: waitBody() returns false from now on (the tunnel is closing), and a
+  /// pending one wakes.
+  void stopBodyWait() {
+    body_wait_stopped_ = true;
+    wake();
+  }
+  /// HTTP/2 tunnel: the response's END_STREAM (the upstream ended its bytes), sent now.
+  void endResponseBody();
   void setTimeoutReply();
   int timeoutStatus() const;
   Expiry expired() const { return expired_; }
@@ -214,6 +222,7 @@ class ActiveStream {
   bool reset_ = false;        ///< the client reset the stream / the connection went
   bool client_gone_ = false;  ///< the client hung up while the stream waited upstream
   bool aborted_ = false;
+  bool body_wait_stopped_ = false;
   Expiry expired_ = Expiry::None;
   config::Duration route_timeout_{};
   SteadyTime request_deadline_ = kNoDeadline;

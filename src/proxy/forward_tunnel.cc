@@ -16,7 +16,16 @@ namespace vallum::proxy {
 
 boost::asio::awaitable<void> Forwarder::runTunnel(upstream::pool::UpstreamConnection& conn) {
   stream_.enterTunnel();
-  DownstreamTunnelEnd client(stream_.downstream());
+  // The client's side: its connection (HTTP/1.1), or its stream (an HTTP/2 CONNECT).
+  std::optional<DownstreamTunnelEnd> connection;
+  std::optional<Http2StreamTunnelEnd> h2_stream;
+  network::TunnelEnd* client_end = nullptr;
+  if (stream_.request().http2()) {
+    client_end = &h2_stream.emplace(stream_);
+  } else {
+    client_end = &connection.emplace(stream_.downstream());
+  }
+  network::TunnelEnd& client = *client_end;
   UpstreamTunnelEnd origin(conn);
   ExchangeFacts& facts = stream_.facts();
   // What either side sent ahead of the tunnel: the upstream's bytes after its 101 head (a
@@ -30,7 +39,8 @@ boost::asio::awaitable<void> Forwarder::runTunnel(upstream::pool::UpstreamConnec
       co_return;
     }
   }
-  const std::string_view early_client = stream_.unreadInput();
+  const std::string_view early_client =
+      stream_.request().http2() ? std::string_view() : stream_.unreadInput();
   if (!early_client.empty()) {
     const bool ok = co_await origin.writeAll(boost::asio::buffer(early_client));
     facts.bytes_in += early_client.size();

@@ -46,8 +46,8 @@ struct StreamContext {
   std::unique_ptr<SignInState> sign_in;
 
   // validate
-  /// An HTTP/1.1 CONNECT (RFC 9110 §9.3.6): `authority` is its target, `path` stays empty and
-  /// only tcp+https routes can match.
+  /// A CONNECT (RFC 9110 §9.3.6, RFC 9113 §8.5): `authority` is its target, `path` stays empty
+  /// and only tcp+https routes can match.
   bool connect = false;
   std::string_view authority;  ///< Host, :authority or the absolute-form target's, as received
   std::string host;            ///< lower-case, no port; an IPv6 literal canonical, no brackets

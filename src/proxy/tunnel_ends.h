@@ -4,12 +4,18 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
+#include <cstring>
+
 #include "network/downstream_connection.h"
+#include "proxy/active_stream.h"
 #include "network/tunnel.h"
 #include "upstream/pool/upstream_connection.h"
 
-/// The two sides of an upgraded connection as network::TunnelEnd: the client's connection
-/// (TLS or not) and the upstream connection that answered `101`. Worker thread.
+/// The sides of a tunnel as network::TunnelEnd: the client's connection (TLS or not; an
+/// HTTP/1.1 upgrade or CONNECT), the client's HTTP/2 stream (a CONNECT, RFC 9113 §8.5: DATA
+/// frames both ways with flow control, END_STREAM for the end), and the upstream connection.
+/// Worker thread.
 namespace vallum::proxy {
 
 class DownstreamTunnelEnd final : public network::TunnelEnd {
@@ -32,6 +38,44 @@ class DownstreamTunnelEnd final : public network::TunnelEnd {
 
  private:
   network::DownstreamConnection& connection_;
+};
+
+class Http2StreamTunnelEnd final : public network::TunnelEnd {
+ public:
+  explicit Http2StreamTunnelEnd(ActiveStream& stream) : stream_(stream) {}
+  /// The client's DATA as it arrives (its window reopens as bytes are taken); 0 at its
+  /// END_STREAM, a reset or once cancelled.
+  boost::asio::awaitable<size_t> readSome(boost::asio::mutable_buffer buffer) override {
+    for (;;) {
+      const std::string_view queued = stream_.bodyQueued();
+      if (!queued.empty()) {
+        const size_t n = std::min(queued.size(), buffer.size());
+        std::memcpy(buffer.data(), queued.data(), n);
+        stream_.consumeBody(n);
+        co_return n;
+      }
+      if (stream_.requestComplete()) {
+        co_return 0;
+      }
+      const bool more = co_await stream_.waitBody();
+      if (!more && stream_.bodyQueued().empty()) {
+        co_return 0;
+      }
+    }
+  }
+  /// DATA to the client (the codec copies it); waits while the stream's queue is over its
+  /// watermark (the client's window drains it).
+  boost::asio::awaitable<bool> writeAll(boost::asio::const_buffer buffer) override {
+    stream_.sendData(std::string_view(static_cast<const char*>(buffer.data()), buffer.size()),
+                     false);
+    auto [ec, n] = co_await stream_.flush(boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_return !ec;
+  }
+  void shutdownWrite() override { stream_.endResponseBody(); }
+  void cancel() override { stream_.stopBodyWait(); }
+
+ private:
+  ActiveStream& stream_;
 };
 
 class UpstreamTunnelEnd final : public network::TunnelEnd {

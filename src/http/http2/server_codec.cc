@@ -535,8 +535,9 @@ void ServerCodec::encodeHeaders(StreamId id, const OutgoingResponse& response, b
     const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), response.content_length);
     (void)ec;
     nv.add("content-length", std::string_view(digits, size_t(end - digits)));
-  } else if (response.framing == BodyFraming::None && !no_body && response.status >= 200) {
-    nv.add("content-length", "0");
+  } else if (response.framing == BodyFraming::None && !no_body && response.status >= 200 &&
+             !(stream->request.method == "CONNECT" && response.status / 100 == 2)) {
+    nv.add("content-length", "0");  // (a CONNECT's 2xx starts a tunnel: RFC 9110 §9.3.6)
   }
   stream->submitted = true;
   stream->close_request = response.close;

@@ -37,18 +37,18 @@ StageStatus findAuthority(StreamContext& ctx) {
 StageStatus validateRequest(StreamContext& ctx) {
   http::RequestHeaders& request = *ctx.request;
   if (request.method == "CONNECT") {
-    // HTTP/1.1: the target is the authority (host:port, RFC 9112 §3.2.3), for tcp+https
-    // routes. HTTP/2 CONNECT (RFC 9113 §8.5) is not served yet.
+    // The target is the authority (host:port), for tcp+https routes: HTTP/1.1's request-target
+    // (RFC 9112 §3.2.3), HTTP/2's :authority (RFC 9113 §8.5; nghttp2 checked that :scheme and
+    // :path are absent).
+    const std::string_view text = request.http2() ? std::string_view(request.authority)
+                                                  : std::string_view(request.target);
     http::Authority target;
-    if (request.http2()) {
-      return replyWith(ctx, 404, "route not found");
-    }
-    if (!http::parseAuthority(request.target, target) || !target.port ||
+    if (!http::parseAuthority(text, target) || !target.port ||
         !http::canonicalHost(target.host, ctx.host)) {
-      return replyWith(ctx, 400, "invalid CONNECT target (host:port)", true);
+      return replyWith(ctx, 400, "invalid CONNECT target (host:port)", !request.http2());
     }
     ctx.connect = true;
-    ctx.authority = request.target;
+    ctx.authority = text;
     ctx.port = *target.port;
     return StageStatus::Continue;
   }

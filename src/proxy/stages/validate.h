@@ -5,9 +5,9 @@
 namespace vallum::proxy {
 
 /// Stage 1: the request is well-formed enough to route (RFC 9112 §3.2, RFC 9113 §8.3.1).
-/// * CONNECT over HTTP/1.1: the target must be `host:port` (else 400, the connection closes);
-///   ctx.connect, ctx.authority (the target), ctx.host, ctx.port are set and the other checks
-///   skipped. CONNECT over HTTP/2 → 404 (not served yet);
+/// * CONNECT: the target (HTTP/1.1's request-target, HTTP/2's :authority) must be `host:port`
+///   (else 400; HTTP/1.1 closes the connection); ctx.connect, ctx.authority (the target),
+///   ctx.host, ctx.port are set and the other checks skipped;
 /// * a request-target that is not origin- or absolute-form → 400;
 /// * the authority: an absolute-form target's, else HTTP/2 `:authority` (a `host` field that
 ///   disagrees with it → 400), else the one `Host` field (none or several → 400); invalid,
