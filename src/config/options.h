@@ -94,6 +94,7 @@ struct UpstreamUrl {
   /// since pomerium/pomerium#5018.
   std::string authority;
   std::string path;         ///< raw path, "" when absent; only the first entry's path is used
+  std::string unix_path;    ///< `unix:///run/app.sock`: the socket (then `path` is "")
   uint32_t weight = 0;      ///< 0 when no weight was given (then every entry has none)
 };
 

@@ -534,9 +534,20 @@ class RouteDecoder {
     }
     const std::string& scheme = parts->scheme;
     facts_.to_schemes.push_back(scheme);
-    if (scheme == "unix" || scheme == "https+unix") {
+    if (scheme == "https+unix") {
       r_.error(mark, key, scheme + ":// upstreams are not supported yet");
       return false;
+    }
+    if (scheme == "unix") {
+      // Pomerium v0.33: `unix:///run/app.sock`, the path is the socket (no host).
+      if (parts->path.empty() || !parts->host.empty()) {
+        r_.error(mark, key,
+                 "a unix:// upstream names its socket by path, as unix:///run/app.sock");
+        return false;
+      }
+      up.scheme = scheme;
+      up.unix_path = std::move(parts->path);
+      return true;
     }
     if (scheme == "udp" || scheme == "ssh") {
       r_.error(mark, key, scheme + ":// upstreams are not supported");

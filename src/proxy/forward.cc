@@ -181,7 +181,9 @@ bool Forwarder::prepare() {
   }
   http::OutgoingRequest& request = ctx.upstream;
   if (route.host_rewrite == RouteRuntime::HostRewrite::Endpoint) {
-    request.authority = endpoint_->authority;  // Pomerium: the `to` URL's host[:port]
+    // Pomerium: the `to` URL's host[:port]; a unix:// endpoint has none: the request's own.
+    request.authority = endpoint_->authority.empty() ? ctx.authority
+                                                     : std::string_view(endpoint_->authority);
   }
   request.scheme = endpoint_->tls ? "https" : "http";
   if (stream_.requestComplete()) {

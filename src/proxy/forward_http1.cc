@@ -162,6 +162,7 @@ asio::awaitable<Step> Forwarder::runHttp1() {
       const RouteRuntime& route = *stream_.ctx().route;
       upstream::pool::ConnectTarget target;
       target.address = endpoint_->address;
+      target.unix_path = endpoint_->unix_path;
       if (endpoint_->tls) {
         // TLS to the upstream (Pomerium route tls_* options), still under the connect deadline.
         conn->tls_context = route.cluster.tls_context;

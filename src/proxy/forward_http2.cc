@@ -183,6 +183,7 @@ asio::awaitable<Step> Forwarder::runHttp2() {
       upstream::pool::UpstreamConnection& transport = x.conn->transport();
       upstream::pool::ConnectTarget target;
       target.address = endpoint_->address;
+      target.unix_path = endpoint_->unix_path;
       if (endpoint_->tls) {
         transport.tls_context = stream_.ctx().route->cluster.tls_context;
         target.tls = transport.tls_context.get();

@@ -146,6 +146,7 @@ struct RouteControls::Impl {
       const upstream::Endpoint& ep = route.cluster.endpoints[i];
       upstream::health::CheckTarget target;
       target.address = ep.address;
+      target.unix_path = ep.unix_path;
       target.authority = ep.authority;
       if (ep.tls && route.cluster.tls_context) {
         target.tls = route.cluster.tls_context;

@@ -20,7 +20,10 @@ Cluster buildCluster(const std::vector<config::UpstreamUrl>& to, bool resolve,
     boost::system::error_code ec;
     std::string host = url.host == "localhost" ? std::string("127.0.0.1") : url.host;
     auto ip = asio::ip::make_address(host, ec);
-    if (!ec) {
+    if (url.scheme == "unix") {
+      ep.unix_path = url.unix_path;
+      ep.resolved = true;
+    } else if (!ec) {
       ep.address = tcp::endpoint(ip, url.effective_port);
       ep.resolved = true;
     } else if (resolve) {
@@ -36,7 +39,9 @@ Cluster buildCluster(const std::vector<config::UpstreamUrl>& to, bool resolve,
         warnings->push_back("cannot resolve upstream host " + url.host + ": " + ec.message());
       }
     }
-    if (ep.resolved) {
+    if (!ep.unix_path.empty()) {
+      ep.address_text = "unix:" + ep.unix_path;
+    } else if (ep.resolved) {
       const auto& a = ep.address.address();
       ep.address_text = (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
                         std::to_string(ep.address.port());

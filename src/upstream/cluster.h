@@ -19,6 +19,8 @@ struct Endpoint {
   std::string authority;
   /// The socket address; `localhost` means 127.0.0.1 (as Pomerium's `to` endpoints).
   boost::asio::ip::tcp::endpoint address;
+  /// A `unix://` endpoint's socket path (then `address` is unused); empty otherwise.
+  std::string unix_path;
   bool resolved = false;
   /// "127.0.0.1:9001" — for access logs and metrics labels.
   std::string address_text;

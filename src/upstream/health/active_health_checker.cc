@@ -359,6 +359,7 @@ awaitable<std::optional<Verdict>> Session::connect(bool& reused) {
   // as Envoy checks TLS endpoints), offering h2 by ALPN for HTTP/2 checks.
   pool::ConnectTarget target;
   target.address = target_.address;
+  target.unix_path = target_.unix_path;
   if (check_.alt_port) {
     target.address.port(*check_.alt_port);
   }

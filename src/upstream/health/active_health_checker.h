@@ -62,6 +62,7 @@ class HealthState {
 /// One host to check.
 struct CheckTarget {
   boost::asio::ip::tcp::endpoint address;
+  std::string unix_path;  ///< a `unix://` endpoint's socket path (then `address` is unused)
   /// The endpoint's `to` host[:port]: the HTTP check's Host when `http_health_check.host` is
   /// empty (Vallum's rule, docs/decisions.md), and the TLS server name source.
   std::string authority;

@@ -1,5 +1,13 @@
 #include "upstream/pool/connector.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
 #include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -11,11 +19,50 @@ namespace asio = boost::asio;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
+namespace {
+
+/// A Unix-domain stream connect (connect(2) on AF_UNIX completes or fails at once; EAGAIN, a
+/// full backlog, is a refusal like any other), its descriptor then given to `socket`.
+boost::system::error_code connectUnix(asio::ip::tcp::socket& socket, std::string_view path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(address.sun_path)) {
+    return asio::error::name_too_long;
+  }
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return {errno, boost::system::system_category()};
+  }
+  const socklen_t length = socklen_t(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return {error, boost::system::system_category()};
+  }
+  boost::system::error_code ec;
+  socket.close(ec);
+  socket.assign(asio::ip::tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+  }
+  return ec;
+}
+
+}  // namespace
+
 asio::awaitable<std::optional<ConnectFailure>> connectTransport(
     asio::ip::tcp::socket& socket, std::unique_ptr<TlsClientStream>& tls_stream,
     const ConnectTarget& target) {
   tls_stream.reset();
-  auto [ec] = co_await socket.async_connect(target.address, kUse);
+  boost::system::error_code ec;
+  if (!target.unix_path.empty()) {
+    ec = connectUnix(socket, target.unix_path);
+  } else {
+    // (GCC 12: no co_await inside a condition.)
+    auto [connect_ec] = co_await socket.async_connect(target.address, kUse);
+    ec = connect_ec;
+  }
   if (ec) {
     co_return ConnectFailure{ConnectFailure::Stage::Tcp, ec};
   }

@@ -26,6 +26,11 @@ struct ConnectFailure {
 /// What to connect to and how.
 struct ConnectTarget {
   boost::asio::ip::tcp::endpoint address;
+  /// A `unix://` endpoint's socket path (Pomerium v0.33 unix upstreams): connected instead of
+  /// `address`. The socket object stays an asio tcp::socket holding the AF_UNIX descriptor
+  /// (reads, writes and waits are the same system calls), so pools, codecs and health checks
+  /// serve both.
+  std::string_view unix_path;
   /// TLS with this client context (SNI and name verification by `server_name`, as Pomerium);
   /// null: plain TCP.
   const tls::ClientContext* tls = nullptr;
@@ -41,7 +46,8 @@ inline constexpr std::string_view kAlpnH2Http11{"\x02h2\x08http/1.1", 12};
 /// Whether the handshake of `tls_stream` chose h2 by ALPN (RFC 7301).
 bool alpnChoseH2(TlsClientStream& tls_stream);
 
-/// Connects `socket` (closed or fresh) to `target.address`, sets TCP_NODELAY, and with
+/// Connects `socket` (closed or fresh) to `target.address` (or `target.unix_path`: a local
+/// connect, done at once or refused), sets TCP_NODELAY, and with
 /// `target.tls` runs the client TLS handshake over it into `tls_stream`. Returns nullopt on
 /// success. Not bounded by itself: the caller's deadline cancels `socket`. Worker or control
 /// thread, whichever owns the socket.

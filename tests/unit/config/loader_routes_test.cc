@@ -254,8 +254,8 @@ INSTANTIATE_TEST_SUITE_P(
         ToCase{"[http://a:80,10]", 3, 22, "routes[0].to[1]",
                "\"10\" looks like a load balancing weight split off by a YAML flow list"},
         ToCase{"http://", 3, 9, "routes[0].to", "endpoint hostname must be specified"},
-        ToCase{"unix:///run/app.sock", 3, 9, "routes[0].to",
-               "unix:// upstreams are not supported yet"},
+        ToCase{"unix://app/run/app.sock", 3, 9, "routes[0].to",
+               "a unix:// upstream names its socket by path, as unix:///run/app.sock"},
         ToCase{"https+unix:///run/app.sock", 3, 9, "routes[0].to",
                "https+unix:// upstreams are not supported yet"},
         ToCase{"udp://dns:53", 3, 9, "routes[0].to", "udp:// upstreams are not supported"},
@@ -298,6 +298,19 @@ TEST(LoaderRoutesTest, TcpRoutes) {
   // tcp:// only with tcp+https, and tcp+https needs tcp:// (the route docs).
   EXPECT_TRUE(hasDiag(load("routes:\n  - from: tcp+https://db.example.com:5432\n    to: http://a\n"),
                       {E::Error, 3, 9, "routes[0].to", "a tcp+https:// route needs tcp:// upstreams"}));
+}
+
+// Pomerium v0.33 unix upstreams: the URL path is the socket, never a path prefix.
+TEST(LoaderRoutesTest, UnixUpstreams) {
+  LoadResult r = load("routes:\n  - from: https://a.example.com\n    to: unix:///run/app.sock\n");
+  ASSERT_TRUE(test::clean(r)) << r.diagnostics.formatAll();
+  const UpstreamUrl& to = r.options->routes[0].to[0];
+  EXPECT_EQ(to.scheme, "unix");
+  EXPECT_EQ(to.unix_path, "/run/app.sock");
+  EXPECT_EQ(to.path, "");  // never a path prefix
+  EXPECT_EQ(to.authority, "");
+  EXPECT_TRUE(hasDiag(load("routes:\n  - from: https://a.example.com\n    to: [unix:///s, http://b]\n"),
+                      {E::Error, 3, 9, "routes[0].to", "cannot mix unix and non-unix To URLs"}));
 }
 
 TEST(LoaderRoutesTest, UpstreamUserInfoWarns) {
