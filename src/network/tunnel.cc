@@ -1,6 +1,8 @@
 #include "network/tunnel.h"
 
 #include <array>
+#include <memory>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,16 +27,54 @@ struct Shared {
   size_t buffer_size = 0;
 };
 
+/// Buffers of the default size that a thread's tunnels lend each other (worker thread only:
+/// no lock). At most kMaxSpares are kept.
+class SpareBuffers {
+ public:
+  static constexpr size_t kSize = 16 * 1024;
+  static constexpr size_t kMaxSpares = 64;
+  std::unique_ptr<char[]> take(size_t size) {
+    if (size != kSize || spares_.empty()) {
+      return std::unique_ptr<char[]>(new char[size]);
+    }
+    std::unique_ptr<char[]> b = std::move(spares_.back());
+    spares_.pop_back();
+    return b;
+  }
+  void give(std::unique_ptr<char[]> b, size_t size) {
+    if (size == kSize && spares_.size() < kMaxSpares) {
+      spares_.push_back(std::move(b));
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> spares_;
+};
+
+SpareBuffers& spareBuffers() {
+  thread_local SpareBuffers spares;
+  return spares;
+}
+
 /// Moves bytes from ends[from] to ends[1 - from] until EOF (passed on as a half-close) or an
-/// error (which ends both directions).
+/// error (which ends both directions). Idle, it waits for readability with no buffer.
 asio::awaitable<void> pump(Shared& s, int from) {
   TunnelEnd& in = *s.ends[from];
   TunnelEnd& out = *s.ends[1 - from];
-  std::unique_ptr<char[]> buffer(new char[s.buffer_size]);
+  std::unique_ptr<char[]> buffer;
   bool error = false;
   for (;;) {
     size_t n = 0;
     try {
+      if (buffer) {
+        spareBuffers().give(std::move(buffer), s.buffer_size);
+      }
+      const bool ready = co_await in.waitReadable();
+      if (!ready) {
+        error = true;
+        break;
+      }
+      buffer = spareBuffers().take(s.buffer_size);
       n = co_await in.readSome(asio::buffer(buffer.get(), s.buffer_size));
     } catch (const std::exception&) {
       error = true;
@@ -55,6 +95,9 @@ asio::awaitable<void> pump(Shared& s, int from) {
       break;
     }
     s.bytes[size_t(from)] += n;
+  }
+  if (buffer) {
+    spareBuffers().give(std::move(buffer), s.buffer_size);
   }
   if (error) {
     s.failed = true;

@@ -15,6 +15,8 @@
 /// with backpressure (one bounded buffer per direction: a side is read only once the other
 /// side has taken the previous bytes), a half-close is passed on (EOF on one side shuts down
 /// the other's sending side), and an idle timer ends a tunnel with no traffic either way.
+/// A direction waits for readability holding no buffer and borrows one from its thread's
+/// spares to move bytes, so an idle tunnel costs its coroutine frames and sockets only.
 namespace vallum::network {
 
 /// One side of a tunnel: anything that reads and writes bytes (a TCP socket, a TLS stream, an
@@ -22,6 +24,11 @@ namespace vallum::network {
 class TunnelEnd {
  public:
   virtual ~TunnelEnd() = default;
+  /// Waits until a read would not wait (bytes, EOF or an error are there), without a buffer:
+  /// an idle tunnel holds none (the pump borrows one only to move bytes). False when the wait
+  /// itself failed (cancelled). Ends that cannot tell (TLS over asio, whose engine may hold
+  /// decrypted bytes) return true at once and read with the buffer.
+  virtual boost::asio::awaitable<bool> waitReadable() { co_return true; }
   /// Reads at least one byte into `buffer`; returns 0 at EOF. Throws or returns 0 on error
   /// (an error ends the tunnel like an EOF, both directions).
   virtual boost::asio::awaitable<size_t> readSome(boost::asio::mutable_buffer buffer) = 0;
@@ -38,6 +45,11 @@ template <class Socket>
 class SocketTunnelEnd final : public TunnelEnd {
  public:
   explicit SocketTunnelEnd(Socket& socket) : socket_(socket) {}
+  boost::asio::awaitable<bool> waitReadable() override {
+    auto [ec] = co_await socket_.async_wait(Socket::wait_read,
+                                            boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_return !ec;
+  }
   boost::asio::awaitable<size_t> readSome(boost::asio::mutable_buffer buffer) override {
     auto [ec, n] =
         co_await socket_.async_read_some(buffer, boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -69,7 +81,8 @@ struct TunnelResult {
 };
 
 struct TunnelOptions {
-  /// Bytes one direction holds at most (the read buffer of that direction).
+  /// Bytes one direction moves at once (the buffer it borrows from the thread's spares while
+  /// bytes are in flight; an idle direction holds none).
   size_t buffer_size = 16 * 1024;
   /// No byte either way for this long ends the tunnel; zero: never.
   std::chrono::milliseconds idle_timeout{0};

@@ -96,9 +96,12 @@ class ConnectionManager final : public network::TrackedConnection,
   /// Cancels the downstream socket's pending operations (HTTP/1: they are the stream's).
   void cancelTransport() { transport_.cancel(); }
   /// HTTP/1 after an upgrade: the bytes the client sent after the request head (they belong to
-  /// the new protocol), and dropping them once the tunnel took them.
+  /// the new protocol), and dropping them (and the read buffer) once the tunnel took them.
   std::string_view unreadInput() const { return in_.readable(); }
-  void dropUnreadInput() { in_.consume(in_.readable().size()); }
+  void dropUnreadInput() {
+    in_.consume(in_.readable().size());
+    in_.release();  // the tunnel reads the socket itself: the HTTP buffer is not needed
+  }
   /// HTTP/2: a stream's queued response fell under the watermark or the stream ended.
   size_t pendingOutput(http::StreamId stream) const;
   /// A snapshot for new streams (the worker's current one).

@@ -39,11 +39,14 @@ boost::asio::awaitable<void> Forwarder::runTunnel(upstream::pool::UpstreamConnec
       co_return;
     }
   }
-  const std::string_view early_client =
-      stream_.request().http2() ? std::string_view() : stream_.unreadInput();
-  if (!early_client.empty()) {
-    const bool ok = co_await origin.writeAll(boost::asio::buffer(early_client));
-    facts.bytes_in += early_client.size();
+  conn.buffer.release();  // the tunnel reads the upstream socket itself from here
+  if (!stream_.request().http2()) {
+    const std::string_view early_client = stream_.unreadInput();
+    bool ok = true;
+    if (!early_client.empty()) {
+      ok = co_await origin.writeAll(boost::asio::buffer(early_client));
+      facts.bytes_in += early_client.size();
+    }
     stream_.dropUnreadInput();
     if (!ok) {
       co_return;

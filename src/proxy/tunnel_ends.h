@@ -22,6 +22,15 @@ class DownstreamTunnelEnd final : public network::TunnelEnd {
  public:
   explicit DownstreamTunnelEnd(network::DownstreamConnection& connection)
       : connection_(connection) {}
+  /// TLS may hold decrypted bytes the socket no longer shows.
+  boost::asio::awaitable<bool> waitReadable() override {
+    if (connection_.tlsPending()) {
+      co_return true;
+    }
+    auto [ec] = co_await connection_.socket().async_wait(
+        boost::asio::ip::tcp::socket::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_return !ec;
+  }
   boost::asio::awaitable<size_t> readSome(boost::asio::mutable_buffer buffer) override {
     auto [ec, n] = co_await connection_.asyncReadSome(
         buffer, boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -82,6 +91,16 @@ class UpstreamTunnelEnd final : public network::TunnelEnd {
  public:
   explicit UpstreamTunnelEnd(upstream::pool::UpstreamConnection& connection)
       : connection_(connection) {}
+  /// Plain connections wait for readability without a buffer; TLS ones (asio's engine may
+  /// hold decrypted bytes) read with it.
+  boost::asio::awaitable<bool> waitReadable() override {
+    if (connection_.tls) {
+      co_return true;
+    }
+    auto [ec] = co_await connection_.socket.async_wait(
+        boost::asio::ip::tcp::socket::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_return !ec;
+  }
   boost::asio::awaitable<size_t> readSome(boost::asio::mutable_buffer buffer) override {
     constexpr auto kUse = boost::asio::as_tuple(boost::asio::use_awaitable);
     if (connection_.tls) {
