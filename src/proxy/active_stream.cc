@@ -241,6 +241,8 @@ bool ActiveStream::encodeLocalReply() {
   LocalReplyContext context;
   context.format = negotiateReplyFormat(
       ctx_.request != nullptr ? ctx_.request->headers.get(http::HeaderId::Accept) : std::nullopt);
+  context.grpc =
+      ctx_.request != nullptr && isGrpcContentType(ctx_.request->headers.get("content-type"));
   context.request_id = request_id_;
   context.date = worker_.dates().now();
   // set_response_headers: the route's for route replies (denials, redirects, direct responses,
@@ -264,14 +266,14 @@ bool ActiveStream::encodeLocalReply() {
   return true;
 }
 
-void ActiveStream::startResponse(const http::ResponseHeaders& head) {
+void ActiveStream::startResponse(const http::ResponseHeaders& head, bool end_stream) {
   composeResponse(head, *ctx_.route, request_id_, ctx_.nominated, response_);
   if (ctx_.sign_in && ctx_.sign_in->refreshed) {
     for (const std::string& cookie : ctx_.sign_in->set_cookies) {
       response_.headers.add("Set-Cookie", cookie);  // the refreshed session
     }
   }
-  manager_.codec().encodeHeaders(id_, response_, false);
+  manager_.codec().encodeHeaders(id_, response_, end_stream);
   facts_.status = head.status;
   facts_.response_started = true;
 }

@@ -127,7 +127,7 @@ class ActiveStream {
   /// `100 Continue` to a client that waits for it, once the request goes upstream.
   void sendContinue();
   /// The upstream's response head becomes the client's (composeResponse + the codec).
-  void startResponse(const http::ResponseHeaders& head);
+  void startResponse(const http::ResponseHeaders& head, bool end_stream = false);
   void sendData(std::string_view data, bool end_stream);
   void sendTrailers(const http::HeaderMap& trailers);
   /// Writes what the codec holds (HTTP/1), or waits until this stream's queued response bytes

@@ -232,12 +232,12 @@ void Forwarder::setConnectFailureReply(bool tls, boost::system::error_code ec) {
   }
 }
 
-void Forwarder::startResponse(const http::ResponseHeaders& head) {
+void Forwarder::startResponse(const http::ResponseHeaders& head, bool end_stream) {
   setOutcome(head.status < 500 ? upstream::RequestOutcome::Success
              : (head.status >= 502 && head.status <= 504)
                  ? upstream::RequestOutcome::UpstreamGateway
                  : upstream::RequestOutcome::Upstream5xx);
-  stream_.startResponse(head);
+  stream_.startResponse(head, end_stream);
 }
 
 bool Forwarder::requestSettled(const PumpState& pump) const {

@@ -122,7 +122,7 @@ class Forwarder {
   /// Envoy's details (reset reason "connection failure"); counts the connect failure for the host.
   void setConnectFailureReply(bool tls, boost::system::error_code ec);
   /// The client's response head from the upstream's; records status and outlier outcome.
-  void startResponse(const http::ResponseHeaders& head);
+  void startResponse(const http::ResponseHeaders& head, bool end_stream = false);
   void setOutcome(upstream::RequestOutcome outcome) {
     outcome_ = outcome;
     outcome_known_ = true;

@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "proxy/active_stream.h"
 #include "proxy/forward.h"
+#include "proxy/local_reply.h"
 #include "upstream/pool/connector.h"
 
 namespace vallum::proxy {
@@ -141,6 +142,14 @@ asio::awaitable<Step> Forwarder::runHttp1() {
   const bool upgrade = !stream_.ctx().upgrade.empty();
   const bool offer_h2 = endpoint_->alpn_h2 && !upgrade && !stream_.ctx().route->upstream_http1_only;
 
+  // gRPC needs HTTP/2 end to end: an exchange that would go over HTTP/1.1 is refused (503,
+  // grpc-status UNAVAILABLE by the local reply).
+  constexpr std::string_view kGrpcNeedsHttp2 = "upstream does not speak HTTP/2, which gRPC needs";
+  const bool grpc = !upgrade && isGrpcContentType(request.headers.get("content-type"));
+  if (grpc && !offer_h2) {
+    stream_.setReply(503, kGrpcNeedsHttp2, !whole_request_in_hand);
+    co_return Step::Reply;
+  }
   if (continueWanted()) {
     const bool sent = co_await answerContinue();
     if (!sent) {
@@ -201,6 +210,13 @@ asio::awaitable<Step> Forwarder::runHttp1() {
           break;
         }
       }
+    }
+    if (grpc) {
+      upstream_ = nullptr;
+      pool_->putIdle(std::move(conn), SteadyClock::now());  // unused: nothing was written
+      stream_.setReply(503, kGrpcNeedsHttp2, !whole_request_in_hand);
+      step = Step::Reply;
+      break;
     }
     upstream_ = conn.get();
     ++conn->requests;

@@ -83,8 +83,14 @@ Step Forwarder::onH2Event(const PumpState& pump) {
   }
   bool wrote = false;
   if (x.head_ready && !stream_.facts().response_started) {
-    startResponse(x.pending_head);
+    // A head that ended the stream (a gRPC trailers-only response) stays one HEADERS frame.
+    const bool head_only =
+        x.response_done && x.rx.empty() && x.pending_head.trailers.fieldCount() == 0;
+    startResponse(x.pending_head, head_only);
     wrote = true;
+    if (head_only) {
+      return Step::WriteAndFinish;
+    }
   }
   if (stream_.facts().response_started && (!x.rx.empty() || x.response_done)) {
     x.rx_writing.swap(x.rx);

@@ -106,7 +106,61 @@ ReplyFormat negotiateReplyFormat(std::optional<std::string_view> accept) {
   return best == nullptr ? ReplyFormat::Html : best->format;
 }
 
+bool isGrpcContentType(std::optional<std::string_view> content_type) {
+  constexpr std::string_view kGrpc = "application/grpc";
+  if (!content_type || !strings::istartsWith(*content_type, kGrpc)) {
+    return false;
+  }
+  return content_type->size() == kGrpc.size() || (*content_type)[kGrpc.size()] == '+' ||
+         (*content_type)[kGrpc.size()] == ';';
+}
+
+int grpcStatusForHttpStatus(int http_status) {
+  // gRPC status codes (grpc/include/grpcpp/impl/codegen/status_code_enum.h).
+  constexpr int kUnknown = 2;
+  constexpr int kDeadlineExceeded = 4;
+  constexpr int kPermissionDenied = 7;
+  constexpr int kUnimplemented = 12;
+  constexpr int kInternal = 13;
+  constexpr int kUnavailable = 14;
+  constexpr int kUnauthenticated = 16;
+  switch (http_status) {
+    case 400:
+      return kInternal;
+    case 401:
+      return kUnauthenticated;
+    case 403:
+      return kPermissionDenied;
+    case 404:
+      return kUnimplemented;
+    case 429:
+    case 502:
+    case 503:
+      return kUnavailable;
+    case 504:
+      return kDeadlineExceeded;  // Vallum's 504s are its timeouts (Envoy's table: UNAVAILABLE)
+    default:
+      return kUnknown;
+  }
+}
+
 namespace {
+
+/// gRPC's Percent-Encoded (grpc/doc/PROTOCOL-HTTP2.md, Status-Message): every byte outside
+/// 0x20-0x7E, and `%` itself, as %XX.
+void appendGrpcPercentEncoded(std::string& out, std::string_view s) {
+  constexpr std::string_view kHex = "0123456789ABCDEF";
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b <= 0x7e && b != '%') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0xf];
+    }
+  }
+}
 
 void renderHtml(const LocalReply& r, std::string_view request_id, std::string& body) {
   std::string_view text = http::reasonPhrase(r.status);
@@ -167,7 +221,11 @@ void composeLocalReply(const LocalReply& reply, const LocalReplyContext& context
   out.status = reply.status;
   const size_t body_start = body.size();
   std::string_view content_type;
-  if (reply.kind == LocalReply::Kind::ErrorPage) {
+  // An error for a gRPC call: a trailers-only response, no body (gRPC's PROTOCOL-HTTP2.md).
+  const bool grpc = context.grpc && reply.kind == LocalReply::Kind::ErrorPage;
+  if (grpc) {
+    content_type = "application/grpc";
+  } else if (reply.kind == LocalReply::Kind::ErrorPage) {
     switch (context.format) {
       case ReplyFormat::Html:
         renderHtml(reply, context.request_id, body);
@@ -192,6 +250,15 @@ void composeLocalReply(const LocalReply& reply, const LocalReplyContext& context
   }
   if (!content_type.empty()) {
     out.headers.add("content-type", content_type);
+  }
+  if (grpc) {
+    strings::appendDecimal(out.headers.beginOwned(),
+                           uint64_t(grpcStatusForHttpStatus(reply.status)));
+    out.headers.commitOwned("grpc-status");
+    const std::string_view message =
+        reply.details.empty() ? http::reasonPhrase(reply.status) : reply.details;
+    appendGrpcPercentEncoded(out.headers.beginOwned(), message);
+    out.headers.commitOwned("grpc-message");
   }
   out.headers.add("date", context.date);
   if (reply.kind == LocalReply::Kind::ErrorPage) {

@@ -23,6 +23,17 @@ enum class ReplyFormat { Html, Json, Plain };
 /// gets HTML, as in Pomerium). Missing, unparsable or nothing acceptable → Html.
 ReplyFormat negotiateReplyFormat(std::optional<std::string_view> accept);
 
+/// Whether a request's Content-Type makes it a gRPC call: `application/grpc` alone or followed by
+/// `+` (application/grpc+proto) or `;`, in any case (Envoy's Grpc::Common::hasGrpcContentType).
+/// gRPC-Web (`application/grpc-web…`) is not.
+bool isGrpcContentType(std::optional<std::string_view> content_type);
+
+/// The grpc-status of a local reply to a gRPC call, from its HTTP status: gRPC's HTTP mapping as
+/// Envoy applies it (400 INTERNAL, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404
+/// UNIMPLEMENTED, 429/502/503 UNAVAILABLE, anything else UNKNOWN), except 504, which Vallum only
+/// answers when a timeout fired: DEADLINE_EXCEEDED (docs/decisions.md, gRPC).
+int grpcStatusForHttpStatus(int http_status);
+
 /// A response Vallum gives itself (an error, a denial, a redirect, a direct response, an
 /// internal endpoint's answer): what a stage fills in to end the stream. The codec renders it
 /// (HTTP/1 text or HTTP/2 frames) through composeLocalReply().
@@ -60,6 +71,9 @@ struct LocalReplyContext {
   ReplyFormat format = ReplyFormat::Html;
   std::string_view request_id;
   std::string_view date;  ///< IMF-fixdate
+  /// The request is a gRPC call (isGrpcContentType of its Content-Type): an error page becomes a
+  /// gRPC trailers-only response instead (see composeLocalReply).
+  bool grpc = false;
   /// set_response_headers to add (the route's, else the global set); may be null.
   const std::vector<std::pair<std::string, std::string>>* response_headers = nullptr;
 };
@@ -69,6 +83,10 @@ struct LocalReplyContext {
 /// Error pages carry `x-pomerium-intercepted-response: true` and `x-request-id`, as
 /// Pomerium's; every reply carries `date` and the set_response_headers. 204/304 have no body
 /// and no Content-Length (RFC 9110 §8.6).
+/// An error page for a gRPC call (context.grpc) keeps its HTTP status but has no body: it is a
+/// trailers-only response (`content-type: application/grpc`, `grpc-status` from
+/// grpcStatusForHttpStatus(), `grpc-message` = the details, else the reason phrase,
+/// percent-encoded as gRPC requires), which the codec sends as one HEADERS frame with END_STREAM.
 void composeLocalReply(const LocalReply& reply, const LocalReplyContext& context,
                        http::OutgoingResponse& out, std::string& body);
 

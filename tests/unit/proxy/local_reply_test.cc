@@ -42,7 +42,8 @@ struct Rendered : http::ServerCodecCallbacks {
   std::string wire;
 
   Rendered(const LocalReply& reply, ReplyFormat format, std::string_view method = "GET",
-           const std::vector<std::pair<std::string, std::string>>* headers = nullptr) {
+           const std::vector<std::pair<std::string, std::string>>* headers = nullptr,
+           bool grpc = false) {
     const std::string request = std::string(method) + " / HTTP/1.1\r\nHost: h\r\n\r\n";
     codec.dispatch(request);
     LocalReplyContext context;
@@ -50,6 +51,7 @@ struct Rendered : http::ServerCodecCallbacks {
     context.request_id = "rid";
     context.date = "d";
     context.response_headers = headers;
+    context.grpc = grpc;
     composeLocalReply(reply, context, response, body);
     codec.encodeHeaders(1, response, body.empty());
     if (!body.empty()) {
@@ -141,6 +143,117 @@ TEST(ComposeLocalReplyTest, NoContentStatusesSendNoBodyAndNoLength) {
     EXPECT_EQ(r.wire.find("content-length"), std::string::npos) << status;
     EXPECT_EQ(r.wire.substr(r.wire.size() - 4), "\r\n\r\n") << status;
   }
+}
+
+TEST(IsGrpcContentTypeTest, Table) {
+  struct Case {
+    std::optional<std::string_view> content_type;
+    bool expected;
+  };
+  std::vector<Case> cases = {
+      {"application/grpc", true},
+      {"application/grpc+proto", true},
+      {"application/grpc+json", true},
+      {"application/grpc;charset=utf-8", true},
+      {"Application/GRPC", true},
+      {"application/grpc-web", false},  // gRPC-Web reads errors its own way
+      {"application/grpc-web+proto", false},
+      {"application/grpc-web-text", false},
+      {"application/grpcx", false},
+      {"application/json", false},
+      {"application/grp", false},
+      {"", false},
+      {std::nullopt, false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(isGrpcContentType(c.content_type), c.expected)
+        << (c.content_type ? *c.content_type : "(none)");
+  }
+}
+
+TEST(GrpcStatusForHttpStatusTest, Table) {
+  const std::vector<std::pair<int, int>> cases = {
+      {400, 13},  // INTERNAL
+      {401, 16},  // UNAUTHENTICATED
+      {403, 7},   // PERMISSION_DENIED
+      {404, 12},  // UNIMPLEMENTED
+      {429, 14},  // UNAVAILABLE
+      {502, 14},  // UNAVAILABLE
+      {503, 14},  // UNAVAILABLE
+      {504, 4},   // DEADLINE_EXCEEDED: Vallum's 504s are timeouts
+      {405, 2},   // UNKNOWN
+      {408, 2},   // UNKNOWN
+      {413, 2},   // UNKNOWN
+      {431, 2},   // UNKNOWN
+      {500, 2},   // UNKNOWN
+      {501, 2},   // UNKNOWN
+  };
+  for (const auto& [http_status, grpc_status] : cases) {
+    EXPECT_EQ(grpcStatusForHttpStatus(http_status), grpc_status) << http_status;
+  }
+}
+
+TEST(ComposeLocalReplyTest, GrpcErrorIsTrailersOnlyWithItsHttpStatus) {
+  std::vector<std::pair<std::string, std::string>> headers = {{"X-Frame-Options", "SAMEORIGIN"}};
+  LocalReply reply;
+  reply.status = 503;
+  reply.details = "no healthy upstream";
+  Rendered r(reply, ReplyFormat::Json, "POST", &headers, /*grpc=*/true);
+  EXPECT_EQ(r.wire,
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/grpc\r\n"
+            "grpc-status: 14\r\ngrpc-message: no healthy upstream\r\ndate: d\r\n"
+            "x-pomerium-intercepted-response: true\r\nx-request-id: rid\r\n"
+            "X-Frame-Options: SAMEORIGIN\r\ncontent-length: 0\r\n\r\n");
+  EXPECT_EQ(r.body, "");  // END_STREAM on the HEADERS frame over HTTP/2
+  EXPECT_EQ(r.response.status, 503);
+  EXPECT_EQ(r.response.framing, http::BodyFraming::ContentLength);
+  EXPECT_EQ(r.response.content_length, 0u);
+}
+
+TEST(ComposeLocalReplyTest, GrpcMessageIsPercentEncodedAndDefaultsToTheReasonPhrase) {
+  LocalReply timeout;
+  timeout.status = 504;
+  Rendered empty_details(timeout, ReplyFormat::Html, "POST", nullptr, /*grpc=*/true);
+  EXPECT_NE(empty_details.wire.find("grpc-status: 4\r\ngrpc-message: Gateway Timeout\r\n"),
+            std::string::npos)
+      << empty_details.wire;
+
+  LocalReply denied;
+  denied.status = 403;
+  denied.details = "d\xc3\xa9j\xc3\xa0 100% \"denied\"\n\x7f~";
+  Rendered r(denied, ReplyFormat::Html, "POST", nullptr, /*grpc=*/true);
+  EXPECT_NE(
+      r.wire.find("grpc-status: 7\r\ngrpc-message: d%C3%A9j%C3%A0 100%25 \"denied\"%0A%7F~\r\n"),
+      std::string::npos)
+      << r.wire;
+  EXPECT_EQ(r.body, "");
+}
+
+TEST(ComposeLocalReplyTest, GrpcLeavesDirectResponsesAndRedirectsAlone) {
+  LocalReply text;
+  text.kind = LocalReply::Kind::Text;
+  text.status = 200;
+  text.body = "OK\n";
+  Rendered plain(text, ReplyFormat::Html);
+  Rendered grpc(text, ReplyFormat::Html, "GET", nullptr, /*grpc=*/true);
+  EXPECT_EQ(grpc.wire, plain.wire);
+
+  LocalReply redirect;
+  redirect.kind = LocalReply::Kind::Redirect;
+  redirect.status = 302;
+  redirect.location = "https://auth.example.net/";
+  Rendered plain_redirect(redirect, ReplyFormat::Html, "POST");
+  Rendered grpc_redirect(redirect, ReplyFormat::Html, "POST", nullptr, /*grpc=*/true);
+  EXPECT_EQ(grpc_redirect.wire, plain_redirect.wire);
+  EXPECT_EQ(grpc_redirect.wire.find("grpc-"), std::string::npos);
+}
+
+TEST(ComposeLocalReplyTest, NonGrpcErrorPageHasNoGrpcFields) {
+  LocalReply reply;
+  reply.status = 503;
+  Rendered r(reply, ReplyFormat::Plain, "POST");
+  EXPECT_EQ(r.wire.find("grpc-"), std::string::npos);
+  EXPECT_NE(r.wire.find("content-type: text/plain; charset=utf-8\r\n"), std::string::npos);
 }
 
 }  // namespace
