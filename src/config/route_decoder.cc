@@ -8,14 +8,15 @@
 
 #include "common/strings.h"
 #include "config/cluster_decoder.h"
-#include "config/identity_decoder.h"
-#include "config/upgrade_decoder.h"
 #include "config/diagnostics.h"
+#include "config/identity_decoder.h"
 #include "config/key_tables.h"
 #include "config/rewrite_lint.h"
 #include "config/route_action_decoder.h"
 #include "config/unknown_key.h"
+#include "config/upgrade_decoder.h"
 #include "config/url.h"
+#include "config/url_decoder.h"
 
 namespace vallum::config {
 
@@ -24,19 +25,12 @@ namespace {
 using yaml::childKey;
 using yaml::indexKey;
 
-bool isTcpScheme(std::string_view s) { return s == "tcp"; }
-bool isUdpScheme(std::string_view s) { return s == "udp"; }
-bool isUnixScheme(std::string_view s) { return s == "unix" || s == "https+unix"; }
-
 /// Facts about a route gathered while its keys are decoded, for the checks that involve
 /// several keys.
 struct RouteFacts {
   bool has_from = false;
   std::string from_scheme;
-  bool has_to = false;
-  yaml::Mark to_mark;
-  std::string to_key;
-  std::vector<std::string> to_schemes;
+  ToFacts to;
   bool has_redirect = false;
   bool has_response = false;
   // Legacy allow lists (Pomerium `allowed_users`, `allowed_domains`, …): tracked even though
@@ -133,9 +127,9 @@ class RouteDecoder {
       return;
     }
     if (name == "from") {
-      decodeFrom(v, key);
+      facts_.has_from = RouteUrlDecoder(r_).decodeFrom(v, key, route_.from, facts_.from_scheme);
     } else if (name == "to") {
-      decodeTo(v, key);
+      RouteUrlDecoder(r_).decodeTo(v, key, route_.to, facts_.to);
     } else if (name == "prefix" || name == "path") {
       if (auto s = r_.readString(v, key)) {
         if (!s->empty()) {
@@ -294,289 +288,6 @@ class RouteDecoder {
     } else if ((name == "allowed_users" || name == "allowed_domains") && !empty) {
       facts_.has_allowed_users_or_domains = true;
     }
-  }
-
-  // Pomerium route option `from`.
-  void decodeFrom(const yaml::Node& v, const std::string& key) {
-    auto text = r_.readString(v, key);
-    if (!text) {
-      return;
-    }
-    facts_.has_from = true;
-    route_.from.raw = *text;
-    auto parts = splitUrl(*text);
-    if (!parts) {
-      r_.error(v.mark, key, "invalid source url: " + parts.error().detail());
-      return;
-    }
-    if (parts->scheme.empty()) {
-      r_.error(v.mark, key,
-               "url does not contain a valid scheme (have you specified protocol, e.g. "
-               "https://" +
-                   *text + "?)");
-      return;
-    }
-    const std::string& scheme = parts->scheme;
-    facts_.from_scheme = scheme;
-    if (scheme == "tcp+https" || scheme == "tcp+http") {
-      decodeTcpFrom(*parts, v, key);
-      return;
-    }
-    if (scheme == "udp+https" || scheme == "udp+http") {
-      r_.error(v.mark, key, scheme + ":// routes (UDP over HTTP) are not supported");
-      return;
-    }
-    if (scheme == "ssh") {
-      r_.error(v.mark, key, "ssh:// routes are not supported");
-      return;
-    }
-    if (scheme != "https" && scheme != "http") {
-      r_.error(v.mark, key, "unsupported scheme " + quoted(scheme) + " (expected https)");
-      return;
-    }
-    if (parts->host.empty()) {
-      r_.error(v.mark, key, "url does not contain a valid hostname");
-      return;
-    }
-    if (!parts->path.empty() && parts->path != "/") {
-      r_.error(v.mark, key,
-               "source url (" + *text +
-                   ") contains a path, but it should be set using the path field instead");
-    }
-    if (scheme == "http") {
-      r_.warning(v.mark, key,
-                 "uses http, but only https is supported for from URLs; the route is served "
-                 "on the main listener like an https route");
-    }
-    if (parts->has_userinfo) {
-      r_.warning(v.mark, key, "user info in the source url is ignored");
-    }
-    route_.from.scheme = scheme;
-    route_.from.host = strings::lowerAscii(parts->host);
-    route_.from.port = parts->port;
-    route_.from.wildcard = route_.from.host.find('*') != std::string::npos;
-  }
-
-  // `from: tcp+https://host:port` (Pomerium TCP routes): the CONNECT authority is the URL's
-  // host:port, or each path segment (`tcp+https://proxy.example.com/db.internal:5432`).
-  void decodeTcpFrom(const UrlParts& parts, const yaml::Node& v, const std::string& key) {
-    if (parts.host.empty()) {
-      r_.error(v.mark, key, "url does not contain a valid hostname");
-      return;
-    }
-    std::vector<std::string> authorities;
-    std::string_view path = parts.path;
-    while (!path.empty() && path.front() == '/') {
-      path.remove_prefix(1);
-    }
-    if (path.empty()) {
-      if (!parts.port) {
-        r_.error(v.mark, key,
-                 "a " + parts.scheme + ":// route needs a port: it is the CONNECT authority (" +
-                     parts.scheme + "://" + parts.host + ":5432)");
-        return;
-      }
-      authorities.push_back(strings::lowerAscii(parts.authority));
-    }
-    while (!path.empty()) {
-      const size_t slash = path.find('/');
-      const std::string_view segment = path.substr(0, slash);
-      path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
-      if (segment.empty()) {
-        continue;
-      }
-      auto target = splitUrl("tcp://" + std::string(segment));
-      if (!target || target->host.empty() || !target->port || !target->path.empty()) {
-        r_.error(v.mark, key,
-                 "path segment " + quoted(segment) + " is not a host:port CONNECT target");
-        return;
-      }
-      authorities.push_back(strings::lowerAscii(std::string(segment)));
-    }
-    if (parts.scheme == "tcp+http") {
-      r_.warning(v.mark, key,
-                 "uses tcp+http, but only tcp+https is supported for from URLs; the route is "
-                 "served on the main listener like a tcp+https route");
-    }
-    route_.from.scheme = parts.scheme;
-    route_.from.host = strings::lowerAscii(parts.host);
-    route_.from.port = parts.port;
-    route_.from.connect_authorities = std::move(authorities);
-  }
-
-  // Pomerium route option `to` (a string or a list, `URL,WEIGHT`).
-  void decodeTo(const yaml::Node& v, const std::string& key) {
-    struct Item {
-      const yaml::Node* node;
-      std::string key;
-    };
-    std::vector<Item> items;
-    bool ok = true;
-    if (v.isScalar()) {
-      items.push_back(Item{&v, key});
-    } else if (v.isSequence()) {
-      if (v.items.empty()) {
-        r_.error(v.mark, key, "url list is empty");
-        facts_.has_to = true;  // the problem is reported; don't also say `to` is missing
-        return;
-      }
-      collectTo(v, key, items, ok);
-    } else {
-      r_.error(v.mark, key, "expected a URL or a list of URLs, got " + yaml::describe(v));
-      facts_.has_to = true;
-      return;
-    }
-    facts_.has_to = true;
-    facts_.to_mark = v.mark;
-    facts_.to_key = key;
-
-    size_t weighted = 0;
-    for (const Item& item : items) {
-      if (auto up = decodeUpstream(*item.node, item.key)) {
-        weighted += up->weight > 0 ? 1 : 0;
-        route_.to.push_back(std::move(*up));
-      } else {
-        ok = false;
-      }
-    }
-    if (ok && weighted != 0 && weighted != route_.to.size()) {
-      r_.error(v.mark, key,
-               "either no weights should be provided, or all endpoints must have non-zero "
-               "weight specified");
-    }
-    size_t tcp = 0, udp = 0, unix_sockets = 0;
-    for (const std::string& scheme : facts_.to_schemes) {
-      tcp += isTcpScheme(scheme);
-      udp += isUdpScheme(scheme);
-      unix_sockets += isUnixScheme(scheme);
-    }
-    size_t n = facts_.to_schemes.size();
-    if (tcp != 0 && tcp != n) {
-      r_.error(v.mark, key, "cannot mix tcp and non-tcp To URLs");
-    }
-    if (udp != 0 && udp != n) {
-      r_.error(v.mark, key, "cannot mix udp and non-udp To URLs");
-    }
-    if (unix_sockets != 0 && unix_sockets != n) {
-      r_.error(v.mark, key, "cannot mix unix and non-unix To URLs");
-    }
-  }
-
-  // Flattens nested lists (Pomerium flattens nested JSON arrays in `to`).
-  template <class Items>
-  void collectTo(const yaml::Node& list, const std::string& key, Items& out, bool& ok) {
-    for (size_t i = 0; i < list.items.size(); ++i) {
-      const yaml::Node& item = list.items[i];
-      std::string item_key = indexKey(key, i);
-      if (item.isSequence()) {
-        collectTo(item, item_key, out, ok);
-      } else if (item.isScalar()) {
-        out.push_back({&item, std::move(item_key)});
-      } else {
-        r_.error(item.mark, item_key, "expected a URL string, got " + yaml::describe(item));
-        ok = false;
-      }
-    }
-  }
-
-  // One "URL" or "URL,WEIGHT" entry.
-  std::optional<UpstreamUrl> decodeUpstream(const yaml::Node& node, const std::string& key) {
-    std::string_view text = node.scalar;
-    size_t comma = text.find(',');
-    std::string_view url_text = text.substr(0, comma);
-    UpstreamUrl up;
-    up.raw = std::string(url_text);
-    bool ok = decodeUpstreamUrl(url_text, node.mark, key, up);
-    if (comma != std::string_view::npos) {
-      std::string_view weight_text = strings::trimOws(text.substr(comma + 1));
-      auto weight = strings::parseDecimal(weight_text);
-      if (!weight || *weight > UINT32_MAX) {
-        r_.error(node.mark, key,
-                 "invalid load balancing weight " + quoted(weight_text) +
-                     " (expected an unsigned 32-bit integer after the comma)");
-        ok = false;
-      } else if (*weight == 0) {
-        r_.error(node.mark, key, "zero load balancing weight not permitted");
-        ok = false;
-      } else {
-        up.weight = uint32_t(*weight);
-      }
-    }
-    if (!ok) {
-      return std::nullopt;
-    }
-    return up;
-  }
-
-  bool decodeUpstreamUrl(std::string_view text, yaml::Mark mark, const std::string& key,
-                         UpstreamUrl& up) {
-    if (text.empty()) {
-      r_.error(mark, key, "url cannot be empty");
-      return false;
-    }
-    auto parts = splitUrl(text);
-    if (!parts) {
-      r_.error(mark, key, "invalid url: " + parts.error().detail());
-      return false;
-    }
-    if (parts->scheme.empty()) {
-      if (strings::parseDecimal(text)) {
-        // `to: [http://a:80,10]` is a YAML flow list of two items, "http://a:80" and "10".
-        r_.error(mark, key,
-                 "url scheme must be provided; " + quoted(text) +
-                     " looks like a load balancing weight split off by a YAML flow list: quote "
-                     "the entry, e.g. 'http://host:port," +
-                     std::string(text) + "'");
-      } else {
-        r_.error(mark, key, "url scheme must be provided (e.g. http://" + std::string(text) + ")");
-      }
-      return false;
-    }
-    const std::string& scheme = parts->scheme;
-    facts_.to_schemes.push_back(scheme);
-    if (scheme == "https+unix") {
-      r_.error(mark, key, scheme + ":// upstreams are not supported yet");
-      return false;
-    }
-    if (scheme == "unix") {
-      // Pomerium v0.33: `unix:///run/app.sock`, the path is the socket (no host).
-      if (parts->path.empty() || !parts->host.empty()) {
-        r_.error(mark, key,
-                 "a unix:// upstream names its socket by path, as unix:///run/app.sock");
-        return false;
-      }
-      up.scheme = scheme;
-      up.unix_path = std::move(parts->path);
-      return true;
-    }
-    if (scheme == "udp" || scheme == "ssh") {
-      r_.error(mark, key, scheme + ":// upstreams are not supported");
-      return false;
-    }
-    if (scheme != "http" && scheme != "https" && scheme != "h2c" && scheme != "tcp") {
-      r_.error(mark, key,
-               "unsupported upstream scheme " + quoted(scheme) +
-                   " (expected http, https, h2c, unix, https+unix or tcp)");
-      return false;
-    }
-    if (parts->host.empty()) {
-      r_.error(mark, key, "endpoint hostname must be specified");
-      return false;
-    }
-    if (parts->host.find('*') != std::string::npos) {
-      r_.error(mark, key, "upstream host " + quoted(parts->host) + " cannot contain '*'");
-      return false;
-    }
-    if (parts->has_userinfo) {
-      r_.warning(mark, key, "user info in the url is ignored");
-    }
-    up.scheme = scheme;
-    up.host = strings::lowerAscii(parts->host);
-    up.port = parts->port;
-    up.effective_port = parts->port ? *parts->port : (scheme == "https" ? 443 : 80);
-    up.authority = std::move(parts->authority);
-    up.path = std::move(parts->path);
-    return true;
   }
 
   // Pomerium set_request_headers. Host and pseudo-headers cannot be changed this way (the route
@@ -742,7 +453,7 @@ class RouteDecoder {
         }
       }
     }
-    lintRewriteSlashes(route_, {facts_.to_mark, facts_.to_key, facts_.prefix_rewrite_mark}, key_,
+    lintRewriteSlashes(route_, {facts_.to.mark, facts_.to.key, facts_.prefix_rewrite_mark}, key_,
                        r_);
     (void)node;
   }
@@ -764,7 +475,7 @@ class RouteDecoder {
       r_.error(node.mark, childKey(key_, "from"),
                "missing: every route needs a from URL (e.g. https://app.example.com)");
     }
-    int actions = int(facts_.has_to) + int(facts_.has_redirect) + int(facts_.has_response);
+    int actions = int(facts_.to.seen) + int(facts_.has_redirect) + int(facts_.has_response);
     if (actions == 0) {
       r_.error(node.mark, key_,
                "route has none of `to`, `redirect` and `response`: it needs one of them");
@@ -776,15 +487,15 @@ class RouteDecoder {
     // tcp:// upstreams belong to tcp+https:// routes and nowhere else (Pomerium TCP routes).
     bool from_tcp = facts_.from_scheme.rfind("tcp+", 0) == 0;
     bool any_tcp = false;
-    for (const std::string& s : facts_.to_schemes) {
-      any_tcp = any_tcp || isTcpScheme(s);
+    for (const std::string& s : facts_.to.schemes) {
+      any_tcp = any_tcp || s == "tcp";
     }
-    if (facts_.has_to && !facts_.from_scheme.empty()) {
+    if (facts_.to.seen && !facts_.from_scheme.empty()) {
       if (!from_tcp && any_tcp) {
-        r_.error(facts_.to_mark, facts_.to_key,
+        r_.error(facts_.to.mark, facts_.to.key,
                  "tcp:// upstreams are only allowed on tcp+https:// routes");
-      } else if (from_tcp && !facts_.to_schemes.empty() && !any_tcp) {
-        r_.error(facts_.to_mark, facts_.to_key,
+      } else if (from_tcp && !facts_.to.schemes.empty() && !any_tcp) {
+        r_.error(facts_.to.mark, facts_.to.key,
                  "a " + facts_.from_scheme + ":// route needs tcp:// upstreams");
       }
     }
