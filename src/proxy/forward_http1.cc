@@ -145,7 +145,9 @@ asio::awaitable<Step> Forwarder::runHttp1() {
   // gRPC needs HTTP/2 end to end: an exchange that would go over HTTP/1.1 is refused (503,
   // grpc-status UNAVAILABLE by the local reply).
   constexpr std::string_view kGrpcNeedsHttp2 = "upstream does not speak HTTP/2, which gRPC needs";
-  const bool grpc = !upgrade && isGrpcContentType(request.headers.get("content-type"));
+  // (gRPC calls are POSTs: other requests skip the header lookup.)
+  const bool grpc = !upgrade && request.method == "POST" &&
+                    isGrpcContentType(request.headers.get("content-type"));
   if (grpc && !offer_h2) {
     stream_.setReply(503, kGrpcNeedsHttp2, !whole_request_in_hand);
     co_return Step::Reply;
